@@ -1,0 +1,36 @@
+"""The evaluation job every executor runs: ``run_job(EvalJob dict) -> EvalOutcome dict``.
+
+Plain dicts in and out, so the same function serves a local process pool and a Celery task.
+Verifiers are built once per worker process and reused.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from functools import cache
+
+from evaluators.base import EvalOutcome, Verifier
+from evolve.problem import load_problem
+
+
+@cache
+def verifier_for(problem: str) -> Verifier:
+    spec = load_problem(problem)
+    module_name, _, cls_name = spec.evaluator.partition(":")
+    cls = getattr(importlib.import_module(module_name), cls_name)
+    return cls(spec)
+
+
+def run_job(job: dict) -> dict:
+    """Evaluate ``job["code"]`` for ``job["problem"]`` on ``job["set"]``; never raises."""
+    started = time.monotonic()
+    version = "unknown"
+    try:
+        verifier = verifier_for(job["problem"])
+        version = verifier.version
+        outcome = verifier.evaluate(job["code"], job.get("set", "train"))
+    except Exception as exc:
+        outcome = EvalOutcome(ok=False, error=f"verifier error: {type(exc).__name__}: {exc}",
+                              error_kind="verifier", seconds=time.monotonic() - started)
+    return {**outcome.to_dict(), "evaluator_version": version}

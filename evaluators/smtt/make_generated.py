@@ -1,0 +1,45 @@
+"""Build a generated SMTT set with exact DP references: ``python -m evaluators.smtt.make_generated``.
+
+Writes ``problems/smtt/data/gen<n>.json`` (instances, references, generator parameters and seed),
+so the expensive DP runs once and the file is committed as the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from evaluators.smtt.exact import optimal_weighted_tardiness
+from evaluators.smtt.instances import LEVELS, generate
+from evolve.problem import problems_dir
+
+
+def build(n: int, per_class: int, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for rdd in LEVELS:
+        for tf in LEVELS:
+            for k in range(per_class):
+                p, w, d = generate(n, tf, rdd, rng)
+                rows.append({"name": f"gen{n}-tf{tf}-rdd{rdd}-{k + 1}", "p": p, "w": w, "d": d,
+                             "tf": tf, "rdd": rdd, "ref": optimal_weighted_tardiness(p, w, d)})
+    return {"generator": "Crauwels-Potts-Van Wassenhove (weighted), exact DP over subsets",
+            "n": n, "per_class": per_class, "seed": seed, "instances": rows}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--n", type=int, default=20)
+    ap.add_argument("--per-class", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=20261128)
+    args = ap.parse_args()
+    out = problems_dir() / "smtt" / "data" / f"gen{args.n}.json"
+    Path(out).write_text(json.dumps(build(args.n, args.per_class, args.seed)))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

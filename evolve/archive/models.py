@@ -1,0 +1,136 @@
+"""SQLAlchemy 2.0 schema of the archive: runs, programs, evaluations, llm_calls, iterations, elites.
+
+The archive is the checkpoint. Every state change of a run is a committed row here, so a killed
+controller resumes from the database alone. Schema changes go through Alembic (``migrations/``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    problem: Mapped[str] = mapped_column(String(100))
+    config: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running|stopped|finished
+    stop_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_migration: Mapped[int] = mapped_column(Integer, default=0)  # iteration count at last migration
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Program(Base):
+    __tablename__ = "programs"
+    __table_args__ = (
+        UniqueConstraint("run_id", "sha256", name="uq_program_run_sha"),
+        Index("ix_programs_run_score", "run_id", "combined_score"),
+        Index("ix_programs_run_status", "run_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(Text)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)
+    parent2_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    island: Mapped[int] = mapped_column(Integer, default=0)
+    iteration: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|ok|failed
+    combined_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cell: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    features: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    children_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Evaluation(Base):
+    __tablename__ = "evaluations"
+    __table_args__ = (UniqueConstraint("program_id", "set_name", "evaluator_version", "seed",
+                                       name="uq_evaluation_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    set_name: Mapped[str] = mapped_column(String(50))
+    evaluator_version: Mapped[str] = mapped_column(String(50))
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    metrics: Mapped[dict] = mapped_column(JSON)
+    combined_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    feedback: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_kind: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LlmCall(Base):
+    __tablename__ = "llm_calls"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    proposal: Mapped[str] = mapped_column(String(40), index=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    model: Mapped[str] = mapped_column(String(200))
+    messages: Mapped[list] = mapped_column(JSON)
+    reply: Mapped[str | None] = mapped_column(Text, nullable=True)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    cost_known: Mapped[bool] = mapped_column(Boolean, default=True)
+    latency: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Iteration(Base):
+    """One finished proposal: which parent, which model, and what came of the reply."""
+
+    __tablename__ = "iterations"
+    __table_args__ = (UniqueConstraint("run_id", "number", name="uq_iteration_number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    proposal: Mapped[str] = mapped_column(String(40), unique=True)
+    island: Mapped[int] = mapped_column(Integer)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)
+    inspiration_ids: Mapped[list] = mapped_column(JSON, default=list)
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    edit_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)  # diff|rewrite
+    outcome: Mapped[str] = mapped_column(String(20))  # child|duplicate|rejected|llm_error
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    child_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Elite(Base):
+    """The MAP-Elites grid of each island: the best program per (island, cell)."""
+
+    __tablename__ = "elites"
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    island: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cell: Mapped[str] = mapped_column(String(64), primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    score: Mapped[float] = mapped_column(Float)

@@ -1,0 +1,273 @@
+"""Archive queries: the only place the engine reads or writes the database.
+
+Every method is one short transaction. Reads used per iteration touch indexed columns and
+bounded row counts (elites of one island, top-k by score), so their cost does not grow with
+the number of programs stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from evolve.archive.db import make_engine, migrate, sqlite_url
+from evolve.archive.models import Elite, Evaluation, Iteration, LlmCall, Program, Run, utcnow
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ProgramView:
+    """A program row detached from its session."""
+
+    id: int
+    code: str
+    parent_id: int | None
+    generation: int
+    island: int
+    status: str
+    combined_score: float | None
+    cell: str | None
+    children_count: int
+    metrics: dict
+    feedback: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class EliteView:
+    cell: str
+    program_id: int
+    score: float
+    children_count: int
+
+
+@dataclass(frozen=True)
+class ChildDraft:
+    """What an applied edit produced, before evaluation."""
+
+    code: str
+    parent_id: int | None
+    parent2_id: int | None
+    generation: int
+    island: int
+
+
+class Archive:
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+        migrate(self.engine)
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def for_run_dir(cls, run_dir: Path) -> Archive:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return cls(sqlite_url(run_dir / "archive.db"))
+
+    def session(self) -> Session:
+        return self._session()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- runs ------------------------------------------------------------------------------
+    def create_run(self, name: str, problem: str, config: dict) -> int:
+        with self.session() as s, s.begin():
+            run = Run(name=name, problem=problem, config=config, status="running")
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def find_run(self, name: str) -> Run | None:
+        with self.session() as s:
+            return s.scalar(select(Run).where(Run.name == name))
+
+    def set_run_status(self, run_id: int, status: str, reason: str | None = None) -> None:
+        with self.session() as s, s.begin():
+            s.execute(update(Run).where(Run.id == run_id)
+                      .values(status=status, stop_reason=reason, updated_at=utcnow()))
+
+    def set_run_config(self, run_id: int, config: dict) -> None:
+        with self.session() as s, s.begin():
+            s.execute(update(Run).where(Run.id == run_id).values(config=config, updated_at=utcnow()))
+
+    # -- programs and evaluations -------------------------------------------------------------
+    def program_by_hash(self, run_id: int, code: str) -> int | None:
+        with self.session() as s:
+            return s.scalar(select(Program.id).where(Program.run_id == run_id,
+                                                     Program.sha256 == code_hash(code)))
+
+    def add_seed(self, run_id: int, code: str) -> int:
+        """Insert the initial program (generation 0) once; return its id."""
+        existing = self.program_by_hash(run_id, code)
+        if existing is not None:
+            return existing
+        with self.session() as s, s.begin():
+            prog = Program(run_id=run_id, sha256=code_hash(code), code=code, generation=0,
+                           island=0, iteration=0, status="pending")
+            s.add(prog)
+            s.flush()
+            return prog.id
+
+    def commit_iteration(self, run_id: int, *, proposal: str, island: int, parent_id: int | None,
+                         inspiration_ids: list[int], model: str | None, edit_kind: str | None,
+                         outcome: str, reason: str | None,
+                         child: ChildDraft | None) -> tuple[int, int | None, bool]:
+        """Store a finished proposal and its child (if any) in one transaction.
+
+        Returns (iteration number, child program id, whether the child is new). A child whose
+        code already exists in the run is not stored again: the iteration records ``duplicate``
+        and points at the original.
+        """
+        with self.session() as s, s.begin():
+            number = (s.scalar(select(func.max(Iteration.number)).where(Iteration.run_id == run_id))
+                      or 0) + 1
+            child_id = None
+            fresh = False
+            if child is not None:
+                sha = code_hash(child.code)
+                child_id = s.scalar(select(Program.id).where(Program.run_id == run_id,
+                                                             Program.sha256 == sha))
+                if child_id is not None:
+                    outcome, reason = "duplicate", f"same code as program {child_id}"
+                else:
+                    prog = Program(run_id=run_id, sha256=sha, code=child.code,
+                                   parent_id=child.parent_id, parent2_id=child.parent2_id,
+                                   generation=child.generation, island=child.island,
+                                   iteration=number, status="pending")
+                    s.add(prog)
+                    s.flush()
+                    child_id, fresh = prog.id, True
+                    if child.parent_id is not None:
+                        s.execute(update(Program).where(Program.id == child.parent_id)
+                                  .values(children_count=Program.children_count + 1))
+            s.add(Iteration(run_id=run_id, number=number, proposal=proposal, island=island,
+                            parent_id=parent_id, inspiration_ids=inspiration_ids, model=model,
+                            edit_kind=edit_kind, outcome=outcome, reason=reason, child_id=child_id))
+            return number, child_id, fresh
+
+    def record_evaluation(self, program_id: int, *, set_name: str, evaluator_version: str,
+                          outcome: dict, seed: int = 0, features: dict | None = None,
+                          cell: str | None = None) -> bool:
+        """Store an evaluation (idempotent on its key); for the train set also update the program.
+
+        Returns False when the same evaluation was already stored.
+        """
+        with self.session() as s, s.begin():
+            try:
+                with s.begin_nested():
+                    s.add(Evaluation(program_id=program_id, set_name=set_name,
+                                     evaluator_version=evaluator_version, seed=seed,
+                                     ok=outcome["ok"], metrics=outcome["metrics"],
+                                     combined_score=outcome["combined_score"],
+                                     feedback=outcome["feedback"], error=outcome["error"],
+                                     error_kind=outcome["error_kind"], seconds=outcome["seconds"]))
+            except IntegrityError:
+                return False
+            if set_name == "train":
+                s.execute(update(Program).where(Program.id == program_id).values(
+                    status="ok" if outcome["ok"] else "failed",
+                    combined_score=outcome["combined_score"] if outcome["ok"] else None,
+                    features=features, cell=cell))
+            return True
+
+    def pending_programs(self, run_id: int) -> list[ProgramView]:
+        with self.session() as s:
+            ids = s.scalars(select(Program.id).where(Program.run_id == run_id,
+                                                     Program.status == "pending")
+                            .order_by(Program.id)).all()
+        return [self.program(i) for i in ids]
+
+    def program(self, program_id: int, set_name: str = "train") -> ProgramView:
+        with self.session() as s:
+            p = s.get(Program, program_id)
+            if p is None:
+                raise KeyError(f"no program {program_id}")
+            ev = s.scalar(select(Evaluation).where(Evaluation.program_id == program_id,
+                                                   Evaluation.set_name == set_name)
+                          .order_by(Evaluation.id.desc()).limit(1))
+            return ProgramView(id=p.id, code=p.code, parent_id=p.parent_id,
+                               generation=p.generation, island=p.island, status=p.status,
+                               combined_score=p.combined_score, cell=p.cell,
+                               children_count=p.children_count,
+                               metrics=ev.metrics if ev else {},
+                               feedback=ev.feedback if ev else "",
+                               error=ev.error if ev else None)
+
+    def top_programs(self, run_id: int, k: int) -> list[tuple[int, float]]:
+        with self.session() as s:
+            rows = s.execute(select(Program.id, Program.combined_score)
+                             .where(Program.run_id == run_id, Program.combined_score.is_not(None))
+                             .order_by(Program.combined_score.desc()).limit(k)).all()
+        return [(r[0], r[1]) for r in rows]
+
+    # -- MAP-Elites grid ----------------------------------------------------------------------
+    def elites(self, run_id: int, island: int) -> list[EliteView]:
+        with self.session() as s:
+            rows = s.execute(select(Elite.cell, Elite.program_id, Elite.score,
+                                    Program.children_count)
+                             .join(Program, Program.id == Elite.program_id)
+                             .where(Elite.run_id == run_id, Elite.island == island)
+                             .order_by(Elite.cell)).all()
+        return [EliteView(*r) for r in rows]
+
+    def offer_elite(self, run_id: int, island: int, cell: str, program_id: int, score: float) -> bool:
+        """Place the program in (island, cell) if the cell is empty or it scores higher."""
+        with self.session() as s, s.begin():
+            cur = s.get(Elite, (run_id, island, cell))
+            if cur is None:
+                s.add(Elite(run_id=run_id, island=island, cell=cell, program_id=program_id,
+                            score=score))
+                return True
+            if score > cur.score:
+                cur.program_id, cur.score = program_id, score
+                return True
+            return False
+
+    def last_migration(self, run_id: int) -> int:
+        with self.session() as s:
+            return s.scalar(select(Run.last_migration).where(Run.id == run_id)) or 0
+
+    def set_last_migration(self, run_id: int, iteration: int) -> None:
+        with self.session() as s, s.begin():
+            s.execute(update(Run).where(Run.id == run_id).values(last_migration=iteration))
+
+    # -- LLM calls ---------------------------------------------------------------------------
+    def record_llm_call(self, run_id: int, **fields: object) -> int:
+        with self.session() as s, s.begin():
+            row = LlmCall(run_id=run_id, **fields)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    # -- run summary -------------------------------------------------------------------------
+    def iteration_count(self, run_id: int) -> int:
+        with self.session() as s:
+            return s.scalar(select(func.count()).select_from(Iteration)
+                            .where(Iteration.run_id == run_id)) or 0
+
+    def total_cost(self, run_id: int) -> float:
+        with self.session() as s:
+            return float(s.scalar(select(func.coalesce(func.sum(LlmCall.cost), 0.0))
+                                  .where(LlmCall.run_id == run_id)) or 0.0)
+
+    def counts(self, run_id: int) -> dict[str, int]:
+        with self.session() as s:
+            rows = s.execute(select(Iteration.outcome, func.count()).where(Iteration.run_id == run_id)
+                             .group_by(Iteration.outcome)).all()
+            failed = s.scalar(select(func.count()).select_from(Program)
+                              .where(Program.run_id == run_id, Program.status == "failed")) or 0
+            llm_errors = s.scalar(select(func.count()).select_from(LlmCall)
+                                  .where(LlmCall.run_id == run_id, LlmCall.error.is_not(None))) or 0
+        out = {k: v for k, v in rows}
+        out["failed_programs"] = failed
+        out["llm_call_errors"] = llm_errors
+        return out

@@ -1,0 +1,233 @@
+"""The ``evolve`` command line: run, resume, status, problems, baseline.
+
+Every user error ends in one red line that names the thing and the fix, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from evolve.config import ConfigError, RunConfig, load_config
+from evolve.problem import ProblemError, list_problems, load_problem
+from evolve.runs import RunHandle, RunSetupError, create_run, find_run, resolve_models
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Evolve scheduling and load-balancing policies with LLMs and trusted verifiers.")
+console = Console()
+err_console = Console(stderr=True)
+
+RunsDir = Annotated[Path, typer.Option("--runs-dir", help="folder holding runs/<name>/archive.db")]
+DbUrl = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL of the archive "
+                                              "(default: SQLite in the run folder)")]
+
+
+class UserError(Exception):
+    pass
+
+
+@contextmanager
+def user_errors():
+    try:
+        yield
+    except (ConfigError, ProblemError, RunSetupError, UserError) as exc:
+        for line in str(exc).splitlines():
+            err_console.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _executor(spec, workers: int):
+    from evolve.executors.local import LocalExecutor
+
+    return LocalExecutor(workers, spec.limits.wall_seconds)
+
+
+@app.command()
+def problems() -> None:
+    """List the problems this installation knows."""
+    with user_errors():
+        table = Table(title="problems")
+        for col in ("name", "entry", "objective", "sets", "summary"):
+            table.add_column(col)
+        for spec in list_problems():
+            table.add_row(spec.name, escape(spec.signature),
+                          f"{spec.objective.direction} {spec.objective.metric}",
+                          ", ".join(spec.sets), escape(spec.summary))
+        console.print(table)
+
+
+@app.command()
+def baseline(problem: str,
+             sets: Annotated[str, typer.Option(help="comma-separated instance sets")] = "train,test",
+             workers: Annotated[int, typer.Option(help="parallel evaluations")] = 2) -> None:
+    """Score every human baseline of PROBLEM (through the sandbox) on its instance sets."""
+    from evolve.report import baseline_table, evaluate_many
+
+    with user_errors():
+        spec = load_problem(problem)
+        names = [s.strip() for s in sets.split(",") if s.strip()]
+        unknown = [s for s in names if s not in spec.sets]
+        if unknown:
+            raise UserError(f"unknown set(s) {', '.join(unknown)} for {problem}: "
+                            f"choose from {', '.join(spec.sets)}")
+        codes = spec.baselines()
+        if not codes:
+            raise UserError(f"problem {problem} has no baselines in {spec.root / 'baselines'}")
+        executor = _executor(spec, workers)
+        try:
+            results = asyncio.run(evaluate_many(executor, spec, codes, names))
+        finally:
+            executor.close()
+        console.print(baseline_table(spec, results, names, f"{problem} baselines "
+                                     f"({spec.objective.direction} {spec.objective.metric})"))
+        for (name, s), out in results.items():
+            if not out["ok"]:
+                err_console.print(f"[red]{name} on {s} failed:[/red] {escape(str(out['error']))}")
+
+
+@app.command()
+def run(problem: str,
+        config: Annotated[Optional[Path], typer.Option("--config", help="YAML run config")] = None,
+        model: Annotated[Optional[list[str]], typer.Option("--model", help="litellm model string "
+                                                           "(repeat for a pool)")] = None,
+        api_base: Annotated[Optional[str], typer.Option("--api-base", help="OpenAI-compatible "
+                                                        "server URL, e.g. http://127.0.0.1:8000/v1")] = None,
+        iterations: Annotated[Optional[int], typer.Option(help="iterations to run")] = None,
+        run_name: Annotated[Optional[str], typer.Option("--run-name")] = None,
+        budget: Annotated[Optional[float], typer.Option(help="stop after this many US dollars")] = None,
+        target: Annotated[Optional[float], typer.Option(help="stop at this combined score")] = None,
+        wall_seconds: Annotated[Optional[float], typer.Option(help="stop after this long")] = None,
+        report: Annotated[bool, typer.Option(help="score the winner on the held-out set")] = True,
+        runs_dir: RunsDir = Path("runs"), db: DbUrl = None) -> None:
+    """Evolve PROBLEM from its initial program."""
+    with user_errors():
+        cfg = _overrides(load_config(config), iterations, budget, target, wall_seconds, report)
+        cfg = resolve_models(cfg, model or [], api_base)
+        handle = create_run(problem, cfg, run_name, runs_dir, db)
+        console.print(f"run [bold]{handle.name}[/bold] · archive {handle.archive.url} · models "
+                      + ", ".join(m.name for m in cfg.llm.models))
+        _drive(handle)
+
+
+@app.command()
+def resume(name: Annotated[str, typer.Argument(help="run name")],
+           iterations: Annotated[Optional[int], typer.Option(help="new total iteration limit")] = None,
+           model: Annotated[Optional[list[str]], typer.Option("--model")] = None,
+           api_base: Annotated[Optional[str], typer.Option("--api-base")] = None,
+           runs_dir: RunsDir = Path("runs"), db: DbUrl = None) -> None:
+    """Continue a stopped or killed run exactly where it ended."""
+    with user_errors():
+        handle = find_run(name, runs_dir, db)
+        cfg = _overrides(handle.cfg, iterations, None, None, None, None)
+        if model or api_base:
+            cfg = resolve_models(cfg.model_copy(update={"llm": cfg.llm.model_copy(
+                update={"models": [] if model else cfg.llm.models})}), model or [], api_base)
+        handle.archive.set_run_config(handle.run_id, cfg.model_dump(mode="json"))
+        handle = RunHandle(handle.archive, handle.run_id, handle.name, handle.spec, cfg, handle.run_dir)
+        done = handle.archive.iteration_count(handle.run_id)
+        console.print(f"resuming [bold]{name}[/bold] at iteration {done} of {cfg.stop.iterations}")
+        _drive(handle)
+
+
+@app.command()
+def status(name: Annotated[str, typer.Argument(help="run name")],
+           top: Annotated[int, typer.Option(help="programs to list")] = 10,
+           runs_dir: RunsDir = Path("runs"), db: DbUrl = None) -> None:
+    """Show a run: iterations, outcomes, cost, and its best programs."""
+    from evolve.report import status_tables
+
+    with user_errors():
+        handle = find_run(name, runs_dir, db)
+        summary, table = status_tables(handle.archive, handle.run_id, top)
+        console.print(summary)
+        console.print(table)
+
+
+def _overrides(cfg: RunConfig, iterations: int | None, budget: float | None, target: float | None,
+               wall: float | None, report: bool | None) -> RunConfig:
+    stop = cfg.stop.model_copy(update={k: v for k, v in (
+        ("iterations", iterations), ("budget_usd", budget), ("target_score", target),
+        ("wall_seconds", wall)) if v is not None})
+    update: dict = {"stop": stop}
+    if report is not None:
+        update["final_report"] = report
+    return RunConfig.model_validate({**cfg.model_dump(), **{k: (v.model_dump() if hasattr(
+        v, "model_dump") else v) for k, v in update.items()}})
+
+
+def _drive(handle: RunHandle) -> None:
+    from evolve.llm.client import LlmClient
+    from evolve.loop import Controller, RunFailed
+
+    cfg = handle.cfg
+    executor = _executor(handle.spec, cfg.evaluations_in_flight)
+    llm = LlmClient(cfg.llm, warn=lambda msg: console.print(f"[yellow]note:[/yellow] {msg}"))
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("best {task.fields[best]} · ${task.fields[cost]} · failed "
+                          "{task.fields[failed]} · rejected {task.fields[rejected]} · "
+                          "llm errors {task.fields[llm]} · in flight {task.fields[flight]}"),
+               TimeElapsedColumn()]
+    seen = [0]
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("iterations", total=cfg.stop.iterations, best="-", cost="0.0000",
+                            failed=0, rejected=0, llm=0, flight=0)
+
+        def show(p) -> None:
+            for msg in p.messages[seen[0]:] if len(p.messages) > seen[0] else []:
+                bar.console.print(f"[dim]{escape(msg)}[/dim]", highlight=False)
+            seen[0] = len(p.messages)
+            bar.update(task, completed=p.iterations,
+                       best="-" if p.best_score is None else f"{p.best_score:.6g}",
+                       cost=f"{p.cost:.4f}", failed=p.failed, rejected=p.rejected, llm=p.llm_errors,
+                       flight=p.proposals_in_flight + p.evaluations_in_flight)
+
+        controller = Controller(handle.archive, handle.run_id, handle.name, handle.spec, cfg,
+                                executor, llm, on_progress=show)
+        try:
+            reason = asyncio.run(controller.run())
+        except RunFailed as exc:
+            executor.close()
+            handle.archive.set_run_status(handle.run_id, "stopped", str(exc))
+            raise UserError(str(exc)) from None
+    console.print(f"stopped: {reason}")
+    try:
+        if cfg.final_report and not controller._interrupted:
+            _final_report(handle, executor)
+    finally:
+        executor.close()
+    console.print(f"inspect with: evolve status {handle.name}"
+                  + (f" --runs-dir {handle.run_dir.parent}" if str(handle.run_dir.parent) != "runs" else ""))
+
+
+def _final_report(handle: RunHandle, executor) -> None:
+    from evolve.report import baseline_table, evaluate_many, record_test_evaluation
+
+    spec = handle.spec
+    top = handle.archive.top_programs(handle.run_id, 1)
+    if not top:
+        return
+    best = handle.archive.program(top[0][0])
+    held_out = [s for s in ("test",) if s in spec.sets]
+    codes = {f"evolved #{best.id}": best.code, **spec.baselines()}
+    sets = ["train", *held_out]
+    console.print("scoring the winner and the baselines on " + ", ".join(sets) + " ...")
+    results = asyncio.run(evaluate_many(executor, spec, codes, sets))
+    for s in held_out:
+        record_test_evaluation(handle.archive, best.id, results[(f"evolved #{best.id}", s)])
+    console.print(baseline_table(spec, results, sets, f"{spec.name}: winner vs baselines"))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Run configuration: pydantic models, YAML loading with line-numbered errors, CLI overrides.
+
+A config file is optional; every field has a default. Errors name the file, the line, the key
+and what is wrong, on one line each (``ConfigError``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelEntry(_Strict):
+    name: str = Field(description="litellm model string, e.g. openai/gpt-4o-mini")
+    weight: float = Field(1.0, gt=0)
+    api_base: str | None = None
+    temperature: float = Field(0.7, ge=0, le=2)
+    max_tokens: int = Field(4096, ge=16)
+
+
+class LlmConfig(_Strict):
+    models: list[ModelEntry] = []
+    timeout_seconds: float = Field(120.0, gt=0)
+    retries: int = Field(4, ge=0, le=20)
+    backoff_seconds: float = Field(1.0, ge=0)
+    backoff_max_seconds: float = Field(30.0, ge=0)
+
+
+class SearchConfig(_Strict):
+    islands: int = Field(3, ge=1, le=64)
+    migration_interval: int = Field(20, ge=1, description="iterations between ring migrations")
+    fitness_ratio: float = Field(0.6, ge=0, description="share of fitness-weighted parent picks")
+    elite_ratio: float = Field(0.2, ge=0, description="share of picks of the island's best")
+    random_ratio: float = Field(0.2, ge=0, description="share of uniform picks over the grid")
+    novelty_bonus: float = Field(1.0, ge=0, description="weight 1/(1 + bonus * children)")
+    top_inspirations: int = Field(2, ge=0, le=10)
+    diverse_inspirations: int = Field(2, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _ratios(self) -> SearchConfig:
+        if self.fitness_ratio + self.elite_ratio + self.random_ratio <= 0:
+            raise ValueError("fitness_ratio + elite_ratio + random_ratio must be > 0")
+        return self
+
+
+class EditConfig(_Strict):
+    diff_ratio: float = Field(0.8, ge=0, le=1, description="share of prompts asking for a diff; "
+                                                           "the rest ask for a full rewrite")
+    max_code_chars: int = Field(40_000, ge=100)
+
+
+class StopConfig(_Strict):
+    iterations: int = Field(50, ge=0)
+    budget_usd: float | None = Field(None, ge=0)
+    target_score: float | None = None
+    wall_seconds: float | None = Field(None, gt=0)
+
+
+class RunConfig(_Strict):
+    llm: LlmConfig = LlmConfig()
+    search: SearchConfig = SearchConfig()
+    edits: EditConfig = EditConfig()
+    stop: StopConfig = StopConfig()
+    proposals_in_flight: int = Field(2, ge=1, le=256)
+    evaluations_in_flight: int = Field(2, ge=1, le=256)
+    seed: int = 0
+    final_report: bool = True
+
+
+class ConfigError(Exception):
+    """A config file or override is invalid; the message is one line per problem."""
+
+
+def _line_of(root: yaml.Node | None, loc: tuple) -> int | None:
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = [v for k, v in node.value if getattr(k, "value", None) == str(key)]
+            if not match:
+                return line
+            key_nodes = [k for k, _ in node.value if getattr(k, "value", None) == str(key)]
+            node, line = match[0], key_nodes[0].start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def load_config(path: Path | None) -> RunConfig:
+    if path is None:
+        return RunConfig()
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found (check the --config path)")
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: the config must be a mapping of sections (llm, search, ...)")
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(x for x in err["loc"])
+            line = _line_of(root, loc)
+            key = ".".join(str(x) for x in loc) or "(top level)"
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (check the spelling; see docs/configuration.md)"
+            lines.append(f"{path}:{line}: {key}: {msg}")
+        raise ConfigError("\n".join(lines)) from exc

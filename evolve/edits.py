@@ -1,0 +1,173 @@
+"""Turn an LLM reply into child code: SEARCH/REPLACE diffs, full rewrites, EVOLVE-BLOCK rules.
+
+``apply_reply`` either returns the child's code or raises ``EditRejected`` with a reason that is
+stored in the archive. Diff matching is tolerant: exact text first, then line-wise ignoring
+trailing whitespace, then ignoring a uniform indentation shift (re-indenting the replacement).
+Code outside the EVOLVE-BLOCK markers is always the parent's; the child must compile and still
+define the entry function.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+BLOCK_START = "# EVOLVE-BLOCK-START"
+BLOCK_END = "# EVOLVE-BLOCK-END"
+
+_DIFF_RE = re.compile(
+    r"^[ \t]*<{5,}[ \t]*SEARCH[ \t]*\n(?P<search>.*?)^[ \t]*={5,}[ \t]*\n(?P<replace>.*?)"
+    r"^[ \t]*>{5,}[ \t]*REPLACE[ \t]*$",
+    re.DOTALL | re.MULTILINE,
+)
+_FENCE_RE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)```", re.DOTALL)
+
+
+class EditRejected(Exception):
+    """The reply cannot become a child program; ``reason`` says why."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Edit:
+    code: str
+    kind: str  # "diff" | "rewrite"
+    blocks: int = 0
+
+
+def _strip_fences(text: str) -> str:
+    """Remove a lone fence line around diff content (```python / ```)."""
+    lines = [ln for ln in text.split("\n") if not re.fullmatch(r"[ \t]*```[A-Za-z0-9_+-]*[ \t]*", ln)]
+    return "\n".join(lines)
+
+
+def parse_diff_blocks(reply: str) -> list[tuple[str, str]]:
+    text = reply.replace("\r\n", "\n")
+    return [(_strip_fences(m.group("search")), _strip_fences(m.group("replace")))
+            for m in _DIFF_RE.finditer(text)]
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _find_lines(hay: list[str], needle: list[str], key) -> int:
+    want = [key(x) for x in needle]
+    found = -1
+    for i in range(len(hay) - len(needle) + 1):
+        if all(key(hay[i + k]) == want[k] for k in range(len(needle))):
+            if found >= 0:
+                return -2  # ambiguous
+            found = i
+    return found
+
+
+def apply_block(code: str, search: str, replace: str) -> str:
+    """Apply one SEARCH/REPLACE block to ``code`` (tolerant of whitespace)."""
+    search = search.rstrip("\n")
+    replace = replace.rstrip("\n")
+    if not search.strip():
+        raise EditRejected("a SEARCH section is empty; quote the lines to replace")
+    if code.count(search) == 1:
+        return code.replace(search, replace, 1)
+    hay = code.split("\n")
+    needle = search.split("\n")
+    while needle and not needle[0].strip():
+        needle.pop(0)
+    while needle and not needle[-1].strip():
+        needle.pop()
+    rep = replace.split("\n")
+    idx = _find_lines(hay, needle, lambda s: s.rstrip())
+    shift = ""
+    if idx < 0:
+        idx2 = _find_lines(hay, needle, lambda s: s.strip())
+        if idx2 >= 0:
+            idx = idx2
+            first = next(k for k, ln in enumerate(needle) if ln.strip())
+            have, had = _indent(hay[idx + first]), _indent(needle[first])
+            if have.startswith(had):
+                shift = have[len(had):]
+                rep = [shift + ln if ln.strip() else ln for ln in rep]
+            elif had.startswith(have):
+                cut = len(had) - len(have)
+                rep = [ln[cut:] if ln[:cut].strip() == "" else ln.lstrip() for ln in rep]
+        elif idx2 == -2 or idx == -2:
+            idx = -2
+    if idx == -2:
+        raise EditRejected("a SEARCH section matches several places; include more context lines")
+    if idx < 0:
+        preview = needle[0].strip()[:60] if needle else ""
+        raise EditRejected(f"a SEARCH section does not match the parent code (first line: {preview!r})")
+    return "\n".join(hay[:idx] + rep + hay[idx + len(needle):])
+
+
+def extract_rewrite(reply: str) -> str | None:
+    """The largest fenced code block in the reply (python or unlabeled), if any."""
+    blocks = [body for lang, body in _FENCE_RE.findall(reply.replace("\r\n", "\n"))
+              if lang.lower() in ("", "python", "py", "python3")]
+    return max(blocks, key=len) if blocks else None
+
+
+def split_block(code: str) -> tuple[str, str, str] | None:
+    """(before, inside, after) around the EVOLVE-BLOCK markers, or None if there are none."""
+    start = code.find(BLOCK_START)
+    end = code.find(BLOCK_END)
+    if start < 0 or end < 0 or end < start:
+        return None
+    inner_from = code.index("\n", start) + 1 if "\n" in code[start:end] else start + len(BLOCK_START)
+    return code[:inner_from], code[inner_from:end], code[end:]
+
+
+def enforce_block(parent: str, child: str) -> str:
+    """Keep the parent's code outside the EVOLVE-BLOCK; take only the block from the child."""
+    frame = split_block(parent)
+    if frame is None:
+        return child
+    before, _, after = frame
+    inner = split_block(child)
+    body = inner[1] if inner is not None else child
+    if not body.endswith("\n"):
+        body += "\n"
+    return before + body + after
+
+
+def check_child(code: str, entry: str, max_chars: int) -> None:
+    if len(code) > max_chars:
+        raise EditRejected(f"child code has {len(code)} characters, over the limit of {max_chars}")
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as exc:
+        raise EditRejected(f"child code has a syntax error at line {exc.lineno}: {exc.msg}") from exc
+    names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    if entry not in names:
+        raise EditRejected(f"child code no longer defines the entry function {entry}()")
+
+
+def apply_reply(reply: str, parent: str, entry: str, max_chars: int = 40_000) -> Edit:
+    """Child code from a reply: diff blocks if present, else a fenced full rewrite."""
+    if not reply or not reply.strip():
+        raise EditRejected("empty reply")
+    blocks = parse_diff_blocks(reply)
+    if blocks:
+        code = parent
+        for search, replace in blocks:
+            code = apply_block(code, search, replace)
+        kind = "diff"
+    else:
+        rewrite = extract_rewrite(reply)
+        if rewrite is None:
+            if "SEARCH" in reply and "REPLACE" in reply:
+                raise EditRejected("malformed SEARCH/REPLACE block (need <<<<<<< SEARCH, =======, "
+                                   ">>>>>>> REPLACE on their own lines)")
+            raise EditRejected("reply has neither SEARCH/REPLACE blocks nor a fenced code block")
+        code = rewrite
+        kind = "rewrite"
+    code = enforce_block(parent, code)
+    if code.strip() == parent.strip():
+        raise EditRejected("the edit leaves the program unchanged")
+    check_child(code, entry, max_chars)
+    return Edit(code=code, kind=kind, blocks=len(blocks))

@@ -1,0 +1,1 @@
+"""Where evaluations run: ``local`` (process pool, default); a Celery executor slots in beside it."""

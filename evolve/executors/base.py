@@ -1,0 +1,35 @@
+"""The executor contract the loop depends on: submit an ``EvalJob``, await an outcome dict.
+
+Any executor (local process pool, Celery on Redis) implements ``evaluate`` and ``close``; the loop
+never knows which one it has. Outcomes are plain dicts from ``evaluators.jobs.run_job``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    problem: str
+    code: str
+    set_name: str = "train"
+    program_id: int | None = None
+    run: str | None = None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["set"] = data.pop("set_name")
+        return data
+
+
+class Executor(ABC):
+    capacity: int = 1
+
+    @abstractmethod
+    async def evaluate(self, job: EvalJob) -> dict:
+        """Run the job; always return an outcome dict (errors become ``ok: False`` outcomes)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release workers."""

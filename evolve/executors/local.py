@@ -1,0 +1,72 @@
+"""Local executor: a pool of worker processes, each running trusted verifiers.
+
+Workers are started with the ``spawn`` method (no inherited engine state). The candidate itself
+runs one level further down, in a sandbox child that the verifier starts and kills on its
+deadline. As a second line of defence the executor gives every job a guard timeout (the problem's
+wall limit plus a margin); a worker that overruns it is killed with the whole pool, which is
+rebuilt, and the job is recorded as an executor timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from evaluators.jobs import run_job
+from evolve.executors.base import EvalJob, Executor
+
+GUARD_MARGIN_SECONDS = 30.0
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the controller's to handle
+
+
+class LocalExecutor(Executor):
+    def __init__(self, workers: int, guard_seconds: float):
+        self.capacity = max(1, workers)
+        self.guard_seconds = guard_seconds + GUARD_MARGIN_SECONDS
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.capacity,
+                                             mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_ignore_sigint)
+        return self._pool
+
+    def _reset_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            try:
+                os.kill(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    async def evaluate(self, job: EvalJob) -> dict:
+        loop = asyncio.get_running_loop()
+        try:
+            fut = loop.run_in_executor(self._get_pool(), run_job, job.to_dict())
+            return await asyncio.wait_for(fut, timeout=self.guard_seconds)
+        except TimeoutError:
+            self._reset_pool()
+            return _failure("executor", f"worker exceeded the guard timeout of "
+                                        f"{self.guard_seconds:.0f}s; worker pool restarted")
+        except BrokenProcessPool as exc:
+            self._reset_pool()
+            return _failure("executor", f"worker process died ({exc}); worker pool restarted")
+
+    def close(self) -> None:
+        self._reset_pool()
+
+
+def _failure(kind: str, message: str) -> dict:
+    return {"ok": False, "metrics": {}, "combined_score": None, "feedback": message,
+            "error": message, "error_kind": kind, "seconds": 0.0, "evaluator_version": "n/a"}

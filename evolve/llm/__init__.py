@@ -1,0 +1,1 @@
+"""LLM access through litellm: model pool, retries, timeouts, tokens, cost, budget."""

@@ -1,0 +1,135 @@
+"""One chat completion through litellm, with retries, timeouts and per-attempt accounting.
+
+Every attempt (successful or not) is reported to ``record`` with model, tokens, cost, latency and
+error, so the archive holds every call that may have cost money. 429, 5xx, connection errors and
+timeouts are retried with exponential backoff and jitter; authentication and bad-request errors
+fail at once with a one-line message. Prices come from litellm's bundled price map; a model it
+does not know costs 0 and is flagged ``cost_known=False`` (and said once on the console).
+API keys are read by litellm from the environment only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from evolve.config import LlmConfig, ModelEntry
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+@cache
+def litellm_module() -> Any:
+    """Import litellm once per process (it takes seconds)."""
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.drop_params = True
+    return litellm
+
+
+@dataclass(frozen=True)
+class Attempt:
+    model: str
+    attempt: int
+    reply: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    cost_known: bool
+    latency: float
+    error: str | None
+
+
+class LlmFailed(Exception):
+    """No usable reply after the allowed attempts (the reason is one line).
+
+    ``fatal`` marks errors that retrying cannot fix (bad key, unknown model, bad request).
+    """
+
+    def __init__(self, message: str, fatal: bool = False):
+        super().__init__(message)
+        self.fatal = fatal
+
+
+RETRYABLE = ("RateLimitError", "InternalServerError", "ServiceUnavailableError", "BadGatewayError",
+             "APIConnectionError", "Timeout", "APIError")
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError, ConnectionError)):
+        return True
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and (status == 429 or status >= 500):
+        return True
+    return type(exc).__name__ in RETRYABLE and not (isinstance(status, int) and 400 <= status < 500
+                                                    and status != 429)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
+class LlmClient:
+    def __init__(self, cfg: LlmConfig, warn: Callable[[str], None] = lambda msg: None):
+        self.cfg = cfg
+        self.warn = warn
+        self._unpriced: set[str] = set()
+
+    def _cost(self, response: Any, model: str) -> tuple[float, bool]:
+        litellm = litellm_module()
+        try:
+            return float(litellm.completion_cost(completion_response=response)), True
+        except Exception:
+            if model not in self._unpriced:
+                self._unpriced.add(model)
+                self.warn(f"model {model!r} is not in litellm's price map: its calls are "
+                          "recorded with cost 0 (cost_known=false)")
+            return 0.0, False
+
+    async def complete(self, model: ModelEntry, messages: list[dict[str, str]],
+                       record: Callable[[Attempt], None]) -> str:
+        """Return the reply text or raise ``LlmFailed``; every attempt goes to ``record``."""
+        litellm = litellm_module()
+        kwargs: dict[str, Any] = {"model": model.name, "messages": messages,
+                                  "temperature": model.temperature, "max_tokens": model.max_tokens,
+                                  "timeout": self.cfg.timeout_seconds, "num_retries": 0}
+        if model.api_base:
+            kwargs["api_base"] = model.api_base
+            if not os.environ.get("OPENAI_API_KEY") and model.name.startswith("openai/"):
+                kwargs["api_key"] = "no-key"  # a local OpenAI-compatible server needs none
+        last = "no attempt made"
+        for attempt in range(1, self.cfg.retries + 2):
+            started = time.monotonic()
+            try:
+                response = await asyncio.wait_for(litellm.acompletion(**kwargs),
+                                                  timeout=self.cfg.timeout_seconds + 5)
+            except Exception as exc:
+                latency = time.monotonic() - started
+                last = _one_line(exc) if not isinstance(exc, asyncio.TimeoutError) else (
+                    f"Timeout: no reply within {self.cfg.timeout_seconds:.0f}s")
+                record(Attempt(model.name, attempt, None, 0, 0, 0.0, True, latency, last))
+                if not _retryable(exc):
+                    raise LlmFailed(f"{model.name}: {last}", fatal=True) from exc
+                if attempt > self.cfg.retries:
+                    raise LlmFailed(f"{model.name}: {last} (after {attempt} attempts)") from exc
+                delay = min(self.cfg.backoff_max_seconds, self.cfg.backoff_seconds * 2 ** (attempt - 1))
+                await asyncio.sleep(delay * (0.5 + random.random() / 2))
+                continue
+            latency = time.monotonic() - started
+            usage = getattr(response, "usage", None)
+            text = response.choices[0].message.content or ""
+            cost, known = self._cost(response, model.name)
+            record(Attempt(model.name, attempt, text,
+                                int(getattr(usage, "prompt_tokens", 0) or 0),
+                                int(getattr(usage, "completion_tokens", 0) or 0),
+                                cost, known, latency, None))
+            return text
+        raise LlmFailed(f"{model.name}: {last}")

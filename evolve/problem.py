@@ -1,0 +1,99 @@
+"""Problem specs: find ``problems/<name>/problem.toml`` and load it into a validated record.
+
+A problem folder holds the spec, the LLM brief, the seed program and the human baselines. This
+module is pure data: it knows nothing of evaluation or evolution.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class FeatureDim(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    min: float
+    max: float
+    bins: int = Field(ge=1, le=100)
+    scale: Literal["linear", "log"] = "linear"
+
+
+class Objective(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    metric: str
+    direction: Literal["minimize", "maximize"]
+    combined_score: str
+
+
+class InstanceSet(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    about: str
+    sources: list[str]
+
+
+class ProblemLimits(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    call_seconds: float = 10.0
+    wall_seconds: float = 120.0
+    memory_mb: int = 1024
+
+
+class ProblemSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    summary: str
+    evaluator: str
+    entry: str
+    signature: str
+    objective: Objective
+    features: list[FeatureDim] = []
+    sets: dict[str, InstanceSet]
+    limits: ProblemLimits = ProblemLimits()
+    root: Path = Path(".")
+
+    @property
+    def brief(self) -> str:
+        return (self.root / "brief.md").read_text(encoding="utf-8")
+
+    @property
+    def initial_code(self) -> str:
+        return (self.root / "initial.py").read_text(encoding="utf-8")
+
+    def baselines(self) -> dict[str, str]:
+        folder = self.root / "baselines"
+        return {p.stem: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.py"))}
+
+
+class ProblemError(Exception):
+    """A problem is unknown or its folder is malformed."""
+
+
+def problems_dir() -> Path:
+    """``$EVOLVE_PROBLEMS`` if set, else the ``problems/`` folder next to the package."""
+    env = os.environ.get("EVOLVE_PROBLEMS")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "problems"
+
+
+def list_problems() -> list[ProblemSpec]:
+    root = problems_dir()
+    return [load_problem(p.parent.name) for p in sorted(root.glob("*/problem.toml"))]
+
+
+def load_problem(name: str) -> ProblemSpec:
+    root = problems_dir()
+    path = root / name / "problem.toml"
+    if not path.exists():
+        known = ", ".join(sorted(p.parent.name for p in root.glob("*/problem.toml"))) or "none"
+        raise ProblemError(f"unknown problem {name!r}: known problems are {known} "
+                           f"(folder {root}; run `evolve problems` to list them)")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return ProblemSpec(**data, root=path.parent)
+    except (tomllib.TOMLDecodeError, ValidationError) as exc:
+        first = str(exc).splitlines()
+        raise ProblemError(f"{path}: invalid problem spec: {' '.join(first[:3])}") from exc

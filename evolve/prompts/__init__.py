@@ -1,0 +1,1 @@
+"""Prompt assembly from the text templates in ``templates/``."""

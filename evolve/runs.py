@@ -1,0 +1,97 @@
+"""Open or create a run: names, folders, archive URL, model resolution, wiring of the parts.
+
+This is where a CLI invocation becomes a ``Controller``: the run row and its stored config, the
+archive (SQLite under ``runs/<name>/`` or any SQLAlchemy URL), the executor and the LLM client.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from evolve.archive.db import sqlite_url
+from evolve.archive.store import Archive
+from evolve.config import ModelEntry, RunConfig
+from evolve.problem import ProblemSpec, load_problem
+
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+
+
+class RunSetupError(Exception):
+    """A run cannot be started or found; the message names the fix."""
+
+
+@dataclass(frozen=True)
+class RunHandle:
+    archive: Archive
+    run_id: int
+    name: str
+    spec: ProblemSpec
+    cfg: RunConfig
+    run_dir: Path
+
+
+def resolve_models(cfg: RunConfig, models: list[str], api_base: str | None) -> RunConfig:
+    """Apply --model/--api-base to the config; fail with one line if no model is configured."""
+    entries = [ModelEntry(name=m, api_base=api_base) for m in models]
+    if not entries and cfg.llm.models:
+        entries = [m.model_copy(update={"api_base": api_base or m.api_base}) for m in cfg.llm.models]
+    if not entries and api_base:
+        entries = [ModelEntry(name="openai/local", api_base=api_base)]
+    if not entries and os.environ.get("EVOLVE_MODEL"):
+        entries = [ModelEntry(name=os.environ["EVOLVE_MODEL"],
+                              api_base=os.environ.get("EVOLVE_API_BASE"))]
+    if not entries and os.environ.get("OPENAI_API_KEY"):
+        entries = [ModelEntry(name=DEFAULT_OPENAI_MODEL)]
+    if not entries:
+        raise RunSetupError(
+            "no LLM configured: set OPENAI_API_KEY (uses gpt-4o-mini), or pass --model MODEL "
+            "(any litellm model string, with its provider's key in the environment), or "
+            "--api-base URL for a local OpenAI-compatible server")
+    return cfg.model_copy(update={"llm": cfg.llm.model_copy(update={"models": entries})})
+
+
+def default_run_name(problem: str) -> str:
+    return f"{problem}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def open_archive(run_dir: Path, db_url: str | None) -> Archive:
+    if db_url:
+        return Archive(db_url)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return Archive(sqlite_url(run_dir / "archive.db"))
+
+
+def create_run(problem: str, cfg: RunConfig, name: str | None, runs_dir: Path,
+               db_url: str | None) -> RunHandle:
+    spec = load_problem(problem)
+    name = name or default_run_name(problem)
+    run_dir = runs_dir / name
+    if not db_url and (run_dir / "archive.db").exists():
+        raise RunSetupError(f"run {name!r} already exists in {run_dir}: use `evolve resume {name}` "
+                            "or pick another --run-name")
+    archive = open_archive(run_dir, db_url)
+    if archive.find_run(name) is not None:
+        archive.close()
+        raise RunSetupError(f"run {name!r} already exists in the archive: use `evolve resume {name}` "
+                            "or pick another --run-name")
+    run_id = archive.create_run(name, problem, cfg.model_dump(mode="json"))
+    return RunHandle(archive, run_id, name, spec, cfg, run_dir)
+
+
+def find_run(name: str, runs_dir: Path, db_url: str | None) -> RunHandle:
+    run_dir = runs_dir / name
+    if not db_url and not (run_dir / "archive.db").exists():
+        known = sorted(p.parent.name for p in runs_dir.glob("*/archive.db")) if runs_dir.exists() else []
+        hint = f" (runs here: {', '.join(known)})" if known else ""
+        raise RunSetupError(f"no run {name!r} under {runs_dir}{hint}: check the name, or pass "
+                            "--runs-dir / --db")
+    archive = open_archive(run_dir, db_url)
+    run = archive.find_run(name)
+    if run is None:
+        archive.close()
+        raise RunSetupError(f"no run {name!r} in the archive {archive.url}: check the name")
+    cfg = RunConfig.model_validate(run.config)
+    return RunHandle(archive, run.id, name, load_problem(run.problem), cfg, run_dir)

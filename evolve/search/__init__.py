@@ -1,0 +1,1 @@
+"""Search: MAP-Elites cells, parent and inspiration selection, island migration."""

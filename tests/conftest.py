@@ -1,0 +1,80 @@
+"""Shared fixtures: a real OpenAI-compatible stub server, CLI runner, archive access."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from evolve.llm.stub_server import Step, StubLLM
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET_VARS = ("OPENAI_API_KEY", "EVOLVE_MODEL", "EVOLVE_API_BASE", "ANTHROPIC_API_KEY")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_VARS}
+    env["PYTHONUNBUFFERED"] = "1"
+    env["COLUMNS"] = "200"
+    env.update(extra)
+    return env
+
+
+def evolve_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "evolve.cli", *args]
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(evolve_cmd(*args), cwd=ROOT, env=env or clean_env(), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture
+def stub() -> Iterator[StubLLM]:
+    with StubLLM(default=Step(content="Nothing to change.")) as server:
+        yield server
+
+
+def query(db: Path, sql: str, *params: object) -> list[tuple]:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+def write_config(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+SEED_RULE = "    return sorted(range(len(p)), key=lambda j: d[j])"
+
+WMDD_DIFF = """Use the weighted modified due date rule.
+<<<<<<< SEARCH
+    return sorted(range(len(p)), key=lambda j: d[j])
+=======
+    left = set(range(len(p)))
+    t = 0
+    order = []
+    while left:
+        j = min(left, key=lambda j: (max(p[j], d[j] - t) / w[j], j))
+        order.append(j)
+        left.remove(j)
+        t += p[j]
+    return order
+>>>>>>> REPLACE
+"""
+
+
+def variant_rewrite(n: int) -> str:
+    """A distinct, valid full rewrite (EDD with a different tie-break) for request number n."""
+    return (f"Variant {n}.\n```python\n# EVOLVE-BLOCK-START\n"
+            f"def schedule(p, w, d):\n    # variant {n}\n"
+            f"    return sorted(range(len(p)), key=lambda j: (d[j], ({n} * j) % 7))\n"
+            f"# EVOLVE-BLOCK-END\n```\n")

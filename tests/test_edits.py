@@ -1,0 +1,123 @@
+"""SEARCH/REPLACE parsing and applying, rewrites, EVOLVE-BLOCK enforcement, rejection reasons."""
+
+from __future__ import annotations
+
+import pytest
+
+from evolve.edits import EditRejected, apply_block, apply_reply, enforce_block, parse_diff_blocks
+
+PARENT = '''"""Seed."""
+import math
+
+# EVOLVE-BLOCK-START
+def schedule(p, w, d):
+    order = list(range(len(p)))
+    order.sort(key=lambda j: d[j])
+    return order
+# EVOLVE-BLOCK-END
+
+HELPER = 1
+'''
+
+
+def diff(search: str, replace: str, fence: bool = False) -> str:
+    body = f"<<<<<<< SEARCH\n{search}\n=======\n{replace}\n>>>>>>> REPLACE"
+    return f"Idea.\n```python\n{body}\n```\n" if fence else f"Idea.\n{body}\n"
+
+
+def test_exact_diff_applies():
+    reply = diff("    order.sort(key=lambda j: d[j])", "    order.sort(key=lambda j: (d[j], p[j]))")
+    edit = apply_reply(reply, PARENT, "schedule")
+    assert edit.kind == "diff" and edit.blocks == 1
+    assert "(d[j], p[j])" in edit.code and "HELPER = 1" in edit.code
+
+
+def test_fenced_diff_and_trailing_whitespace_tolerated():
+    reply = diff("    order.sort(key=lambda j: d[j])   ", "    order.reverse()", fence=True)
+    edit = apply_reply(reply, PARENT, "schedule")
+    assert "order.reverse()" in edit.code
+    assert "```" not in edit.code
+
+
+def test_indentation_shift_is_reindented():
+    reply = diff("order = list(range(len(p)))\norder.sort(key=lambda j: d[j])",
+                 "order = sorted(range(len(p)), key=lambda j: w[j])")
+    edit = apply_reply(reply, PARENT, "schedule")
+    assert "    order = sorted(range(len(p)), key=lambda j: w[j])\n" in edit.code
+    compile(edit.code, "child", "exec")
+
+
+def test_multiple_blocks_apply_in_order():
+    reply = (diff("    order = list(range(len(p)))", "    order = list(range(len(d)))")
+             + diff("    return order", "    return order[:]"))
+    assert len(parse_diff_blocks(reply)) == 2
+    code = apply_reply(reply, PARENT, "schedule").code
+    assert "range(len(d))" in code and "order[:]" in code
+
+
+def test_no_match_is_rejected_with_reason():
+    with pytest.raises(EditRejected, match="does not match"):
+        apply_reply(diff("    order.sort(key=lambda j: -d[j])", "    pass"), PARENT, "schedule")
+
+
+def test_ambiguous_match_is_rejected():
+    code = "# EVOLVE-BLOCK-START\ndef schedule(p, w, d):\n    x = 1\n    x = 1\n    return []\n# EVOLVE-BLOCK-END\n"
+    with pytest.raises(EditRejected, match="several places"):
+        apply_block(code, "    x = 1", "    x = 2")
+
+
+def test_prose_without_code_is_rejected():
+    with pytest.raises(EditRejected, match="neither SEARCH/REPLACE"):
+        apply_reply("I would sort by weight instead.", PARENT, "schedule")
+
+
+def test_malformed_markers_are_named():
+    with pytest.raises(EditRejected, match="malformed SEARCH/REPLACE"):
+        apply_reply("SEARCH\norder\nREPLACE\nx", PARENT, "schedule")
+
+
+def test_rewrite_outside_block_is_restored():
+    reply = ("New version:\n```python\nimport os\nos.system('x')\n# EVOLVE-BLOCK-START\n"
+             "def schedule(p, w, d):\n    return list(range(len(p)))\n# EVOLVE-BLOCK-END\n"
+             "HELPER = 2\n```")
+    edit = apply_reply(reply, PARENT, "schedule")
+    assert edit.kind == "rewrite"
+    assert "os.system" not in edit.code and "HELPER = 1" in edit.code and "HELPER = 2" not in edit.code
+    assert "return list(range(len(p)))" in edit.code
+
+
+def test_diff_touching_code_outside_block_is_undone():
+    edit = apply_reply(diff("HELPER = 1", "HELPER = 99") + diff("    return order", "    return order[::-1]"),
+                       PARENT, "schedule")
+    assert "HELPER = 1" in edit.code and "HELPER = 99" not in edit.code
+
+
+def test_rewrite_without_markers_becomes_the_block():
+    child = enforce_block(PARENT, "def schedule(p, w, d):\n    return []\n")
+    assert child.startswith('"""Seed."""') and "return []" in child and "HELPER = 1" in child
+
+
+def test_syntax_error_rejected():
+    with pytest.raises(EditRejected, match="syntax error at line"):
+        apply_reply(diff("    return order", "    return order("), PARENT, "schedule")
+
+
+def test_missing_entry_rejected():
+    with pytest.raises(EditRejected, match="entry function schedule"):
+        apply_reply(diff("def schedule(p, w, d):", "def plan(p, w, d):"), PARENT, "schedule")
+
+
+def test_unchanged_rejected():
+    with pytest.raises(EditRejected, match="unchanged"):
+        apply_reply(diff("    return order", "    return order"), PARENT, "schedule")
+
+
+def test_too_long_rejected():
+    with pytest.raises(EditRejected, match="over the limit"):
+        apply_reply(diff("    return order", "    return order" + " " * 50 + "# pad" * 100), PARENT,
+                    "schedule", max_chars=300)
+
+
+def test_empty_reply_rejected():
+    with pytest.raises(EditRejected, match="empty reply"):
+        apply_reply("   ", PARENT, "schedule")
