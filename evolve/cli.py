@@ -199,12 +199,15 @@ def _drive(handle: RunHandle) -> None:
             raise UserError(str(exc)) from None
     console.print(f"stopped: {reason}")
     try:
-        if cfg.final_report and not controller._interrupted:
+        if cfg.final_report and not controller.interrupted:
             _final_report(handle, executor)
     finally:
         executor.close()
     console.print(f"inspect with: evolve status {handle.name}"
                   + (f" --runs-dir {handle.run_dir.parent}" if str(handle.run_dir.parent) != "runs" else ""))
+    if controller.interrupted:
+        console.print(f"continue with: evolve resume {handle.name}")
+        raise typer.Exit(130)
 
 
 def _final_report(handle: RunHandle, executor) -> None:

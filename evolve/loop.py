@@ -78,6 +78,10 @@ class Controller:
         self._slot = 0
 
     # -- public ------------------------------------------------------------------------------
+    @property
+    def interrupted(self) -> bool:
+        return self._interrupted is not None
+
     def interrupt(self, why: str = "interrupted (Ctrl-C)") -> None:
         self._interrupted = why
         self._wake.set()

@@ -61,7 +61,8 @@ def test_no_match_is_rejected_with_reason():
 
 
 def test_ambiguous_match_is_rejected():
-    code = "# EVOLVE-BLOCK-START\ndef schedule(p, w, d):\n    x = 1\n    x = 1\n    return []\n# EVOLVE-BLOCK-END\n"
+    code = ("# EVOLVE-BLOCK-START\ndef schedule(p, w, d):\n    x = 1\n    x = 1\n    return []\n"
+            "# EVOLVE-BLOCK-END\n")
     with pytest.raises(EditRejected, match="several places"):
         apply_block(code, "    x = 1", "    x = 2")
 

@@ -58,18 +58,20 @@ class LlmFailed(Exception):
         self.fatal = fatal
 
 
-RETRYABLE = ("RateLimitError", "InternalServerError", "ServiceUnavailableError", "BadGatewayError",
-             "APIConnectionError", "Timeout", "APIError")
+RETRYABLE = {"RateLimitError", "InternalServerError", "ServiceUnavailableError", "BadGatewayError",
+             "APIConnectionError", "Timeout", "APITimeoutError"}
+FATAL = {"AuthenticationError", "PermissionDeniedError", "NotFoundError"}
 
 
 def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError, ConnectionError)):
         return True
-    status = getattr(exc, "status_code", None)
-    if isinstance(status, int) and (status == 429 or status >= 500):
+    if type(exc).__name__ in RETRYABLE:
         return True
-    return type(exc).__name__ in RETRYABLE and not (isinstance(status, int) and 400 <= status < 500
-                                                    and status != 429)
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        return status in (408, 409, 429) or status >= 500
+    return type(exc).__name__ == "APIError"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -117,7 +119,7 @@ class LlmClient:
                     f"Timeout: no reply within {self.cfg.timeout_seconds:.0f}s")
                 record(Attempt(model.name, attempt, None, 0, 0, 0.0, True, latency, last))
                 if not _retryable(exc):
-                    raise LlmFailed(f"{model.name}: {last}", fatal=True) from exc
+                    raise LlmFailed(f"{model.name}: {last}", fatal=type(exc).__name__ in FATAL) from exc
                 if attempt > self.cfg.retries:
                     raise LlmFailed(f"{model.name}: {last} (after {attempt} attempts)") from exc
                 delay = min(self.cfg.backoff_max_seconds, self.cfg.backoff_seconds * 2 ** (attempt - 1))

@@ -1,0 +1,54 @@
+"""Config loading: defaults, line-numbered errors, model resolution."""
+
+from __future__ import annotations
+
+import pytest
+
+from evolve.config import ConfigError, RunConfig, load_config
+from evolve.runs import RunSetupError, resolve_models
+
+
+def test_defaults_without_a_file():
+    cfg = load_config(None)
+    assert cfg.search.islands == 3 and cfg.stop.iterations == 50 and cfg.llm.models == []
+
+
+def test_valid_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("llm:\n  models:\n    - name: openai/gpt-4o-mini\n      weight: 2\n"
+                    "    - name: anthropic/claude-3-5-haiku-latest\nstop:\n  budget_usd: 1.5\n")
+    cfg = load_config(path)
+    assert [m.weight for m in cfg.llm.models] == [2, 1] and cfg.stop.budget_usd == 1.5
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("search:\n  islands: 0\n", ":2: search.islands: Input should be greater than or equal to 1"),
+    ("stop:\n  iterations: 10\n  budget: 3\n", ":3: stop.budget: unknown key"),
+    ("llm:\n  models:\n    - weight: 1\n", ":3: llm.models.0.name: Field required"),
+    ("search: [1, 2\n", ": not valid YAML"),
+    ("- just a list\n", ":1: the config must be a mapping"),
+    ("search:\n  fitness_ratio: 0\n  elite_ratio: 0\n  random_ratio: 0\n", "must be > 0"),
+])
+def test_errors_name_file_line_and_key(tmp_path, text, expected):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(path) in str(err.value) and expected in str(err.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_model_resolution_order(monkeypatch):
+    for var in ("OPENAI_API_KEY", "EVOLVE_MODEL", "EVOLVE_API_BASE"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(RunSetupError, match="no LLM configured"):
+        resolve_models(RunConfig(), [], None)
+    cfg = resolve_models(RunConfig(), [], "http://127.0.0.1:8000/v1")
+    assert cfg.llm.models[0].name == "openai/local" and cfg.llm.models[0].api_base.endswith("/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
+    assert resolve_models(RunConfig(), [], None).llm.models[0].name == "gpt-4o-mini"
+    assert [m.name for m in resolve_models(RunConfig(), ["a/b", "c/d"], None).llm.models] == ["a/b", "c/d"]

@@ -1,0 +1,107 @@
+"""Full `evolve run` invocations against a real OpenAI-compatible HTTP server (scripted replies)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from evolve.llm.stub_server import Step
+
+from .conftest import SEED_RULE, WMDD_DIFF, clean_env, query, run_cli, write_config
+
+BROKEN_DIFF = """<<<<<<< SEARCH
+    return sorted(range(len(p)), key=lambda j: -d[j])
+=======
+    return list(range(len(p)))
+>>>>>>> REPLACE
+"""
+SYNTAX_ERROR_REWRITE = "```python\ndef schedule(p, w, d):\n    return sorted(range(len(p))\n```"
+CRASHING_REWRITE = "```python\ndef schedule(p, w, d):\n    return [j for j in range(len(p))][1:]\n```"
+
+
+@pytest.mark.slow
+def test_run_stores_lineage_rejections_retries_and_improves(stub, tmp_path):
+    stub.push(Step(content=WMDD_DIFF),
+              Step(content="I believe the program is already optimal."),
+              Step(content=BROKEN_DIFF),
+              Step(status=429), Step(status=500), Step(content=SYNTAX_ERROR_REWRITE),
+              Step(delay=4.0, content="too late"), Step(content=CRASHING_REWRITE))
+    cfg = write_config(tmp_path / "run.yaml", "proposals_in_flight: 1\nevaluations_in_flight: 1\n"
+                       "llm:\n  timeout_seconds: 2\n  retries: 3\n  backoff_seconds: 0.05\n"
+                       "search:\n  islands: 1\n  elite_ratio: 1\n  fitness_ratio: 0\n  random_ratio: 0\n")
+    res = run_cli("run", "smtt", "--api-base", stub.url, "--iterations", "5", "--config", str(cfg),
+                  "--runs-dir", str(tmp_path / "runs"), "--run-name", "lineage")
+    assert res.returncode == 0, res.stderr + res.stdout
+    db = tmp_path / "runs" / "lineage" / "archive.db"
+    iters = query(db, "select number, outcome, reason, parent_id, child_id from iterations order by number")
+    assert [i[0] for i in iters] == [1, 2, 3, 4, 5]
+    outcomes = [i[1] for i in iters]
+    assert outcomes == ["child", "rejected", "rejected", "rejected", "child"]
+    assert "neither SEARCH/REPLACE" in iters[1][2]
+    assert "does not match" in iters[2][2]
+    assert "syntax error" in iters[3][2]
+    # lineage: seed (1) -> WMDD child (2); later proposals descend from evaluated programs only
+    progs = dict((r[0], r[1:]) for r in query(db, "select id, parent_id, generation, status, "
+                                                  "combined_score from programs"))
+    seed_score, child_score = progs[1][3], progs[2][3]
+    assert progs[2][:3] == (1, 1, "ok") and child_score > seed_score  # WMDD beats EDD
+    assert {i[3] for i in iters} <= {1, 2}
+    crashed = iters[4][4]
+    assert progs[crashed][2] == "failed"
+    err = query(db, "select error_kind, error from evaluations where program_id = ?", crashed)[0]
+    assert err[0] == "invalid" and "expected all 40" in err[1]
+    # every attempt is an llm_calls row: 429, 500 and the timeout recorded, each then retried
+    calls = query(db, "select attempt, error from llm_calls order by id")
+    errors = [e for _, e in calls if e]
+    assert len(calls) == 8 and len(errors) == 3
+    assert "RateLimit" in errors[0] and "Timeout" in errors[2]
+    # the prompt carried the parent's code, metrics and verifier feedback
+    first_prompt = json.dumps(stub.requests[0]["messages"])
+    assert SEED_RULE.strip() in first_prompt and "Worst (TF, RDD) classes" in first_prompt
+    assert "aggregate_gap" in first_prompt
+    # the final report scored the winner on the held-out set
+    assert query(db, "select count(*) from evaluations where set_name='test' and program_id=2") == [(1,)]
+    assert "winner vs baselines" in res.stdout
+    status = run_cli("status", "lineage", "--runs-dir", str(tmp_path / "runs"))
+    assert status.returncode == 0 and "child=2" in status.stdout and "rejected=3" in status.stdout
+
+
+@pytest.mark.slow
+def test_budget_stops_the_run(tmp_path):
+    from evolve.llm.stub_server import StubLLM
+
+    from .conftest import variant_rewrite
+
+    # a priced model name: litellm's price map turns 1M prompt tokens into real dollars
+    with StubLLM(responder=lambda n, body: Step(content=variant_rewrite(n), prompt_tokens=1_000_000)) as s:
+        res = run_cli("run", "smtt", "--model", "openai/gpt-4o-mini", "--api-base", s.url,
+                      "--iterations", "40", "--budget", "0.5", "--no-report",
+                      "--runs-dir", str(tmp_path / "runs"), "--run-name", "budget")
+    assert res.returncode == 0, res.stderr
+    db = tmp_path / "runs" / "budget" / "archive.db"
+    status, reason = query(db, "select status, stop_reason from runs")[0]
+    assert status == "stopped" and "budget" in reason
+    cost, known, n = query(db, "select sum(cost), min(cost_known), count(*) from llm_calls")[0]
+    assert cost >= 0.5 and known == 1 and n < 40
+    done = query(db, "select count(*) from iterations")[0][0]
+    assert done == n  # in-flight proposals finished cleanly, each one an iteration
+
+
+def test_no_model_configured_is_one_clear_line(tmp_path):
+    res = run_cli("run", "smtt", "--runs-dir", str(tmp_path / "runs"), env=clean_env())
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no LLM configured" in lines[0] and "OPENAI_API_KEY" in lines[0]
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_inputs_are_named(tmp_path):
+    bad = write_config(tmp_path / "bad.yaml", "search:\n  islands: many\nllm:\n  retires: 3\n")
+    res = run_cli("run", "smtt", "--config", str(bad), "--api-base", "http://127.0.0.1:9/v1")
+    assert res.returncode == 2
+    assert f"{bad}:2: search.islands" in res.stderr and f"{bad}:4: llm.retires: unknown key" in res.stderr
+    res = run_cli("run", "nope", "--api-base", "http://127.0.0.1:9/v1")
+    assert res.returncode == 2 and "unknown problem 'nope'" in res.stderr and "smtt" in res.stderr
+    res = run_cli("resume", "ghost", "--runs-dir", str(tmp_path))
+    assert res.returncode == 2 and "no run 'ghost'" in res.stderr
