@@ -16,23 +16,20 @@ import argparse
 import asyncio
 import random
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from sqlalchemy import insert
 
-from sqlalchemy import insert  # noqa: E402
-
-from evolve.archive.models import Elite, Evaluation, Iteration, Program  # noqa: E402
-from evolve.archive.store import Archive, ChildDraft, code_hash  # noqa: E402
-from evolve.config import ModelEntry, RunConfig  # noqa: E402
-from evolve.executors.base import EvalJob, Executor  # noqa: E402
-from evolve.llm.client import LlmClient  # noqa: E402
-from evolve.llm.stub_server import Step, StubLLM  # noqa: E402
-from evolve.loop import Controller  # noqa: E402
-from evolve.problem import load_problem  # noqa: E402
+from evolve.archive.models import Elite, Evaluation, Iteration, Program
+from evolve.archive.store import Archive, ChildDraft, code_hash
+from evolve.config import ModelEntry, RunConfig
+from evolve.executors.base import EvalJob, Executor
+from evolve.llm.client import LlmClient
+from evolve.llm.stub_server import Step, StubLLM
+from evolve.loop import Controller
+from evolve.problem import load_problem
 
 
 class InstantExecutor(Executor):
