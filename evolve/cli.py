@@ -6,6 +6,7 @@ Every user error ends in one red line that names the thing and the fix, and exit
 from __future__ import annotations
 
 import asyncio
+import logging
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
@@ -88,6 +89,8 @@ def baseline(problem: str,
             executor.close()
         console.print(baseline_table(spec, results, names, f"{problem} baselines "
                                      f"({spec.objective.direction} {spec.objective.metric})"))
+        for s in names:
+            console.print(f"  {s}: {escape(spec.sets[s].about)}", highlight=False)
         for (name, s), out in results.items():
             if not out["ok"]:
                 err_console.print(f"[red]{name} on {s} failed:[/red] {escape(str(out['error']))}")
@@ -163,10 +166,21 @@ def _overrides(cfg: RunConfig, iterations: int | None, budget: float | None, tar
         v, "model_dump") else v) for k, v in update.items()}})
 
 
+def _run_log(handle: RunHandle) -> None:
+    """Append the run's events (and any traceback) to runs/<name>/run.log."""
+    handle.run_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(handle.run_dir / "run.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("evolve")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+
+
 def _drive(handle: RunHandle) -> None:
     from evolve.llm.client import LlmClient
     from evolve.loop import Controller, RunFailed
 
+    _run_log(handle)
     cfg = handle.cfg
     executor = _executor(handle.spec, cfg.evaluations_in_flight)
     llm = LlmClient(cfg.llm, warn=lambda msg: console.print(f"[yellow]note:[/yellow] {msg}"))
@@ -197,7 +211,10 @@ def _drive(handle: RunHandle) -> None:
             executor.close()
             handle.archive.set_run_status(handle.run_id, "stopped", str(exc))
             raise UserError(str(exc)) from None
-    console.print(f"stopped: {reason}")
+    console.print(f"stopped: {escape(reason)}")
+    if controller.fatal:
+        executor.close()
+        raise UserError(controller.fatal)
     try:
         if cfg.final_report and not controller.interrupted:
             _final_report(handle, executor)

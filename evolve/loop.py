@@ -12,6 +12,7 @@ the wall-time limit abandon it, leaving the archive consistent for ``evolve resu
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import signal
 import time
@@ -30,6 +31,9 @@ from evolve.prompts.builder import build_messages
 from evolve.search.grid import cell_key, feature_values
 from evolve.search.islands import island_for, migrate_ring
 from evolve.search.selection import Ratios, choose_inspirations, choose_parent
+
+
+log = logging.getLogger("evolve.run")
 
 
 class RunFailed(Exception):
@@ -81,6 +85,11 @@ class Controller:
     @property
     def interrupted(self) -> bool:
         return self._interrupted is not None
+
+    @property
+    def fatal(self) -> str | None:
+        """Why the run had to stop on an error (provider rejects requests, internal error)."""
+        return self._fatal
 
     def interrupt(self, why: str = "interrupted (Ctrl-C)") -> None:
         self._interrupted = why
@@ -178,6 +187,7 @@ class Controller:
         self.on_progress(self.progress)
 
     def _note(self, message: str) -> None:
+        log.info(message)
         self.progress.messages.append(message)
         del self.progress.messages[:-20]
 
@@ -189,7 +199,8 @@ class Controller:
             bucket.discard(t)
             if not t.cancelled() and t.exception() is not None:
                 exc = t.exception()
-                self._fatal = f"internal error: {type(exc).__name__}: {exc}"
+                log.error("task failed", exc_info=exc)
+                self._fatal = f"internal error: {type(exc).__name__}: {exc} (traceback in the run log)"
                 self._note(self._fatal)
             self._wake.set()
 
@@ -222,7 +233,8 @@ class Controller:
                                        s.diverse_inspirations)
         inspirations = [self.archive.program(i) for i in insp_ids]
         edit_kind = "diff" if self.rng.random() < ed.diff_ratio else "rewrite"
-        messages = build_messages(self.spec, parent, inspirations, edit_kind)
+        failures = self.archive.failed_attempts(self.run_id, parent.id, 3)
+        messages = build_messages(self.spec, parent, inspirations, edit_kind, failures)
         model = self.pool.pick(self.rng)
         proposal = uuid.uuid4().hex
 

@@ -39,6 +39,7 @@ def exercise(a: Archive) -> None:
                                      reason="syntax error", child=None)
     assert (n3, none) == (3, None)
     assert a.iteration_count(run) == 3
+    assert a.failed_attempts(run, seed, 3) == ["reply rejected: syntax error"]
     assert a.counts(run)["duplicate"] == 1 and a.counts(run)["rejected"] == 1
     assert a.program(seed).children_count == 1
     assert [p.id for p in a.pending_programs(run)] == [child]

@@ -88,6 +88,30 @@ def test_budget_stops_the_run(tmp_path):
     assert done == n  # in-flight proposals finished cleanly, each one an iteration
 
 
+def test_target_score_stops_the_run(stub, tmp_path):
+    stub.push(Step(content=WMDD_DIFF))  # WMDD scores about -0.39; EDD -1.5
+    res = run_cli("run", "smtt", "--api-base", stub.url, "--iterations", "30", "--target", "-0.5",
+                  "--no-report", "--runs-dir", str(tmp_path / "runs"), "--run-name", "target")
+    assert res.returncode == 0, res.stderr
+    db = tmp_path / "runs" / "target" / "archive.db"
+    status, reason = query(db, "select status, stop_reason from runs")[0]
+    assert status == "stopped" and "target score -0.5 reached" in reason
+    assert query(db, "select count(*) from iterations")[0][0] < 30
+
+
+def test_provider_rejection_stops_with_one_line(stub, tmp_path):
+    stub.default = Step(status=401)
+    res = run_cli("run", "smtt", "--api-base", stub.url, "--iterations", "10", "--no-report",
+                  "--runs-dir", str(tmp_path / "runs"), "--run-name", "denied")
+    assert res.returncode == 2
+    assert "rejected the request" in res.stderr and "AuthenticationError" in res.stderr
+    db = tmp_path / "runs" / "denied" / "archive.db"
+    calls = query(db, "select attempt, error from llm_calls")
+    assert len(calls) <= 2 and all(c[0] == 1 and "AuthenticationError" in c[1] for c in calls)  # no retries
+    assert query(db, "select status from runs") == [("stopped",)]
+    assert {r[0] for r in query(db, "select outcome from iterations")} == {"llm_error"}
+
+
 def test_no_model_configured_is_one_clear_line(tmp_path):
     res = run_cli("run", "smtt", "--runs-dir", str(tmp_path / "runs"), env=clean_env())
     assert res.returncode == 2

@@ -109,7 +109,8 @@ class Iteration(Base):
     """One finished proposal: which parent, which model, and what came of the reply."""
 
     __tablename__ = "iterations"
-    __table_args__ = (UniqueConstraint("run_id", "number", name="uq_iteration_number"),)
+    __table_args__ = (UniqueConstraint("run_id", "number", name="uq_iteration_number"),
+                      Index("ix_iterations_run_parent", "run_id", "parent_id", "number"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
     number: Mapped[int] = mapped_column(Integer)

@@ -202,6 +202,22 @@ class Archive:
                                feedback=ev.feedback if ev else "",
                                error=ev.error if ev else None)
 
+    def failed_attempts(self, run_id: int, parent_id: int, k: int) -> list[str]:
+        """Why the latest proposals from this parent went nowhere (rejections, failed children)."""
+        with self.session() as s:
+            rows = s.execute(select(Iteration.outcome, Iteration.reason, Evaluation.error)
+                             .outerjoin(Evaluation, (Evaluation.program_id == Iteration.child_id)
+                                        & (Evaluation.set_name == "train") & (Evaluation.ok.is_(False)))
+                             .where(Iteration.run_id == run_id, Iteration.parent_id == parent_id)
+                             .order_by(Iteration.number.desc()).limit(4 * k)).all()
+        out = []
+        for outcome, reason, error in rows:
+            if outcome == "rejected":
+                out.append(f"reply rejected: {reason}")
+            elif outcome == "child" and error:
+                out.append(f"program failed: {error}")
+        return out[:k]
+
     def top_programs(self, run_id: int, k: int) -> list[tuple[int, float]]:
         with self.session() as s:
             rows = s.execute(select(Program.id, Program.combined_score)

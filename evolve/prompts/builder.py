@@ -1,8 +1,9 @@
 """Build the chat messages for one proposal from templates and archive records.
 
 The prompt carries: the problem brief and entry signature, the parent's code, trusted metrics and
-verifier feedback (worst cases, errors), a few inspiration programs, and the edit format asked
-for (SEARCH/REPLACE diff or full rewrite). Templates live in ``templates/`` as text files.
+verifier feedback (worst cases), why recent attempts from this parent failed (rejected edits,
+crashing or invalid children), a few inspiration programs, and the edit format asked for
+(SEARCH/REPLACE diff or full rewrite). Templates live in ``templates/`` as text files.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def format_score(score: float | None) -> str:
 
 
 def build_messages(spec: ProblemSpec, parent: ProgramView, inspirations: list[ProgramView],
-                   edit_kind: str) -> list[dict[str, str]]:
+                   edit_kind: str, failures: list[str] = ()) -> list[dict[str, str]]:
+    """Chat messages for one proposal; ``failures`` are recent dead ends from this parent."""
     insp = "".join("\n" + template("inspiration").substitute(score=format_score(p.combined_score),
                                                              code=p.code.rstrip())
                    for p in inspirations)
@@ -46,6 +48,8 @@ def build_messages(spec: ProblemSpec, parent: ProgramView, inspirations: list[Pr
         parent_metrics=format_metrics(parent.metrics),
         parent_feedback=(parent.feedback or parent.error or "(none)").strip(),
         inspirations=insp,
+        failures=("\n# Recent attempts from this program that failed (avoid repeating them)\n"
+                  + "".join(f"- {f[:400]}\n" for f in failures)) if failures else "",
         edit_format=template("diff" if edit_kind == "diff" else "rewrite").template.strip(),
     )
     return [{"role": "system", "content": template("system").template.strip()},

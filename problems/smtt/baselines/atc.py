@@ -1,12 +1,12 @@
 """Apparent tardiness cost (Vepsalainen & Morton 1987), best look-ahead k per instance.
 
 Dispatching: at time t, start the job maximising (w_j / p_j) * exp(-max(d_j - p_j - t, 0) / (k * p_mean)).
-The rule is run for each k in a small grid and the best resulting sequence is kept.
+The rule is run for each k in K_GRID and the best resulting sequence is kept.
 """
 
 import math
 
-K_GRID = (0.5, 1.0, 2.0, 3.0, 4.0, 5.0)
+K_GRID = (0.5, 1.0, 2.0, 3.0, 5.0, 6.0)
 
 
 def total_weighted_tardiness(order, p, w, d):

@@ -5,7 +5,7 @@ ATC: Vepsalainen & Morton 1987; interchange: Potts & Van Wassenhove 1991.
 
 import math
 
-K_GRID = (0.5, 1.0, 2.0, 3.0, 4.0, 5.0)
+K_GRID = (0.5, 1.0, 2.0, 3.0, 5.0, 6.0)
 
 
 def total_weighted_tardiness(order, p, w, d):

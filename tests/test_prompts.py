@@ -1,0 +1,31 @@
+"""Prompt assembly: everything the LLM needs, from template files."""
+
+from __future__ import annotations
+
+from evolve.archive.store import ProgramView
+from evolve.problem import load_problem
+from evolve.prompts.builder import build_messages
+
+
+def view(pid: int, code: str, score: float | None, **kw) -> ProgramView:
+    base = dict(id=pid, code=code, parent_id=None, generation=0, island=0, status="ok",
+                combined_score=score, cell="0,0", children_count=0, metrics={}, feedback="", error=None)
+    return ProgramView(**{**base, **kw})
+
+
+def test_prompt_carries_brief_parent_feedback_failures_inspirations_and_format():
+    spec = load_problem("smtt")
+    parent = view(1, spec.initial_code, -1.5, metrics={"gap": 1.5, "aggregate_gap": 1.1},
+                  feedback="Worst (TF, RDD) classes: TF=0.4 RDD=0.4 +328%")
+    other = view(7, "def schedule(p, w, d):\n    return list(range(len(p)))  # other\n", -0.4)
+    msgs = build_messages(spec, parent, [other], "diff", ["reply rejected: a SEARCH section does not match"])
+    assert [m["role"] for m in msgs] == ["system", "user"]
+    user = msgs[1]["content"]
+    for needle in ("total weighted tardiness", spec.signature, "return sorted(range(len(p)), key=lambda j: d[j])",
+                   "score -1.5", "- gap: 1.5", "TF=0.4 RDD=0.4 +328%",
+                   "Recent attempts from this program that failed", "does not match",
+                   "# other", "score -0.4", "<<<<<<< SEARCH", ">>>>>>> REPLACE"):
+        assert needle in user, needle
+    rewrite = build_messages(spec, parent, [], "rewrite")[1]["content"]
+    assert "complete new program" in rewrite and "<<<<<<< SEARCH" not in rewrite
+    assert "Recent attempts" not in rewrite and "Other program" not in rewrite
