@@ -32,7 +32,6 @@ from evolve.search.grid import cell_key, feature_values
 from evolve.search.islands import island_for, migrate_ring
 from evolve.search.selection import Ratios, choose_inspirations, choose_parent
 
-
 log = logging.getLogger("evolve.run")
 
 

@@ -21,7 +21,8 @@ def test_prompt_carries_brief_parent_feedback_failures_inspirations_and_format()
     msgs = build_messages(spec, parent, [other], "diff", ["reply rejected: a SEARCH section does not match"])
     assert [m["role"] for m in msgs] == ["system", "user"]
     user = msgs[1]["content"]
-    for needle in ("total weighted tardiness", spec.signature, "return sorted(range(len(p)), key=lambda j: d[j])",
+    seed_rule = "return sorted(range(len(p)), key=lambda j: d[j])"
+    for needle in ("total weighted tardiness", spec.signature, seed_rule,
                    "score -1.5", "- gap: 1.5", "TF=0.4 RDD=0.4 +328%",
                    "Recent attempts from this program that failed", "does not match",
                    "# other", "score -0.4", "<<<<<<< SEARCH", ">>>>>>> REPLACE"):
