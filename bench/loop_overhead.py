@@ -38,7 +38,7 @@ class InstantExecutor(Executor):
     capacity = 4
 
     async def evaluate(self, job: EvalJob) -> dict:
-        return {"ok": True, "metrics": {"gap": random.random(), "candidate_seconds": 0.01},
+        return {"ok": True, "metrics": {"gap": random.random(), "cpu_seconds": 0.01},
                 "combined_score": -random.random(), "feedback": "fine", "error": None,
                 "error_kind": None, "seconds": 0.0, "evaluator_version": "instant"}
 

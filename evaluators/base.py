@@ -1,18 +1,23 @@
-"""The verifier contract: code in, trusted metrics out.
+"""The verifier contract: code in, trusted metrics out, with a cheap gate first.
 
 A verifier runs the candidate only through ``sandbox.SandboxSession`` (never in its own process),
-validates every value the candidate returns and computes all metrics itself. ``EvalOutcome`` is
-the one record every evaluation produces, successful or not.
+sends it instance inputs (never references or expected answers), validates every value it
+returns and computes all metrics itself. ``Verifier.evaluate`` is the shared cascade: a quick
+gate on a few tiny instances (imports, signature, validity, a time check) whose failure costs
+milliseconds and comes back as feedback, then the requested set in the same warm session.
+CPU time is the kernel's accounting of the candidate's processes, measured outside them.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Any
 
 from evolve.problem import ProblemSpec
-from sandbox.session import Limits
+from sandbox.session import CandidateError, Limits, SandboxSession
 
 
 @dataclass(frozen=True)
@@ -22,17 +27,13 @@ class EvalOutcome:
     combined_score: float | None = None
     feedback: str = ""
     error: str | None = None
-    error_kind: str | None = None  # load | exception | timeout | crash | protocol | invalid | ...
+    error_kind: str | None = None  # load | exception | timeout | crash | protocol | invalid | slow ...
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
         return {"ok": self.ok, "metrics": self.metrics, "combined_score": self.combined_score,
                 "feedback": self.feedback, "error": self.error, "error_kind": self.error_kind,
                 "seconds": self.seconds}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> EvalOutcome:
-        return cls(**data)
 
 
 class InvalidOutput(Exception):
@@ -43,6 +44,8 @@ class Verifier(ABC):
     """Base class: one instance per problem per worker process."""
 
     version: str = "1"
+    gate_set: str | None = "gate"
+    gate_cpu_seconds: float = 1.0  # per gate call; slower candidates would time out on the full set
 
     def __init__(self, spec: ProblemSpec):
         self.spec = spec
@@ -50,15 +53,60 @@ class Verifier(ABC):
     def limits(self) -> Limits:
         lim = self.spec.limits
         return Limits(call_seconds=lim.call_seconds, wall_seconds=lim.wall_seconds,
-                      memory_mb=lim.memory_mb)
+                      memory_mb=lim.memory_mb, cpu_seconds=int(lim.wall_seconds) + 5)
 
     def combined_score(self, metrics: dict[str, float]) -> float:
         value = metrics[self.spec.objective.metric]
         return -value if self.spec.objective.direction == "minimize" else value
 
     @abstractmethod
+    def instances(self, set_name: str) -> list[Any]:
+        """The instances of a set (inputs and references; only inputs go to the candidate)."""
+
+    @abstractmethod
+    def solve(self, box: SandboxSession, instance: Any) -> Any:
+        """Ask the candidate for one instance's decisions, validate them, return the trusted result."""
+
+    @abstractmethod
+    def score(self, instances: list[Any], results: list[Any]) -> tuple[dict[str, float], str]:
+        """Trusted metrics and feedback text from validated results."""
+
     def evaluate(self, code: str, set_name: str = "train") -> EvalOutcome:
-        """Run ``code`` on an instance set in a sandbox and score it."""
+        instances = self.instances(set_name)
+        gate = self.instances(self.gate_set) if self.gate_set in self.spec.sets and \
+            set_name != self.gate_set else []
+        started = time.monotonic()
+        stage, current, cpu = "gate", "loading", 0.0
+        results = []
+        try:
+            with SandboxSession(code, self.limits()) as box:
+                for inst in gate:
+                    current = getattr(inst, "name", "a gate instance")
+                    self.solve(box, inst)
+                    if box.last_cpu > self.gate_cpu_seconds:
+                        return self._fail("slow", f"quick check: {current} took {box.last_cpu:.2f} CPU-s, "
+                                          f"over the gate's {self.gate_cpu_seconds:.1f}s; the full set "
+                                          "has larger instances and would time out", started)
+                stage = "full"
+                for inst in instances:
+                    current = getattr(inst, "name", "an instance")
+                    results.append(self.solve(box, inst))
+                    cpu += box.last_cpu
+        except CandidateError as exc:
+            where = "quick check" if stage == "gate" else "evaluation"
+            return self._fail(exc.kind, f"{where} on {current}: {exc.message}", started)
+        except InvalidOutput as exc:
+            where = "quick check" if stage == "gate" else "evaluation"
+            return self._fail("invalid", f"{where}: invalid output on {current}: {exc}", started)
+        metrics, feedback = self.score(instances, results)
+        metrics = finite({**metrics, "cpu_seconds": cpu})
+        return EvalOutcome(ok=True, metrics=metrics, combined_score=self.combined_score(metrics),
+                           feedback=feedback, seconds=time.monotonic() - started)
+
+    @staticmethod
+    def _fail(kind: str, message: str, started: float) -> EvalOutcome:
+        return EvalOutcome(ok=False, error=message, error_kind=kind, feedback=message,
+                           seconds=time.monotonic() - started)
 
 
 def finite(metrics: dict[str, float]) -> dict[str, float]:

@@ -45,6 +45,16 @@ def user_errors():
         raise typer.Exit(2) from None
 
 
+def _level() -> str:
+    from sandbox.levels import SandboxUnavailable, detect
+
+    try:
+        level = detect()
+    except SandboxUnavailable as exc:
+        raise UserError(str(exc)) from None
+    return level.name if level.name != "rlimits" else f"{level.name} ({level.reason})"
+
+
 def _executor(spec, workers: int):
     from evolve.executors.local import LocalExecutor
 
@@ -63,6 +73,52 @@ def problems() -> None:
                           f"{spec.objective.direction} {spec.objective.metric}",
                           ", ".join(spec.sets), escape(spec.summary))
         console.print(table)
+
+
+@app.command()
+def doctor() -> None:
+    """Show the sandbox isolation level in force here, and check it on hostile probes."""
+    from sandbox.levels import SandboxUnavailable
+    from sandbox.session import SandboxSession, isolation_report
+
+    with user_errors():
+        try:
+            report = isolation_report()
+        except SandboxUnavailable as exc:
+            raise UserError(str(exc)) from None
+        table = Table(title="sandbox", show_header=False)
+        table.add_column("what")
+        table.add_column("value")
+        table.add_row("level", f"[bold]{report['level']}[/bold]")
+        table.add_row("why", escape(report["reason"]))
+        table.add_row("seccomp", "yes" if report["seccomp"] else "no (pip install pyseccomp)")
+        table.add_row("landlock ABI", str(report["landlock_abi"] or "none"))
+        table.add_row("running as root", "yes (fresh uid per candidate)" if report["root"] else "no")
+        with SandboxSession(PROBE) as box:
+            probes = box.call("probe")
+            table.add_row("candidate hardening", escape(str(box.hardening)))
+        for name, result in probes.items():
+            table.add_row(f"probe: {name}", "[green]blocked[/green]" if result != "ALLOWED"
+                          else "[red]ALLOWED[/red]")
+        console.print(table)
+
+
+PROBE = """
+import os, socket
+def probe():
+    out = {}
+    tests = {"TCP to 127.0.0.1:6379": lambda: socket.create_connection(("127.0.0.1", 6379), 1),
+             "read /etc/shadow": lambda: open("/etc/shadow").read(1),
+             "write /usr": lambda: open("/usr/evolve-probe", "w"),
+             "signal the parent": lambda: os.kill(os.getppid(), 0)}
+    for name, fn in tests.items():
+        try:
+            fn()
+            out[name] = "ALLOWED"
+        except Exception as exc:
+            out[name] = type(exc).__name__
+    return out
+"""
 
 
 @app.command()
@@ -116,7 +172,7 @@ def run(problem: str,
         cfg = resolve_models(cfg, model or [], api_base)
         handle = create_run(problem, cfg, run_name, runs_dir, db)
         console.print(f"run [bold]{handle.name}[/bold] · archive {handle.archive.url} · models "
-                      + ", ".join(m.name for m in cfg.llm.models))
+                      + ", ".join(m.name for m in cfg.llm.models) + f" · sandbox {_level()}")
         _drive(handle)
 
 

@@ -1,69 +1,312 @@
-"""Runs inside the sandboxed child: loads candidate code and answers calls over a pipe.
+"""The sandbox's template process and the candidate child it forks (runs inside the sandbox).
 
-This file is executed as a script by the child interpreter (``python -I harness.py``). It uses
-the standard library only and imports nothing from the engine or the evaluators. Protocol: one
-JSON object per line. The parent sends ``{"call": name, "args": [...]}``; the child answers
-``{"ok": value}`` or ``{"error": "..."}``. The first line the child writes is ``{"ready": true}``
-once the candidate module has loaded (or ``{"error": ...}`` if it did not). Candidate output on
-stdout goes to stderr, so it cannot forge protocol lines.
+Started once per worker (inside bubblewrap namespaces, or as a plain child on the fallback
+level), the template pre-imports what candidates commonly use, then serves the worker over
+length-framed JSON on its stdin/stdout:
+
+    spawn {code, uid, limits, timeout}  -> fork a child, harden it, load the code -> ready | error
+    call  {name, args, timeout}         -> relay to the child, wait, measure its CPU -> ok | error
+    end   {}                            -> kill every process of the session's uid, clean up
+
+The child has a fresh uid, resource limits, no-new-privs, seccomp (and Landlock on the fallback
+level), only its own socketpair to the template, and stdout/stderr going to capped files. The
+template never runs candidate code itself, validates every reply strictly, and measures CPU time
+from outside the candidate (/proc accounting and wait4 rusage), so the candidate cannot fake it.
+Only the standard library, ``protocol`` and ``hardening`` (same folder) are imported.
 """
 
 from __future__ import annotations
 
-import json
+import ctypes
+import importlib
 import os
+import select
+import shutil
+import signal
+import socket
 import sys
+import time
 import traceback
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-def _fail_constant(name: str) -> None:
-    raise ValueError(f"non-finite number {name} is not allowed")
+import hardening
+import protocol
+
+PR_SET_CHILD_SUBREAPER = 36
+TICK = os.sysconf("SC_CLK_TCK")
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
-def main() -> int:
-    proto_out = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)  # candidate prints land on stderr
-    sys.stdout = sys.stderr
-    proto_in = sys.stdin
-    code_path = sys.argv[1]
-    namespace: dict = {"__name__": "candidate", "__file__": code_path}
-
-    def send(obj: dict) -> None:
+def proc_cpu(pid: int) -> float:
+    """CPU seconds of a live process (all its threads), from the kernel's clock for that process
+    (nanoseconds); /proc clock ticks if the clock cannot be had."""
+    clock = ctypes.c_int()
+    if _libc.clock_getcpuclockid(pid, ctypes.byref(clock)) == 0:
         try:
-            line = json.dumps(obj, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            line = json.dumps({"error": f"reply is not plain JSON: {exc}"})
-        proto_out.write(line + "\n")
-        proto_out.flush()
+            return time.clock_gettime(clock.value)
+        except OSError:
+            pass
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return sum(int(x) for x in fields[11:15]) / TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
+
+def describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        hint = {"SIGXCPU": " (CPU time limit)", "SIGKILL": " (killed: CPU or memory limit)",
+                "SIGSEGV": " (segmentation fault)", "SIGXFSZ": " (file size limit)"}.get(name, "")
+        return f"killed by {name}{hint}"
+    return f"exit code {os.WEXITSTATUS(status)}"
+
+
+# -- the candidate child -------------------------------------------------------------------------
+def run_candidate(fd: int, code_path: str, report: dict) -> None:
+    namespace: dict = {"__name__": "candidate", "__file__": code_path}
     try:
         with open(code_path, encoding="utf-8") as fh:
             source = fh.read()
         exec(compile(source, code_path, "exec"), namespace)
     except BaseException:
-        send({"error": "candidate failed to load:\n" + _short_tb()})
-        return 0
-    send({"ready": True})
-
-    for raw in proto_in:
+        protocol.write_frame(fd, {"error": "candidate failed to load:\n" + traceback.format_exc()[-3000:]})
+        return
+    protocol.write_frame(fd, {"ready": True, "hardening": report})
+    while True:
         try:
-            request = json.loads(raw, parse_constant=_fail_constant)
-            fn = namespace.get(request["call"])
-            if not callable(fn):
-                send({"error": f"candidate defines no function {request['call']!r}"})
-                continue
-            result = fn(*request.get("args", []))
-        except BaseException:
-            send({"error": _short_tb()})
+            request = protocol.read_frame(fd)
+        except protocol.FrameError:
+            return
+        fn = namespace.get(request.get("call"))
+        if not callable(fn):
+            protocol.write_frame(fd, {"error": f"candidate defines no function {request.get('call')!r}"})
             continue
-        send({"ok": result})
-    return 0
+        try:
+            value = fn(*request.get("args", []))
+            data = protocol.encode({"ok": value})
+        except SystemExit as exc:
+            data = protocol.encode({"error": f"candidate called sys.exit({exc.code!r})"})
+        except BaseException:
+            data = protocol.encode({"error": traceback.format_exc()[-3000:]})
+        protocol.write_all(fd, data)
 
 
-def _short_tb(limit: int = 4000) -> str:
-    text = traceback.format_exc()
-    return text[-limit:]
+def child_main(sock: socket.socket, workdir: str, code_path: str, uid: int, limits: dict,
+               cfg: dict, out: int, err: int) -> None:
+    """Runs in the forked child; never returns."""
+    try:
+        os.dup2(out, 1)
+        os.dup2(err, 2)
+        fd = os.dup2(sock.fileno(), 3, inheritable=False)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.closerange(4, 65536)  # the worker channel and everything else the template holds
+        os.chdir(workdir)
+        os.environ.clear()
+        os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir,
+                           "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"})
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversize writes fail with EFBIG instead
+        report = hardening.harden(uid, workdir, limits, cfg["read_paths"], cfg["landlock"])
+        run_candidate(fd, code_path, report)
+    except BaseException:
+        try:
+            os.write(2, traceback.format_exc().encode()[-3000:])
+        finally:
+            os._exit(70)
+    os._exit(0)
+
+
+# -- the template --------------------------------------------------------------------------------
+class Session:
+    def __init__(self, cfg: dict, msg: dict):
+        self.uid = int(msg["uid"])
+        self.limits = msg["limits"]
+        self.workdir = os.path.join(cfg["root"], f"c{self.uid}")
+        os.mkdir(self.workdir, 0o755)
+        code_path = os.path.join(self.workdir, "candidate.py")
+        with open(code_path, "w", encoding="utf-8") as fh:
+            fh.write(msg["code"])
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        out = os.open(os.path.join(self.workdir, "stdout.txt"), flags, 0o644)
+        err = os.open(os.path.join(self.workdir, "stderr.txt"), flags, 0o644)
+        os.chown(self.workdir, self.uid, self.uid)  # the candidate's only writable place
+        parent, child = socket.socketpair()
+        self.pid = os.fork()
+        if self.pid == 0:
+            parent.close()
+            child_main(child, self.workdir, code_path, self.uid, self.limits, cfg, out, err)
+        os.close(out)
+        os.close(err)
+        child.close()
+        self.sock = parent
+        self.fd = parent.fileno()
+        self.status: int | None = None
+        self.cpu = 0.0
+
+    def stderr_tail(self, limit: int = 1500) -> str:
+        try:
+            with open(os.path.join(self.workdir, "stderr.txt"), "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, fh.tell() - limit))
+                return fh.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def _dead(self) -> str:
+        if self.status is None:
+            try:
+                _, status, usage = os.wait4(self.pid, 0)
+                self.status = status
+                self.cpu = usage.ru_utime + usage.ru_stime
+            except ChildProcessError:
+                self.status = 0
+        return describe(self.status)
+
+    def receive(self, timeout: float, max_bytes: int) -> dict:
+        try:
+            reply = protocol.read_frame(self.fd, time.monotonic() + timeout, max_bytes)
+        except protocol.FrameError as exc:
+            if exc.kind == "eof":
+                how = self._dead()
+                return {"error": f"candidate process ended ({how}). {self.stderr_tail()}".strip(),
+                        "kind": "crash"}
+            self.reap()
+            if exc.kind == "timeout":
+                return {"error": f"exceeded the time limit of {timeout:.2f}s; all its processes killed",
+                        "kind": "timeout"}
+            return {"error": str(exc), "kind": exc.kind}
+        if not isinstance(reply, dict) or not ({"ok", "error", "ready"} & reply.keys()):
+            self.reap()
+            return {"error": "reply is not a protocol object", "kind": "protocol"}
+        return reply
+
+    def call(self, msg: dict) -> dict:
+        if select.select([self.fd], [], [], 0)[0]:  # bytes nobody asked for: a forged reply
+            self.reap()
+            return {"error": "the candidate wrote to its channel outside a call", "kind": "protocol"}
+        before = proc_cpu(self.pid)
+        started = time.monotonic()
+        try:
+            protocol.write_frame(self.fd, {"call": msg["name"], "args": msg.get("args", [])})
+        except OSError:
+            return {"error": f"candidate process is gone ({self._dead()})", "kind": "crash"}
+        reply = self.receive(float(msg["timeout"]), int(self.limits["max_reply_bytes"]))
+        wall = time.monotonic() - started
+        if "ok" in reply:
+            return {"ok": reply["ok"], "cpu": max(0.0, proc_cpu(self.pid) - before), "wall": wall}
+        if "kind" not in reply:
+            reply = {"error": str(reply.get("error"))[-3000:], "kind": "exception"}
+        return reply
+
+    def reap(self) -> None:
+        """Kill every process of the session's uid (setsid escapees included), then wait."""
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self._dead()
+        reaper = os.fork()
+        if reaper == 0:
+            try:
+                os.setresuid(self.uid, self.uid, self.uid)
+                for _ in range(3):  # kill(-1) from the uid reaches all its processes, not us;
+                    os.kill(-1, signal.SIGKILL)  # a second sweep catches a fork in flight
+            except OSError:
+                pass  # ESRCH: nothing (left) to kill
+            for entry in os.listdir(self.workdir) if os.path.isdir(self.workdir) else []:
+                if entry != "stderr.txt":  # read by end(); removed with the folder afterwards
+                    path = os.path.join(self.workdir, entry)
+                    if os.path.isdir(path) and not os.path.islink(path):
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        try:
+                            os.unlink(path)
+                        except OSError:
+                            pass
+            os._exit(0)
+        os.waitpid(reaper, 0)
+        # we are a subreaper: every orphaned escapee is our child now; wait until none is left
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break  # no children left at all
+            if pid == 0:
+                time.sleep(0.001)
+
+    def end(self) -> dict:
+        forged = self.status is None and bool(select.select([self.fd], [], [], 0)[0])
+        self.reap()
+        tail = self.stderr_tail()
+        self.sock.close()
+        try:
+            os.unlink(os.path.join(self.workdir, "stderr.txt"))
+            os.rmdir(self.workdir)
+        except OSError:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        reply = {"ended": True, "cpu": self.cpu, "stderr": tail}
+        if forged:
+            reply["violation"] = "the candidate wrote to its channel outside a call (forged reply)"
+        return reply
+
+
+def template_main() -> None:
+    cin, cout = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    cfg = protocol.read_frame(cin)
+    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    _libc.prctl(hardening.PR_SET_DUMPABLE, 0, 0, 0, 0)  # no /proc/<pid>/fd or ptrace into us
+    loaded = []
+    for name in cfg.get("preload", []):
+        try:
+            importlib.import_module(name)
+            loaded.append(name)
+        except ImportError:
+            pass
+    try:
+        import pyseccomp  # noqa: F401 - warm the import the children use
+        seccomp = True
+    except ImportError:
+        seccomp = False
+    protocol.write_frame(cout, {"ready": True, "pid": os.getpid(), "preloaded": loaded,
+                                "seccomp": seccomp, "landlock_abi": hardening.landlock_abi(),
+                                "root": os.geteuid() == 0})
+    session: Session | None = None
+    while True:
+        try:
+            msg = protocol.read_frame(cin)
+        except protocol.FrameError:
+            break  # the worker is gone
+        op = msg.get("op")
+        if op == "spawn":
+            if session is not None:
+                session.end()
+            session = Session(cfg, msg)
+            reply = session.receive(float(msg["timeout"]), 1 << 20)
+            if "ready" not in reply:
+                reply = {"error": reply.get("error", "load failed"), "kind": "load"}
+                session.end()
+                session = None
+        elif op == "call" and session is not None:
+            reply = session.call(msg)
+        elif op == "end" and session is not None:
+            reply = session.end()
+            session = None
+        elif op == "ping":
+            reply = {"pong": True}
+        else:
+            reply = {"error": f"bad request {op!r}", "kind": "protocol"}
+        protocol.write_frame(cout, reply)
+    if session is not None:
+        session.end()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    template_main()

@@ -1,50 +1,51 @@
-"""Trusted side of the sandbox: start a candidate child, call its functions, kill it for sure.
+"""Trusted side of the sandbox: a warm template per worker process, one session per candidate.
 
-A ``SandboxSession`` writes the candidate code into a private temp dir, starts
-``python -I harness.py`` in a new session (its own process group) with a scrubbed environment
-and resource limits, and exchanges line-delimited JSON with it. Every call has a deadline; on
-timeout, oversize output or any protocol breach the whole process group is SIGKILLed.
-Replies are parsed strictly (no NaN/inf) and bounded in size. The caller (a verifier) only ever
-sees plain JSON values and validates them itself.
-
-Isolation level here: separate process, scrubbed env, rlimits, process-group kill. Namespaces,
-Landlock and seccomp are layered on by the isolation module (see issue 3).
+``SandboxSession(code, limits)`` asks the worker's template (started on first use, restarted if
+it ever dies) to fork a hardened child for the candidate, then relays calls to it. Every call
+has a deadline enforced by the template (which kills all of the session's processes) and a
+guard deadline here (past it the whole sandbox is killed and restarted). Replies are strict
+JSON of bounded size; the CPU seconds of each call come from the kernel's accounting, measured
+outside the candidate.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import resource
-import selectors
+import random
 import shutil
 import signal
+import statistics
 import subprocess
-import sys
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import Any
 
-HARNESS = Path(__file__).with_name("harness.py")
+from sandbox import protocol
+from sandbox.levels import Level, detect, launch_argv, system_read_paths
+
+GUARD_SECONDS = 5.0
+PRELOAD = ["numpy", "math", "heapq", "itertools", "collections", "bisect", "random", "functools"]
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits for one candidate child."""
+    """Resource limits for one candidate."""
 
-    wall_seconds: float = 60.0  # whole session, from start to close
+    wall_seconds: float = 60.0  # the whole session
     call_seconds: float = 10.0  # one call
+    load_seconds: float = 10.0
     cpu_seconds: int = 120
     memory_mb: int = 1024
-    max_reply_bytes: int = 8 * 1024 * 1024
-    max_stderr_bytes: int = 64 * 1024
+    processes: int = 32
+    open_files: int = 128
     file_size_mb: int = 16
+    max_reply_bytes: int = 8 * 1024 * 1024
 
 
 class CandidateError(Exception):
-    """The candidate failed: crashed, timed out, broke the protocol or returned junk."""
+    """The candidate failed: load, exception, timeout, crash, oversize or protocol."""
 
     def __init__(self, kind: str, message: str):
         super().__init__(f"{kind}: {message}")
@@ -52,152 +53,209 @@ class CandidateError(Exception):
         self.message = message
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"non-finite number {name}")
+class SandboxDown(Exception):
+    """The template itself stopped answering (it is killed and replaced)."""
 
 
-def _preexec(limits: Limits):
-    def apply() -> None:
-        cpu = limits.cpu_seconds
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        mem = limits.memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        fsize = limits.file_size_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+def _reap_uid(uid: int) -> None:
+    """Kill every process of ``uid`` from a short-lived helper running as that uid."""
+    if os.geteuid() != 0:
+        return
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setresuid(uid, uid, uid)
+            for _ in range(3):
+                os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
 
-    return apply
+
+class Template:
+    """One warm sandbox process (bubblewrap namespaces or the fallback), speaking frames."""
+
+    def __init__(self, level: Level):
+        self.level = level
+        self.info: dict = {}
+        self._root: str | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.uid: int | None = None
+
+    def start(self) -> None:
+        cwd = None
+        root = "/tmp"
+        if self.level.name != "bwrap":
+            self._root = tempfile.mkdtemp(prefix="evolve-sbx-")
+            os.chmod(self._root, 0o711)  # candidates may enter their own subfolder, not list
+            cwd = root = self._root
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1"}
+        self._proc = subprocess.Popen(launch_argv(self.level), stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd,
+                                      env=env, start_new_session=True)
+        read_paths = system_read_paths()
+        self._send({"root": root, "preload": PRELOAD, "read_paths": read_paths,
+                    "landlock": self.level.name == "landlock"})
+        self.info = self._receive(30.0)
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _send(self, msg: dict) -> None:
+        assert self._proc is not None and self._proc.stdin is not None
+        try:
+            protocol.write_all(self._proc.stdin.fileno(), protocol.encode(msg))
+        except OSError as exc:
+            self.kill()
+            raise SandboxDown(f"sandbox template is gone: {exc}") from exc
+
+    def _receive(self, timeout: float) -> dict:
+        assert self._proc is not None and self._proc.stdout is not None
+        try:
+            return protocol.read_frame(self._proc.stdout.fileno(), time.monotonic() + timeout)
+        except protocol.FrameError as exc:
+            self.kill()
+            raise SandboxDown(f"sandbox template stopped answering ({exc.kind}: {exc})") from exc
+
+    def request(self, msg: dict, timeout: float) -> dict:
+        self._send(msg)
+        return self._receive(timeout + GUARD_SECONDS)
+
+    def kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # in a pid namespace this ends every process
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait()
+            for stream in (proc.stdin, proc.stdout):
+                if stream is not None:
+                    stream.close()
+        if self.uid is not None:
+            _reap_uid(self.uid)  # the fallback level has no pid namespace to take them down
+        if self._root:
+            shutil.rmtree(self._root, ignore_errors=True)
+            self._root = None
+
+
+_lock = threading.Lock()
+_template: Template | None = None
+
+
+def template() -> Template:
+    """The warm template of this process (started, or restarted after a death)."""
+    global _template
+    with _lock:
+        if _template is None or not _template.alive():
+            if _template is not None:
+                _template.kill()
+            _template = Template(detect())
+            _template.start()
+        return _template
+
+
+def reset() -> None:
+    """Stop this process's template and forget the detected level (tests, level changes)."""
+    global _template
+    with _lock:
+        if _template is not None:
+            _template.kill()
+        _template = None
+    detect.cache_clear()
+
+
+def isolation_report() -> dict:
+    tpl = template()
+    return {"level": tpl.level.name, "reason": tpl.level.reason, **tpl.info}
 
 
 class SandboxSession:
-    """One running candidate process. Use as a context manager."""
+    """One candidate, loaded and callable. Use as a context manager."""
 
     def __init__(self, code: str, limits: Limits | None = None):
         self.limits = limits or Limits()
         self._code = code
-        self._dir: str | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._buf = b""
+        self._tpl: Template | None = None
+        self.uid: int | None = None
         self._started = 0.0
-        self._stderr_path: str | None = None
+        self.hardening: dict = {}
+        self.last_cpu = 0.0
+        self.cpu_total = 0.0
+        self.stderr = ""
 
-    # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> SandboxSession:
         self.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        violation = self.close()
+        if violation and exc_type is None:
+            raise CandidateError("protocol", violation)
 
     def start(self) -> None:
-        self._dir = tempfile.mkdtemp(prefix="evolve-sbx-")
-        code_path = os.path.join(self._dir, "candidate.py")
-        with open(code_path, "w", encoding="utf-8") as fh:
-            fh.write(self._code)
-        self._stderr_path = os.path.join(self._dir, "stderr.txt")
-        stderr = open(self._stderr_path, "wb")
-        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
-               "HOME": self._dir, "TMPDIR": self._dir}
+        self._tpl = template()
+        uid = random.randrange(1_000_000, 2_000_000_000)
+        self._tpl.uid = self.uid = uid
         self._started = time.monotonic()
-        try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-I", str(HARNESS), code_path],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                cwd=self._dir, env=env, start_new_session=True, close_fds=True,
-                preexec_fn=_preexec(self.limits),
-            )
-        finally:
-            stderr.close()
-        os.set_blocking(self._proc.stdout.fileno(), False)
-        first = self._read_line(self.limits.call_seconds, "loading the candidate")
-        if "ready" not in first:
-            raise CandidateError("load", str(first.get("error", first))[-2000:])
+        lim = asdict(self.limits)
+        reply = self._request({"op": "spawn", "code": self._code, "uid": uid, "limits": lim,
+                               "timeout": min(self.limits.load_seconds, self.limits.wall_seconds)},
+                              self.limits.load_seconds)
+        if "ready" not in reply:
+            self.close()
+            raise CandidateError("load", str(reply.get("error"))[-3000:])
+        self.hardening = reply.get("hardening", {})
 
-    def close(self) -> None:
-        self._kill()
-        if self._dir:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
-
-    def _kill(self) -> None:
-        proc = self._proc
-        if proc is None:
-            return
+    def _request(self, msg: dict, timeout: float) -> dict:
+        assert self._tpl is not None
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
-            pass
-        for stream in (proc.stdin, proc.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
+            return self._tpl.request(msg, timeout)
+        except SandboxDown as exc:
+            self._tpl = None
+            raise CandidateError("crash", str(exc)) from exc
 
-    # -- calls -----------------------------------------------------------------------------
     def call(self, name: str, *args: Any) -> Any:
-        """Call the candidate's function ``name`` with JSON-able args; return its JSON reply."""
-        assert self._proc is not None and self._proc.stdin is not None
-        line = json.dumps({"call": name, "args": list(args)}, allow_nan=False) + "\n"
-        try:
-            self._proc.stdin.write(line.encode())
-            self._proc.stdin.flush()
-        except (BrokenPipeError, OSError) as exc:
-            raise CandidateError("crash", f"candidate process is gone ({exc}); "
-                                 + self.stderr_tail()) from exc
-        reply = self._read_line(self.limits.call_seconds, f"call {name}")
-        if "ok" in reply:
-            return reply["ok"]
-        raise CandidateError("exception", str(reply.get("error", reply))[-2000:])
-
-    def stderr_tail(self, limit: int = 1500) -> str:
-        if not self._stderr_path or not os.path.exists(self._stderr_path):
-            return ""
-        with open(self._stderr_path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - limit))
-            return fh.read().decode("utf-8", "replace")
-
-    def _read_line(self, call_seconds: float, what: str) -> dict:
-        assert self._proc is not None and self._proc.stdout is not None
+        """Call the candidate's ``name(*args)`` and return its JSON reply."""
+        if self._tpl is None:
+            raise CandidateError("crash", "the candidate's sandbox is gone")
         wall_left = self.limits.wall_seconds - (time.monotonic() - self._started)
-        budget = min(call_seconds, wall_left)
-        deadline = time.monotonic() + max(budget, 0.0)
-        fd = self._proc.stdout.fileno()
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            while b"\n" not in self._buf:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    self._kill()
-                    which = "session wall" if wall_left <= call_seconds else "per-call"
-                    raise CandidateError("timeout", f"{what}: exceeded the {which} time limit "
-                                                    f"({budget:.1f}s); process group killed")
-                if not sel.select(left):
-                    continue
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    self._kill()
-                    code = self._proc.returncode
-                    raise CandidateError("crash", f"{what}: candidate exited (code {code}). "
-                                                  + self.stderr_tail())
-                self._buf += chunk
-                if len(self._buf) > self.limits.max_reply_bytes:
-                    self._kill()
-                    raise CandidateError("oversize", f"{what}: reply larger than "
-                                                     f"{self.limits.max_reply_bytes} bytes")
-        raw, _, self._buf = self._buf.partition(b"\n")
+        timeout = max(0.0, min(self.limits.call_seconds, wall_left))
+        which = "session wall" if wall_left < self.limits.call_seconds else "per-call"
+        reply = self._request({"op": "call", "name": name, "args": list(args), "timeout": timeout},
+                              timeout)
+        if "ok" in reply:
+            self.last_cpu = float(reply.get("cpu", 0.0))
+            return reply["ok"]
+        kind = reply.get("kind", "exception")
+        message = str(reply.get("error"))
+        if kind == "timeout":
+            message = f"call {name}: exceeded the {which} time limit ({timeout:.1f}s); " \
+                      "every process of the candidate was killed"
+        raise CandidateError(kind, message[-3000:])
+
+    def timed_call(self, name: str, *args: Any, repeats: int = 3) -> tuple[Any, float]:
+        """Call ``repeats`` times; return the first value and the median CPU seconds per call."""
+        value = self.call(name, *args)
+        cpus = [self.last_cpu]
+        for _ in range(repeats - 1):
+            self.call(name, *args)
+            cpus.append(self.last_cpu)
+        return value, statistics.median(cpus)
+
+    def close(self) -> str | None:
+        """End the session (all its processes killed); return a protocol violation, if any."""
+        tpl, self._tpl = self._tpl, None
+        if tpl is None or not tpl.alive():
+            return None
         try:
-            obj = json.loads(raw, parse_constant=_reject_constant)
-        except ValueError as exc:
-            self._kill()
-            raise CandidateError("protocol", f"{what}: reply is not strict JSON ({exc})") from exc
-        if not isinstance(obj, dict):
-            self._kill()
-            raise CandidateError("protocol", f"{what}: reply is not a JSON object")
-        return obj
+            reply = tpl.request({"op": "end"}, 10.0)
+        except SandboxDown:
+            return None
+        self.cpu_total = float(reply.get("cpu", 0.0))
+        self.stderr = str(reply.get("stderr", ""))
+        return reply.get("violation")
+
+    def stderr_tail(self) -> str:
+        return self.stderr

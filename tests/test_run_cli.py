@@ -50,7 +50,7 @@ def test_run_stores_lineage_rejections_retries_and_improves(stub, tmp_path):
     crashed = iters[4][4]
     assert progs[crashed][2] == "failed"
     err = query(db, "select error_kind, error from evaluations where program_id = ?", crashed)[0]
-    assert err[0] == "invalid" and "expected all 40" in err[1]
+    assert err[0] == "invalid" and "quick check" in err[1] and "expected all 20" in err[1]
     # every attempt is an llm_calls row: 429, 500 and the timeout recorded, each then retried
     calls = query(db, "select attempt, error from llm_calls order by id")
     errors = [e for _, e in calls if e]

@@ -68,7 +68,7 @@ def job(code: str, set_name: str = "train") -> dict:
 
 def test_cheats_and_crashes_are_failures_with_reasons():
     out = job("def schedule(p, w, d):\n    return []\n")
-    assert not out["ok"] and out["error_kind"] == "invalid" and "expected all 40" in out["error"]
+    assert not out["ok"] and out["error_kind"] == "invalid" and "expected all 20" in out["error"]
     out = job("def schedule(p, w, d):\n    raise RuntimeError('nope')\n")
     assert out["error_kind"] == "exception" and "nope" in out["error"]
     out = job("import os\ndef schedule(p, w, d):\n    os._exit(0)\n")

@@ -7,14 +7,13 @@ aggregation. Feedback names the worst classes and instances so the LLM sees wher
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from functools import cache
 from pathlib import Path
 
-from evaluators.base import EvalOutcome, InvalidOutput, Verifier, finite
+from evaluators.base import InvalidOutput, Verifier, finite
 from evaluators.smtt.instances import Instance, load_generated, load_orlib, weighted_tardiness
-from sandbox.session import CandidateError, SandboxSession
+from sandbox.session import SandboxSession
 
 ORLIB = {"wt40": ("wt40.txt", "wtopt40.txt", 40, "optimal"),
          "wt50": ("wt50.txt", "wtopt50.txt", 50, "optimal"),
@@ -81,7 +80,7 @@ def score(instances: list[Instance], costs: list[int]) -> tuple[dict[str, float]
 
 
 class SmttVerifier(Verifier):
-    version = "smtt-1"
+    version = "smtt-2"
 
     def instances(self, set_name: str) -> list[Instance]:
         if set_name not in self.spec.sets:
@@ -90,30 +89,13 @@ class SmttVerifier(Verifier):
         data_dir = self.spec.root / "data"
         out: list[Instance] = []
         for source in self.spec.sets[set_name].sources:
-            out.extend(load_source(data_dir, source))
+            name, _, count = source.partition(":")
+            out.extend(load_source(data_dir, name)[: int(count) if count else None])
         return out
 
-    def evaluate(self, code: str, set_name: str = "train") -> EvalOutcome:
-        instances = self.instances(set_name)
-        started = time.monotonic()
-        costs: list[int] = []
-        current = "loading"
-        try:
-            with SandboxSession(code, self.limits()) as box:
-                for inst in instances:
-                    current = inst.name
-                    order = box.call(self.spec.entry, list(inst.p), list(inst.w), list(inst.d))
-                    costs.append(weighted_tardiness(check_order(order, inst.n), inst.p, inst.w, inst.d))
-        except CandidateError as exc:
-            return EvalOutcome(ok=False, error=f"{current}: {exc}", error_kind=exc.kind,
-                               feedback=f"The program failed on {current}: {exc.message}",
-                               seconds=time.monotonic() - started)
-        except InvalidOutput as exc:
-            return EvalOutcome(ok=False, error=f"{current}: {exc}", error_kind="invalid",
-                               feedback=f"Invalid output on {current}: {exc}",
-                               seconds=time.monotonic() - started)
-        seconds = time.monotonic() - started
-        metrics, feedback = score(instances, costs)
-        metrics["candidate_seconds"] = seconds
-        return EvalOutcome(ok=True, metrics=metrics, combined_score=self.combined_score(metrics),
-                           feedback=feedback, seconds=seconds)
+    def solve(self, box: SandboxSession, inst: Instance) -> int:
+        order = box.call(self.spec.entry, list(inst.p), list(inst.w), list(inst.d))
+        return weighted_tardiness(check_order(order, inst.n), inst.p, inst.w, inst.d)
+
+    def score(self, instances: list[Instance], results: list[int]) -> tuple[dict[str, float], str]:
+        return score(instances, results)

@@ -1,0 +1,164 @@
+"""Child-side hardening, applied in the forked candidate process before its code loads.
+
+Order matters: resource limits, then a fresh unprivileged uid/gid (all capabilities go with it),
+then no-new-privileges, Landlock on the fallback level (reads limited to the interpreter and the
+candidate's own folder, no file creation at all since there is no size-capped tmpfs there, no
+TCP, no signals outside its domain), then a seccomp filter (no new sockets of any family, no
+ptrace, no namespace or mount tricks). Each step reports what it did so
+the level in force is visible. Standard library + ctypes (+ pyseccomp for the filter).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import resource
+
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_DUMPABLE = 4
+_SYS_LANDLOCK = {"create": 444, "add_rule": 445, "restrict": 446}  # same on x86_64 and aarch64
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+
+def set_limits(limits: dict) -> None:
+    cpu = int(limits["cpu_seconds"])
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # hard > soft: SIGKILL follows SIGXCPU
+    mem = int(limits["memory_mb"]) << 20
+    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+    size = int(limits["file_size_mb"]) << 20
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    nofile = int(limits["open_files"])
+    resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    nproc = int(limits["processes"])
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))  # binds: the uid is not root
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+PR_SET_KEEPCAPS = 8
+CAP_DAC_READ_SEARCH = 2
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def drop_identity(uid: int, keep_read_search: bool) -> bool:
+    """Become a fresh uid/gid with no supplementary groups, and no capability but (optionally)
+    CAP_DAC_READ_SEARCH: on the fallback level the interpreter may sit in a folder a fresh uid
+    cannot enter, and Landlock, not file modes, is what limits reads there."""
+    if os.geteuid() != 0:
+        return False
+    os.setgroups([])
+    if keep_read_search:
+        _libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if keep_read_search:
+        header = _CapHeader(version=0x20080522, pid=0)  # _LINUX_CAPABILITY_VERSION_3
+        data = (_CapData * 2)()
+        data[0].effective = data[0].permitted = 1 << CAP_DAC_READ_SEARCH
+        if _libc.capset(ctypes.byref(header), data) != 0:
+            raise OSError(ctypes.get_errno(), "capset failed")
+    return True
+
+
+def no_new_privs() -> None:
+    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(NO_NEW_PRIVS) failed")
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
+                ("scoped", ctypes.c_uint64)]
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def landlock_abi() -> int:
+    abi = _libc.syscall(_SYS_LANDLOCK["create"], None, 0, 1)  # LANDLOCK_CREATE_RULESET_VERSION
+    return abi if abi > 0 else 0
+
+
+def apply_landlock(read_paths: list[str], write_paths: list[str]) -> int:
+    """Restrict the filesystem (and TCP, and signals where the kernel allows); return the ABI used."""
+    abi = landlock_abi()
+    if abi < 1:
+        return 0
+    read = (1 << 0) | (1 << 2) | (1 << 3)  # execute, read file, read dir
+    fs_all = (1 << 13) - 1
+    if abi >= 2:
+        fs_all |= 1 << 13  # refer
+    if abi >= 3:
+        fs_all |= 1 << 14  # truncate
+    attr = _RulesetAttr(handled_access_fs=fs_all,
+                        handled_access_net=((1 << 0) | (1 << 1)) if abi >= 4 else 0,
+                        scoped=((1 << 0) | (1 << 1)) if abi >= 6 else 0)
+    size = ctypes.sizeof(_RulesetAttr) if abi >= 6 else (16 if abi >= 4 else 8)
+    fd = _libc.syscall(_SYS_LANDLOCK["create"], ctypes.byref(attr), size, 0)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "landlock_create_ruleset failed")
+    try:
+        for paths, access in ((read_paths, read), (write_paths, fs_all)):
+            for path in paths:
+                try:
+                    pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+                except OSError:
+                    continue
+                try:
+                    file_rights = (1 << 0) | (1 << 1) | (1 << 2) | ((1 << 14) if abi >= 3 else 0)
+                    allowed = access if os.path.isdir(path) else access & file_rights
+                    rule = _PathBeneath(allowed_access=allowed, parent_fd=pfd)
+                    if _libc.syscall(_SYS_LANDLOCK["add_rule"], fd, 1, ctypes.byref(rule), 0) != 0:
+                        raise OSError(ctypes.get_errno(), f"landlock_add_rule({path}) failed")
+                finally:
+                    os.close(pfd)
+        if _libc.syscall(_SYS_LANDLOCK["restrict"], fd, 0) != 0:
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
+    finally:
+        os.close(fd)
+    return abi
+
+
+DENIED_SYSCALLS = ("socket", "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2",
+                   "unshare", "setns", "pivot_root", "chroot", "bpf", "perf_event_open", "keyctl",
+                   "add_key", "request_key", "kexec_load", "init_module", "finit_module",
+                   "delete_module", "reboot", "swapon", "swapoff", "userfaultfd", "io_uring_setup",
+                   "open_by_handle_at", "name_to_handle_at")
+
+
+def apply_seccomp() -> bool:
+    """Deny new sockets (the candidate only has its inherited socketpair) and escape-prone calls."""
+    try:
+        import pyseccomp as sc
+    except ImportError:
+        return False
+    filt = sc.SyscallFilter(defaction=sc.ALLOW)
+    for name in DENIED_SYSCALLS:
+        try:
+            filt.add_rule(sc.ERRNO(errno.EPERM), name)
+        except (ValueError, RuntimeError, OSError):
+            continue  # a syscall this architecture does not have
+    filt.load()
+    return True
+
+
+def harden(uid: int, workdir: str, limits: dict, read_paths: list[str], landlock: bool) -> dict:
+    """Apply everything in order; return a report of what is in force."""
+    set_limits(limits)
+    report = {"uid_drop": drop_identity(uid, keep_read_search=landlock)}
+    no_new_privs()
+    # no size-capped tmpfs on this level: the candidate may read its folder but create nothing
+    report["landlock_abi"] = apply_landlock([*read_paths, workdir], []) if landlock else 0
+    report["seccomp"] = apply_seccomp()
+    return report

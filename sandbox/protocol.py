@@ -1,0 +1,80 @@
+"""Length-framed JSON: the only wire format between worker, template and candidate.
+
+A frame is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON. Parsing is
+strict: NaN/Infinity are rejected, sizes are bounded, a short read is an error. This module is
+imported by the worker (``sandbox.protocol``) and, inside the sandbox, by the harness (``protocol``),
+so it uses the standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import struct
+import time
+from typing import Any
+
+HEADER = struct.Struct(">I")
+
+
+class FrameError(Exception):
+    """The peer broke the protocol: ``kind`` is eof, timeout, oversize or protocol."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-finite number {name} is not allowed")
+
+
+def encode(obj: Any) -> bytes:
+    data = json.dumps(obj, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    return HEADER.pack(len(data)) + data
+
+
+def decode(data: bytes) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FrameError("protocol", f"not strict JSON: {exc}") from exc
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def write_frame(fd: int, obj: Any) -> None:
+    write_all(fd, encode(obj))
+
+
+def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
+    chunks = []
+    left = n
+    while left:
+        if deadline is not None:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                raise FrameError("timeout", "no complete reply before the deadline")
+            ready, _, _ = select.select([fd], [], [], wait)
+            if not ready:
+                continue
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise FrameError("eof", "peer closed the channel")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(fd: int, deadline: float | None = None, max_bytes: int = 64 << 20) -> Any:
+    """Read one frame; ``deadline`` is a time.monotonic() value or None to wait forever."""
+    (size,) = HEADER.unpack(_read_exact(fd, HEADER.size, deadline))
+    if size > max_bytes:
+        raise FrameError("oversize", f"reply of {size} bytes exceeds the limit of {max_bytes}")
+    return decode(_read_exact(fd, size, deadline))
