@@ -82,7 +82,8 @@ def test_monkeypatching_the_scorer_changes_nothing():
 
 
 def test_empty_and_partial_schedules_fail():
-    for body in ("[]", "list(range(len(p)))[:-1]", "[0] * len(p)", "list(range(len(p))) + [0]"):
+    for body in ("[]", "list(range(len(p)))[:-1]", "[0] * len(p)", "list(range(len(p))) + [0]",
+                 "' '.join(map(str, range(len(p))))", "[float(j) for j in range(len(p))]", "None"):
         out = job(f"def schedule(p, w, d):\n    return {body}\n")
         assert not out["ok"] and out["error_kind"] == "invalid", body
 
