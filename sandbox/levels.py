@@ -63,6 +63,8 @@ def bwrap_argv(tmpfs_mb: int = TMPFS_MB) -> list[str]:
             argv += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             argv += ["--ro-bind", top, top]
+    # the tmpfs first: an interpreter that lives under /tmp is bound on top of it, not hidden
+    argv += ["--size", str(tmpfs_mb << 20), "--perms", "1777", "--tmpfs", "/tmp"]
     argv += ["--ro-bind", "/usr", "/usr"]
     if os.path.exists("/etc/ld.so.cache"):
         argv += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
@@ -71,12 +73,11 @@ def bwrap_argv(tmpfs_mb: int = TMPFS_MB) -> list[str]:
         if path.startswith("/usr/"):
             continue
         for parent in reversed(Path(path).parents[:-1]):  # traversable by the candidate's uid
-            if str(parent) not in made:
+            if str(parent) not in made and str(parent) != "/tmp":
                 made.add(str(parent))
                 argv += ["--perms", "0755", "--dir", str(parent)]
         argv += ["--ro-bind", path, path]
     argv += ["--ro-bind", str(SANDBOX_DIR), "/sandbox", "--proc", "/proc", "--dev", "/dev",
-             "--size", str(tmpfs_mb << 20), "--perms", "1777", "--tmpfs", "/tmp",
              "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
              "--setenv", "HOME", "/tmp", "--setenv", "OPENBLAS_NUM_THREADS", "1",
              "--setenv", "PYTHONHASHSEED", "0", "--chdir", "/tmp", "--"]

@@ -28,9 +28,11 @@ def uid_processes(uid: int) -> list[int]:
     return found
 
 
+ORIGINAL = os.environ.get("EVOLVE_SANDBOX")
+
+
 @pytest.fixture(params=["bwrap", "landlock"], scope="module")
 def level(request):
-    old = os.environ.get("EVOLVE_SANDBOX")
     os.environ["EVOLVE_SANDBOX"] = request.param
     session.reset()
     try:
@@ -41,7 +43,7 @@ def level(request):
         pytest.skip(f"{request.param} not available here: {exc}")
     yield request.param
     session.reset()
-    if old is None:
+    if ORIGINAL is None:  # later tests (and the CLIs they start) see the machine's own choice
         os.environ.pop("EVOLVE_SANDBOX", None)
     else:
-        os.environ["EVOLVE_SANDBOX"] = old
+        os.environ["EVOLVE_SANDBOX"] = ORIGINAL
