@@ -14,6 +14,8 @@ import ctypes
 import errno
 import os
 import resource
+import shutil
+import signal
 
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_DUMPABLE = 4
@@ -162,3 +164,32 @@ def harden(uid: int, workdir: str, limits: dict, read_paths: list[str], landlock
     report["landlock_abi"] = apply_landlock([*read_paths, workdir], []) if landlock else 0
     report["seccomp"] = apply_seccomp()
     return report
+
+
+def kill_uid(uid: int, empty_dir: str | None = None, keep: str = "") -> None:
+    """Kill every process of ``uid`` from a short-lived helper running as that uid, which then
+    empties ``empty_dir`` (files the uid owns) but for ``keep``. kill(-1) from the uid reaches
+    all of its processes (setsid escapees included) and nothing else; a second sweep catches a
+    fork that was in flight. Needs CAP_SETUID; waits for the helper."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setresuid(uid, uid, uid)
+            for _ in range(3):
+                os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass  # ESRCH: nothing (left) to kill; EPERM: not allowed to become the uid
+        if empty_dir and os.path.isdir(empty_dir):
+            for entry in os.listdir(empty_dir):
+                path = os.path.join(empty_dir, entry)
+                if entry == keep:
+                    continue
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    try:
+                        os.unlink(path)
+                    except OSError:
+                        pass
+        os._exit(0)
+    os.waitpid(pid, 0)

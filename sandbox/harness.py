@@ -209,26 +209,7 @@ class Session:
         except ProcessLookupError:
             pass
         self._dead()
-        reaper = os.fork()
-        if reaper == 0:
-            try:
-                os.setresuid(self.uid, self.uid, self.uid)
-                for _ in range(3):  # kill(-1) from the uid reaches all its processes, not us;
-                    os.kill(-1, signal.SIGKILL)  # a second sweep catches a fork in flight
-            except OSError:
-                pass  # ESRCH: nothing (left) to kill
-            for entry in os.listdir(self.workdir) if os.path.isdir(self.workdir) else []:
-                if entry != "stderr.txt":  # read by end(); removed with the folder afterwards
-                    path = os.path.join(self.workdir, entry)
-                    if os.path.isdir(path) and not os.path.islink(path):
-                        shutil.rmtree(path, ignore_errors=True)
-                    else:
-                        try:
-                            os.unlink(path)
-                        except OSError:
-                            pass
-            os._exit(0)
-        os.waitpid(reaper, 0)
+        hardening.kill_uid(self.uid, self.workdir, keep="stderr.txt")  # stderr is read by end()
         # we are a subreaper: every orphaned escapee is our child now; wait until none is left
         deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline:

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sandbox import protocol
+from sandbox.hardening import kill_uid
 from sandbox.levels import Level, detect, launch_argv, system_read_paths
 
 GUARD_SECONDS = 5.0
@@ -55,22 +56,6 @@ class CandidateError(Exception):
 
 class SandboxDown(Exception):
     """The template itself stopped answering (it is killed and replaced)."""
-
-
-def _reap_uid(uid: int) -> None:
-    """Kill every process of ``uid`` from a short-lived helper running as that uid."""
-    if os.geteuid() != 0:
-        return
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setresuid(uid, uid, uid)
-            for _ in range(3):
-                os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
-        os._exit(0)
-    os.waitpid(pid, 0)
 
 
 class Template:
@@ -133,8 +118,8 @@ class Template:
             for stream in (proc.stdin, proc.stdout):
                 if stream is not None:
                     stream.close()
-        if self.uid is not None:
-            _reap_uid(self.uid)  # the fallback level has no pid namespace to take them down
+        if self.uid is not None and os.geteuid() == 0:
+            kill_uid(self.uid)  # the fallback level has no pid namespace to take them down
         if self._root:
             shutil.rmtree(self._root, ignore_errors=True)
             self._root = None
