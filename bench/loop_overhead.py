@@ -114,7 +114,6 @@ def archive_iteration(archive: Archive, run_id: int, i: int, rng: random.Random)
                                            parent_id=parent.id, inspiration_ids=[], model="m",
                                            edit_kind="diff", outcome="child", reason=None,
                                            child=ChildDraft(code, parent.id, None, 2, island))
-    archive.last_migration(run_id)
     archive.record_evaluation(child, set_name="train", evaluator_version="b",
                               outcome={"ok": True, "metrics": {"gap": 0.1}, "combined_score": -0.2,
                                        "feedback": "", "error": None, "error_kind": None, "seconds": 0},

@@ -108,6 +108,7 @@ class Controller:
         p.iterations = self.archive.iteration_count(self.run_id)
         p.cost = self.archive.total_cost(self.run_id)
         self._slot = p.iterations
+        self._last_migration = self.archive.last_migration(self.run_id)
         self.rng = random.Random(self.cfg.seed * 1_000_003 + p.iterations)
         top = self.archive.top_programs(self.run_id, 1)
         if top:
@@ -275,9 +276,10 @@ class Controller:
         number, child_id, fresh = self.archive.commit_iteration(self.run_id, outcome=outcome,
                                                                 child=child, **fields)
         self.progress.iterations += 1
-        if number - self.archive.last_migration(self.run_id) >= self.cfg.search.migration_interval:
+        if number - self._last_migration >= self.cfg.search.migration_interval:
             moves = migrate_ring(self.archive, self.run_id, self.cfg.search.islands)
             self.archive.set_last_migration(self.run_id, number)
+            self._last_migration = number
             if moves:
                 self._note(f"migration after iteration {number}: {len(moves)} elites moved")
         return child_id, fresh

@@ -274,16 +274,3 @@ class Archive:
         with self.session() as s:
             return float(s.scalar(select(func.coalesce(func.sum(LlmCall.cost), 0.0))
                                   .where(LlmCall.run_id == run_id)) or 0.0)
-
-    def counts(self, run_id: int) -> dict[str, int]:
-        with self.session() as s:
-            rows = s.execute(select(Iteration.outcome, func.count()).where(Iteration.run_id == run_id)
-                             .group_by(Iteration.outcome)).all()
-            failed = s.scalar(select(func.count()).select_from(Program)
-                              .where(Program.run_id == run_id, Program.status == "failed")) or 0
-            llm_errors = s.scalar(select(func.count()).select_from(LlmCall)
-                                  .where(LlmCall.run_id == run_id, LlmCall.error.is_not(None))) or 0
-        out = {k: v for k, v in rows}
-        out["failed_programs"] = failed
-        out["llm_call_errors"] = llm_errors
-        return out

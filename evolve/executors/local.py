@@ -16,6 +16,7 @@ import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from evaluators.base import EvalOutcome
 from evaluators.jobs import run_job
 from evolve.executors.base import EvalJob, Executor
 
@@ -68,5 +69,5 @@ class LocalExecutor(Executor):
 
 
 def _failure(kind: str, message: str) -> dict:
-    return {"ok": False, "metrics": {}, "combined_score": None, "feedback": message,
-            "error": message, "error_kind": kind, "seconds": 0.0, "evaluator_version": "n/a"}
+    outcome = EvalOutcome(ok=False, feedback=message, error=message, error_kind=kind)
+    return {**outcome.to_dict(), "evaluator_version": "n/a"}
