@@ -14,12 +14,19 @@ from evaluators.base import EvalOutcome, Verifier
 from evolve.problem import load_problem
 
 
+def verifier_class(problem: str) -> type[Verifier]:
+    module_name, _, cls_name = load_problem(problem).evaluator.partition(":")
+    return getattr(importlib.import_module(module_name), cls_name)
+
+
+def evaluator_version(problem: str) -> str:
+    """The version string scores of ``problem`` are stored under (no instances are loaded)."""
+    return verifier_class(problem).version
+
+
 @cache
 def verifier_for(problem: str) -> Verifier:
-    spec = load_problem(problem)
-    module_name, _, cls_name = spec.evaluator.partition(":")
-    cls = getattr(importlib.import_module(module_name), cls_name)
-    return cls(spec)
+    return verifier_class(problem)(load_problem(problem))
 
 
 def run_job(job: dict) -> dict:

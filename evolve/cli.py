@@ -55,10 +55,52 @@ def _level() -> str:
     return level.name if level.name != "rlimits" else f"{level.name} ({level.reason})"
 
 
-def _executor(spec, workers: int):
+ExecutorKind = Annotated[Optional[str], typer.Option(
+    "--executor", help="where evaluations run: local (process pool) or celery (workers started "
+    "with `evolve worker`)")]
+BrokerUrl = Annotated[Optional[str], typer.Option("--broker", help="Celery broker URL, e.g. "
+                                                  "redis://127.0.0.1:6379/0")]
+
+
+def _executor(spec, workers: int, settings=None, archive=None, run_name: str = "", note=None):
+    """The configured executor; a Celery executor checks that its broker answers."""
+    if settings is not None and settings.kind == "celery":
+        from evolve.executors.celery.app import BrokerUnreachable
+        from evolve.executors.celery.executor import CeleryExecutor
+
+        try:
+            return CeleryExecutor(archive, run_name, settings, workers, note or (lambda m: None))
+        except BrokerUnreachable as exc:
+            raise UserError(str(exc)) from None
     from evolve.executors.local import LocalExecutor
 
     return LocalExecutor(workers, spec.limits.wall_seconds)
+
+
+def _check_broker(cfg: RunConfig) -> None:
+    if cfg.executor.kind == "celery":
+        from evolve.executors.celery.app import BrokerUnreachable, check_broker, make_app
+
+        app = make_app(cfg.executor.broker)
+        try:
+            check_broker(app)
+        except BrokerUnreachable as exc:
+            raise UserError(str(exc)) from None
+        finally:
+            app.close()
+
+
+def _with_executor(cfg: RunConfig, kind: str | None, broker: str | None) -> RunConfig:
+    if kind is None and broker is None:
+        return cfg
+    update = {k: v for k, v in (("kind", kind), ("broker", broker)) if v is not None}
+    if broker and not kind:
+        update["kind"] = "celery"
+    try:
+        executor = cfg.executor.model_validate({**cfg.executor.model_dump(), **update})
+    except ValueError:
+        raise UserError(f"unknown executor {kind!r}: choose local or celery") from None
+    return cfg.model_copy(update={"executor": executor})
 
 
 @app.command()
@@ -124,7 +166,8 @@ def probe():
 @app.command()
 def baseline(problem: str,
              sets: Annotated[str, typer.Option(help="comma-separated instance sets")] = "train,test",
-             workers: Annotated[int, typer.Option(help="parallel evaluations")] = 2) -> None:
+             workers: Annotated[int, typer.Option(help="parallel evaluations")] = 2,
+             executor_kind: ExecutorKind = None, broker: BrokerUrl = None) -> None:
     """Score every human baseline of PROBLEM (through the sandbox) on its instance sets."""
     from evolve.report import baseline_table, evaluate_many
 
@@ -138,7 +181,8 @@ def baseline(problem: str,
         codes = spec.baselines()
         if not codes:
             raise UserError(f"problem {problem} has no baselines in {spec.root / 'baselines'}")
-        executor = _executor(spec, workers)
+        settings = _with_executor(RunConfig(), executor_kind, broker).executor
+        executor = _executor(spec, workers, settings)
         try:
             results = asyncio.run(evaluate_many(executor, spec, codes, names))
         finally:
@@ -165,14 +209,16 @@ def run(problem: str,
         target: Annotated[Optional[float], typer.Option(help="stop at this combined score")] = None,
         wall_seconds: Annotated[Optional[float], typer.Option(help="stop after this long")] = None,
         report: Annotated[bool, typer.Option(help="score the winner on the held-out set")] = True,
+        executor_kind: ExecutorKind = None, broker: BrokerUrl = None,
         runs_dir: RunsDir = Path("runs"), db: DbUrl = None) -> None:
     """Evolve PROBLEM from its initial program."""
     with user_errors():
         cfg = _overrides(load_config(config), iterations, budget, target, wall_seconds, report)
-        cfg = resolve_models(cfg, model or [], api_base)
+        cfg = _with_executor(resolve_models(cfg, model or [], api_base), executor_kind, broker)
+        _check_broker(cfg)
         handle = create_run(problem, cfg, run_name, runs_dir, db)
-        console.print(f"run [bold]{handle.name}[/bold] · archive {handle.archive.url} · models "
-                      + ", ".join(m.name for m in cfg.llm.models) + f" · sandbox {_level()}")
+        console.print(f"run [bold]{handle.name}[/bold] · archive {_safe_url(handle.archive.url)} · "
+                      "models " + ", ".join(m.name for m in cfg.llm.models) + f" · {_where(cfg)}")
         _drive(handle)
 
 
@@ -181,19 +227,44 @@ def resume(name: Annotated[str, typer.Argument(help="run name")],
            iterations: Annotated[Optional[int], typer.Option(help="new total iteration limit")] = None,
            model: Annotated[Optional[list[str]], typer.Option("--model")] = None,
            api_base: Annotated[Optional[str], typer.Option("--api-base")] = None,
+           executor_kind: ExecutorKind = None, broker: BrokerUrl = None,
            runs_dir: RunsDir = Path("runs"), db: DbUrl = None) -> None:
     """Continue a stopped or killed run exactly where it ended."""
     with user_errors():
         handle = find_run(name, runs_dir, db)
-        cfg = _overrides(handle.cfg, iterations, None, None, None, None)
+        cfg = _with_executor(_overrides(handle.cfg, iterations, None, None, None, None),
+                             executor_kind, broker)
         if model or api_base:
             cfg = resolve_models(cfg.model_copy(update={"llm": cfg.llm.model_copy(
                 update={"models": [] if model else cfg.llm.models})}), model or [], api_base)
         handle.archive.set_run_config(handle.run_id, cfg.model_dump(mode="json"))
         handle = RunHandle(handle.archive, handle.run_id, handle.name, handle.spec, cfg, handle.run_dir)
         done = handle.archive.iteration_count(handle.run_id)
-        console.print(f"resuming [bold]{name}[/bold] at iteration {done} of {cfg.stop.iterations}")
+        console.print(f"resuming [bold]{name}[/bold] at iteration {done} of {cfg.stop.iterations}"
+                      f" · {_where(cfg)}")
         _drive(handle)
+
+
+@app.command()
+def worker(broker: Annotated[str, typer.Option("--broker", help="Celery broker URL")]
+           = "redis://127.0.0.1:6379/0",
+           db: DbUrl = None,
+           concurrency: Annotated[int, typer.Option(help="evaluations at once on this machine")] = 2,
+           loglevel: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO") -> None:
+    """Evaluate candidates for runs started with `--executor celery` (one per machine)."""
+    from evolve.executors.celery.app import BrokerUnreachable
+    from evolve.executors.celery.tasks import ArchiveMismatch
+    from evolve.executors.celery.worker import start_worker
+
+    with user_errors():
+        if concurrency < 1:
+            raise UserError(f"--concurrency must be at least 1 (got {concurrency})")
+        console.print(f"worker · broker {broker} · archive "
+                      f"{_safe_url(db) if db else 'from each task'} · sandbox {_level()}")
+        try:
+            start_worker(broker, db, concurrency, loglevel.upper())
+        except (BrokerUnreachable, ArchiveMismatch) as exc:
+            raise UserError(str(exc)) from None
 
 
 @app.command()
@@ -208,6 +279,18 @@ def status(name: Annotated[str, typer.Argument(help="run name")],
         summary, table = status_tables(handle.archive, handle.run_id, top)
         console.print(summary)
         console.print(table)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _where(cfg: RunConfig) -> str:
+    if cfg.executor.kind == "celery":
+        return f"executor celery ({cfg.executor.broker}, {cfg.evaluations_in_flight} in flight)"
+    return f"executor local ({cfg.evaluations_in_flight} processes) · sandbox {_level()}"
 
 
 def _overrides(cfg: RunConfig, iterations: int | None, budget: float | None, target: float | None,
@@ -238,7 +321,8 @@ def _drive(handle: RunHandle) -> None:
 
     _run_log(handle)
     cfg = handle.cfg
-    executor = _executor(handle.spec, cfg.evaluations_in_flight)
+    executor = _executor(handle.spec, cfg.evaluations_in_flight, cfg.executor, handle.archive,
+                         handle.name, note=lambda m: console.print(f"[yellow]note:[/yellow] {escape(m)}"))
     llm = LlmClient(cfg.llm, warn=lambda msg: console.print(f"[yellow]note:[/yellow] {msg}"))
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("best {task.fields[best]} · ${task.fields[cost]} · failed "

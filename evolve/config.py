@@ -7,6 +7,7 @@ and what is wrong, on one line each (``ConfigError``).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -62,11 +63,25 @@ class StopConfig(_Strict):
     wall_seconds: float | None = Field(None, gt=0)
 
 
+class ExecutorConfig(_Strict):
+    kind: Literal["local", "celery"] = Field("local", description="where evaluations run")
+    broker: str = Field("redis://127.0.0.1:6379/0", description="Celery broker URL (celery only)")
+    max_attempts: int = Field(3, ge=1, le=20, description="worker deaths before an evaluation "
+                                                           "is failed as poison")
+    lease_seconds: float = Field(30.0, ge=5, description="a worker on another machine whose "
+                                                         "heartbeat is this old is presumed dead")
+    resend_after_seconds: float = Field(60.0, ge=1, description="resend a queued evaluation the "
+                                                                "broker seems to have lost")
+    broker_outage_seconds: float = Field(120.0, ge=1, description="stop the run (resumable) after "
+                                                                  "the broker is unreachable this long")
+
+
 class RunConfig(_Strict):
     llm: LlmConfig = LlmConfig()
     search: SearchConfig = SearchConfig()
     edits: EditConfig = EditConfig()
     stop: StopConfig = StopConfig()
+    executor: ExecutorConfig = ExecutorConfig()
     proposals_in_flight: int = Field(2, ge=1, le=256)
     evaluations_in_flight: int = Field(2, ge=1, le=256)
     seed: int = 0

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from evolve.archive.store import Archive, ChildDraft
 from evolve.config import RunConfig
 from evolve.edits import EditRejected, apply_reply
-from evolve.executors.base import EvalJob, Executor
+from evolve.executors.base import EvalJob, Executor, ExecutorError
 from evolve.llm.client import Attempt, LlmClient, LlmFailed
 from evolve.llm.pool import ModelPool
 from evolve.problem import ProblemSpec
@@ -114,7 +114,10 @@ class Controller:
         if top:
             p.best_program, p.best_score = top[0]
         try:
-            await self._ensure_seed()
+            try:
+                await self._ensure_seed()
+            except ExecutorError as exc:
+                raise RunFailed(str(exc)) from None
             for prog in self.archive.pending_programs(self.run_id):
                 self._start_evaluation(prog.id, prog.code, prog.island)
             reason = await self._main(started)
@@ -197,7 +200,10 @@ class Controller:
 
         def done(t: asyncio.Task) -> None:
             bucket.discard(t)
-            if not t.cancelled() and t.exception() is not None:
+            if not t.cancelled() and isinstance(t.exception(), ExecutorError):
+                self._fatal = str(t.exception())
+                self._note(self._fatal)
+            elif not t.cancelled() and t.exception() is not None:
                 exc = t.exception()
                 log.error("task failed", exc_info=exc)
                 self._fatal = f"internal error: {type(exc).__name__}: {exc} (traceback in the run log)"
@@ -289,15 +295,17 @@ class Controller:
         self._track(self._evaluations, self._evaluate(program_id, code, island))
 
     async def _evaluate(self, program_id: int, code: str, island: int | None) -> None:
+        islands = range(self.cfg.search.islands) if island is None else [island]
         out = await self.executor.evaluate(EvalJob(self.spec.name, code, "train", program_id,
-                                                   self.run_name))
+                                                   self.run_name, tuple(islands)))
         features = cell = None
         if out["ok"]:
             features = feature_values(code, out["metrics"], self.spec.features)
             cell = cell_key(features, self.spec.features)
         self.archive.record_evaluation(program_id, set_name="train",
                                        evaluator_version=out.get("evaluator_version", "unknown"),
-                                       outcome=out, features=features, cell=cell)
+                                       outcome=out, features=features, cell=cell,
+                                       elite_islands=islands)
         p = self.progress
         p.evaluated += 1
         if not out["ok"]:
@@ -305,8 +313,5 @@ class Controller:
             self._note(f"program {program_id} failed: {str(out['error'])[:200]}")
             return
         score = out["combined_score"]
-        islands = range(self.cfg.search.islands) if island is None else [island]
-        for i in islands:
-            self.archive.offer_elite(self.run_id, i, cell, program_id, score)
         if p.best_score is None or score > p.best_score:
             p.best_score, p.best_program = score, program_id

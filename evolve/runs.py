@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
 from evolve.archive.db import sqlite_url
 from evolve.archive.store import Archive
 from evolve.config import ModelEntry, RunConfig
@@ -59,7 +62,16 @@ def default_run_name(problem: str) -> str:
 
 def open_archive(run_dir: Path, db_url: str | None) -> Archive:
     if db_url:
-        return Archive(db_url)
+        try:
+            return Archive(db_url)
+        except ArgumentError as exc:
+            raise RunSetupError(f"--db {db_url!r} is not a database URL ({exc}); use e.g. "
+                                "postgresql+psycopg://user@host:5432/evolve") from None
+        except (OperationalError, ModuleNotFoundError) as exc:
+            safe = make_url(db_url).render_as_string(hide_password=True)
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise RunSetupError(f"cannot reach the archive database at {safe}: {first}; check the "
+                                "--db URL and that the database server is running") from None
     run_dir.mkdir(parents=True, exist_ok=True)
     return Archive(sqlite_url(run_dir / "archive.db"))
 

@@ -6,12 +6,15 @@ import os
 import sqlite3
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from evolve.llm.stub_server import Step, StubLLM
+
+pytest_plugins = ("celery.contrib.pytest",)
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_VARS = ("OPENAI_API_KEY", "EVOLVE_MODEL", "EVOLVE_API_BASE", "ANTHROPIC_API_KEY")
@@ -78,3 +81,50 @@ def variant_rewrite(n: int) -> str:
             f"def schedule(p, w, d):\n    # variant {n}\n"
             f"    return sorted(range(len(p)), key=lambda j: (d[j], ({n} * j) % 7))\n"
             f"# EVOLVE-BLOCK-END\n```\n")
+
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+REDIS = "redis://127.0.0.1:6379"
+
+
+def _unavailable(what: str, exc: Exception) -> None:
+    """Skip on a developer machine without the service; fail in CI, which must provide it."""
+    message = f"{what} ({type(exc).__name__}: {exc})"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}; scripts/services.sh should have started it")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    name = f"evolve_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        _unavailable("PostgreSQL not reachable at 127.0.0.1:5432", exc)
+    yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """An empty Redis database (numbers 1-15, one per test) as Celery broker and backend."""
+    import redis
+
+    number = 1 + uuid.uuid4().int % 15
+    url = f"{REDIS}/{number}"
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    except Exception as exc:
+        _unavailable("Redis not reachable at 127.0.0.1:6379", exc)
+    yield url
+    client.flushdb()
+    client.close()

@@ -6,9 +6,9 @@ import multiprocessing
 import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from evolve.archive.db import sqlite_url
+from evolve.archive.db import head_revision, sqlite_url
 from evolve.archive.store import Archive, ChildDraft
 
 from .conftest import query
@@ -60,7 +60,7 @@ def test_sqlite_schema_comes_from_alembic_and_uses_wal(tmp_path):
     exercise(a)
     a.close()
     db = tmp_path / "run" / "archive.db"
-    assert query(db, "select version_num from alembic_version") == [("0001",)]
+    assert query(db, "select version_num from alembic_version") == [(head_revision(),)]
     assert query(db, "pragma journal_mode") == [("wal",)]
     tables = {r[0] for r in query(db, "select name from sqlite_master where type='table'")}
     assert {"runs", "programs", "evaluations", "llm_calls", "iterations", "elites"} <= tables
@@ -94,27 +94,55 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     a.close()
 
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-@pytest.fixture
-def pg_url():
-    try:
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            name = f"evolve_test_{uuid.uuid4().hex[:8]}"
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # pragma: no cover - only on machines without PostgreSQL
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(exc).__name__})")
-    yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def test_postgresql_archive(pg_url):
     a = Archive(pg_url)
     exercise(a)
     with a.engine.connect() as c:
-        assert c.execute(text("select version_num from alembic_version")).scalar() == "0001"
+        assert c.execute(text("select version_num from alembic_version")).scalar() == head_revision()
+    a.close()
+
+
+OK_OUT = {"ok": True, "metrics": {}, "feedback": "", "error": None, "error_kind": None, "seconds": 0.1}
+
+
+def _scorer(url: str, ids: list[int], worker: int) -> None:
+    """Store evaluations and elite offers for every program, racing the other scorers."""
+    from evolve.archive.ledger import Ledger
+
+    a = Archive(url, migrate=False)
+    ledger = Ledger(a)
+    for pid in ids:
+        task = ledger.ensure(pid, "train", "v1", 0, f"t:{pid}")
+        claim = ledger.claim(task.id, f"w{worker}", lease=30, max_attempts=3)
+        if claim.action == "run":
+            ledger.finish(claim.task, {**OK_OUT, "combined_score": -float(pid)}, {}, "c", [0, 1])
+        a.record_evaluation(pid, set_name="train", evaluator_version="v1",
+                            outcome={**OK_OUT, "combined_score": -float(pid)}, cell="c",
+                            elite_islands=[0, 1])
+    a.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_concurrent_scorers_store_each_evaluation_once(backend, tmp_path, request):
+    url = (Archive.for_run_dir(tmp_path / "run").url if backend == "sqlite"
+           else request.getfixturevalue("pg_url"))
+    a = Archive(url)
+    run = a.create_run("r", "smtt", {})
+    ids = [a.add_seed(run, f"program {i}") for i in range(40)]
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_scorer, args=(url, ids[w::2] + ids, w)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    with a.session() as s:
+        count = s.execute(text("select count(*), count(distinct program_id) from evaluations")).one()
+        claims = s.execute(text("select sum(attempts), count(*) from eval_tasks "
+                                "where state = 'done'")).one()
+        elites = s.execute(text("select island, program_id from elites order by island")).all()
+    assert tuple(count) == (40, 40)
+    assert tuple(claims) == (40, 40)  # every row claimed and run exactly once
+    best = ids[0]  # score -id: the lowest id is the best, whatever order the writers raced in
+    assert [tuple(e) for e in elites] == [(0, best), (1, best)]
     a.close()

@@ -135,3 +135,31 @@ class Elite(Base):
     cell: Mapped[str] = mapped_column(String(64), primary_key=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
     score: Mapped[float] = mapped_column(Float)
+
+
+class EvalTask(Base):
+    """The ledger of one distributed evaluation: who runs it, how often it was tried, its state.
+
+    One row per evaluation key (program, set, evaluator version, seed). Workers claim a row before
+    running it, so a message delivered twice is run once; a claim whose worker died counts as an
+    attempt, and a candidate that keeps killing its worker is failed after a capped number.
+    """
+
+    __tablename__ = "eval_tasks"
+    __table_args__ = (UniqueConstraint("program_id", "set_name", "evaluator_version", "seed",
+                                       name="uq_eval_task_key"),
+                      Index("ix_eval_tasks_state", "state"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    set_name: Mapped[str] = mapped_column(String(50))
+    evaluator_version: Mapped[str] = mapped_column(String(50))
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    task_id: Mapped[str] = mapped_column(String(200), unique=True)
+    state: Mapped[str] = mapped_column(String(20), default="queued")  # queued|running|done|failed|refused
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sends: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

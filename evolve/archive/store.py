@@ -8,6 +8,7 @@ the number of programs stored.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from evolve.archive.db import make_engine, migrate, sqlite_url
+from evolve.archive.db import make_engine, sqlite_url
+from evolve.archive.db import migrate as upgrade
 from evolve.archive.models import Elite, Evaluation, Iteration, LlmCall, Program, Run, utcnow
 
 
@@ -61,10 +63,13 @@ class ChildDraft:
 
 
 class Archive:
-    def __init__(self, url: str):
+    def __init__(self, url: str, migrate: bool = True):
+        """Open the archive at ``url``; bring its schema up to date unless ``migrate`` is off
+        (workers check the revision instead of racing each other to upgrade)."""
         self.url = url
         self.engine = make_engine(url)
-        migrate(self.engine)
+        if migrate:
+            upgrade(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 
     @classmethod
@@ -156,28 +161,28 @@ class Archive:
 
     def record_evaluation(self, program_id: int, *, set_name: str, evaluator_version: str,
                           outcome: dict, seed: int = 0, features: dict | None = None,
-                          cell: str | None = None) -> bool:
-        """Store an evaluation (idempotent on its key); for the train set also update the program.
+                          cell: str | None = None, elite_islands: Sequence[int] = ()) -> bool:
+        """Store an evaluation (idempotent on its key) in one transaction with its consequences.
 
-        Returns False when the same evaluation was already stored.
+        See ``store_outcome``. Returns False (and changes nothing) when the same evaluation was
+        already stored.
         """
         with self.session() as s, s.begin():
-            try:
-                with s.begin_nested():
-                    s.add(Evaluation(program_id=program_id, set_name=set_name,
-                                     evaluator_version=evaluator_version, seed=seed,
-                                     ok=outcome["ok"], metrics=outcome["metrics"],
-                                     combined_score=outcome["combined_score"],
-                                     feedback=outcome["feedback"], error=outcome["error"],
-                                     error_kind=outcome["error_kind"], seconds=outcome["seconds"]))
-            except IntegrityError:
-                return False
-            if set_name == "train":
-                s.execute(update(Program).where(Program.id == program_id).values(
-                    status="ok" if outcome["ok"] else "failed",
-                    combined_score=outcome["combined_score"] if outcome["ok"] else None,
-                    features=features, cell=cell))
-            return True
+            return store_outcome(s, program_id, set_name, evaluator_version, seed, outcome,
+                                 features, cell, elite_islands)
+
+    def evaluation_outcome(self, program_id: int, set_name: str, evaluator_version: str,
+                           seed: int = 0) -> dict | None:
+        """The stored outcome dict of one evaluation key (what ``run_job`` returned), if any."""
+        with self.session() as s:
+            ev = s.scalar(select(Evaluation).where(
+                Evaluation.program_id == program_id, Evaluation.set_name == set_name,
+                Evaluation.evaluator_version == evaluator_version, Evaluation.seed == seed))
+            if ev is None:
+                return None
+            return {"ok": ev.ok, "metrics": ev.metrics, "combined_score": ev.combined_score,
+                    "feedback": ev.feedback, "error": ev.error, "error_kind": ev.error_kind,
+                    "seconds": ev.seconds, "evaluator_version": ev.evaluator_version}
 
     def pending_programs(self, run_id: int) -> list[ProgramView]:
         with self.session() as s:
@@ -238,15 +243,7 @@ class Archive:
     def offer_elite(self, run_id: int, island: int, cell: str, program_id: int, score: float) -> bool:
         """Place the program in (island, cell) if the cell is empty or it scores higher."""
         with self.session() as s, s.begin():
-            cur = s.get(Elite, (run_id, island, cell))
-            if cur is None:
-                s.add(Elite(run_id=run_id, island=island, cell=cell, program_id=program_id,
-                            score=score))
-                return True
-            if score > cur.score:
-                cur.program_id, cur.score = program_id, score
-                return True
-            return False
+            return _offer(s, run_id, island, cell, program_id, score)
 
     def last_migration(self, run_id: int) -> int:
         with self.session() as s:
@@ -274,3 +271,50 @@ class Archive:
         with self.session() as s:
             return float(s.scalar(select(func.coalesce(func.sum(LlmCall.cost), 0.0))
                                   .where(LlmCall.run_id == run_id)) or 0.0)
+
+
+def _offer(s: Session, run_id: int, island: int, cell: str, program_id: int, score: float) -> bool:
+    """Offer inside an open transaction; safe against concurrent writers (row lock, insert race)."""
+    key = (run_id, island, cell)
+    cur = s.get(Elite, key, with_for_update=True)
+    if cur is None:
+        try:
+            with s.begin_nested():
+                s.add(Elite(run_id=run_id, island=island, cell=cell, program_id=program_id,
+                            score=score))
+            return True
+        except IntegrityError:  # another writer filled the cell first
+            cur = s.get(Elite, key, with_for_update=True, populate_existing=True)
+    if score > cur.score:
+        cur.program_id, cur.score = program_id, score
+        return True
+    return False
+
+
+def store_outcome(s: Session, program_id: int, set_name: str, evaluator_version: str, seed: int,
+                  outcome: dict, features: dict | None, cell: str | None,
+                  elite_islands: Sequence[int]) -> bool:
+    """Insert an evaluation inside an open transaction; False if its key is already stored.
+
+    For the train set the program's status, score and cell follow, and a passing program is
+    offered to the MAP-Elites grid of each island in ``elite_islands``.
+    """
+    try:
+        with s.begin_nested():
+            s.add(Evaluation(program_id=program_id, set_name=set_name,
+                             evaluator_version=evaluator_version, seed=seed, ok=outcome["ok"],
+                             metrics=outcome["metrics"], combined_score=outcome["combined_score"],
+                             feedback=outcome["feedback"], error=outcome["error"],
+                             error_kind=outcome["error_kind"], seconds=outcome["seconds"]))
+    except IntegrityError:
+        return False
+    if set_name == "train":
+        ok = bool(outcome["ok"])
+        s.execute(update(Program).where(Program.id == program_id).values(
+            status="ok" if ok else "failed",
+            combined_score=outcome["combined_score"] if ok else None, features=features, cell=cell))
+        if ok and cell is not None:
+            run_id = s.scalar(select(Program.run_id).where(Program.id == program_id))
+            for island in elite_islands:
+                _offer(s, run_id, island, cell, program_id, outcome["combined_score"])
+    return True

@@ -17,11 +17,16 @@ class EvalJob:
     set_name: str = "train"
     program_id: int | None = None
     run: str | None = None
+    elite_islands: tuple[int, ...] = ()  # grids a passing program is offered to ((): its own)
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["set"] = data.pop("set_name")
         return data
+
+
+class ExecutorError(Exception):
+    """The executor cannot evaluate at all (broker gone, workers refuse); the run must stop."""
 
 
 class Executor(ABC):
