@@ -11,7 +11,7 @@ import asyncio
 from rich.table import Table
 from sqlalchemy import func, select
 
-from evolve.archive.models import Evaluation, Iteration, LlmCall, Program, Run
+from evolve.archive.models import EvalTask, Evaluation, Iteration, LlmCall, Program, Run
 from evolve.archive.store import Archive
 from evolve.executors.base import EvalJob, Executor
 from evolve.problem import ProblemSpec
@@ -77,6 +77,10 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
                           .where(LlmCall.run_id == run_id)).one()
         unpriced = s.scalar(select(func.count()).select_from(LlmCall)
                             .where(LlmCall.run_id == run_id, LlmCall.cost_known.is_(False))) or 0
+        ledger = s.execute(select(func.count(), func.coalesce(func.sum(EvalTask.attempts), 0),
+                                  func.count().filter(EvalTask.state != "done"))
+                           .join(Program, Program.id == EvalTask.program_id)
+                           .where(Program.run_id == run_id)).one()
         tests = dict(s.execute(select(Evaluation.program_id, Evaluation.combined_score)
                                .where(Evaluation.set_name == "test",
                                       Evaluation.program_id.in_([p.id for p in best]))).all())
@@ -90,6 +94,9 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
                     f"{calls[3]} out")
     summary.add_row("cost", f"${calls[1]:.4f}" + (f" ({unpriced} calls of unknown price counted as $0)"
                                                     if unpriced else ""))
+    if ledger[0]:
+        summary.add_row("distributed", f"{ledger[0]} evaluations sent to workers, {ledger[1]} "
+                        f"executions, {ledger[2]} not finished")
     if run.stop_reason:
         summary.add_row("stopped", run.stop_reason)
     table = Table(title=f"best {len(best)} programs")

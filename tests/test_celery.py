@@ -115,3 +115,24 @@ def test_unreachable_broker_is_one_clear_line(archive):
         make_executor(archive, "redis://127.0.0.1:1/0")
     assert "cannot reach the Celery broker at redis://127.0.0.1:1/0" in str(err.value)
     assert "--broker" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_cli_errors_for_unreachable_services_are_one_line(tmp_path):
+    from .conftest import run_cli
+
+    cases = [
+        (["run", "smtt", "--api-base", "http://127.0.0.1:9/v1", "--executor", "celery", "--broker",
+          "redis://127.0.0.1:1/0", "--runs-dir", str(tmp_path)], "cannot reach the Celery broker"),
+        (["worker", "--broker", "redis://127.0.0.1:1/0"], "cannot reach the Celery broker"),
+        (["worker", "--db", "postgresql+psycopg://postgres@127.0.0.1:1/evolve"],
+         "cannot reach the archive database"),
+        (["run", "smtt", "--api-base", "http://127.0.0.1:9/v1", "--db",
+          "postgresql+psycopg://postgres@127.0.0.1:1/evolve"], "cannot reach the archive database"),
+        (["run", "smtt", "--api-base", "http://127.0.0.1:9/v1", "--executor", "ray"],
+         "unknown executor 'ray': choose local or celery"),
+    ]
+    for args, expected in cases:
+        res = run_cli(*args, timeout=60)
+        errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+        assert res.returncode == 2 and len(errors) == 1 and expected in errors[0], res.stderr
+    assert not any(tmp_path.iterdir())  # no run was created for an unreachable broker

@@ -175,6 +175,9 @@ def test_worker_killed_mid_evaluation_is_redelivered(victim, workers, redis_url,
     assert attempts == 2 and "lost its worker" in message
     assert q(url, "select status from programs where id = :p", p=program) == [("ok",)]
     assert q(url, "select max(attempts) from eval_tasks where program_id != :p", p=program) == [(1,)]
+    programs = q(url, "select count(*) from programs")[0][0]
+    status = run_cli("status", "wkill", "--runs-dir", str(tmp_path / "runs"), env=env())
+    assert f"{programs} evaluations sent to workers, {programs + 1} executions" in status.stdout
 
 
 def test_controller_killed_then_resumed(workers, redis_url, tmp_path):
