@@ -19,7 +19,14 @@ from rich.table import Table
 
 from evolve.config import ConfigError, RunConfig, load_config
 from evolve.problem import ProblemError, list_problems, load_problem
-from evolve.runs import RunHandle, RunSetupError, create_run, find_run, resolve_models
+from evolve.runs import (
+    RunHandle,
+    RunSetupError,
+    create_run,
+    ensure_local_servers,
+    find_run,
+    resolve_models,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Evolve scheduling and load-balancing policies with LLMs and trusted verifiers.")
@@ -321,6 +328,8 @@ def _drive(handle: RunHandle) -> None:
 
     _run_log(handle)
     cfg = handle.cfg
+    for note in ensure_local_servers(cfg):
+        console.print(note)
     executor = _executor(handle.spec, cfg.evaluations_in_flight, cfg.executor, handle.archive,
                          handle.name, note=lambda m: console.print(f"[yellow]note:[/yellow] {escape(m)}"))
     llm = LlmClient(cfg.llm, warn=lambda msg: console.print(f"[yellow]note:[/yellow] {msg}"))
@@ -391,6 +400,44 @@ def _final_report(handle: RunHandle, executor) -> None:
     for s in held_out:
         record_test_evaluation(handle.archive, best.id, results[(winner, s)])
     console.print(baseline_table(spec, results, sets, f"{spec.name}: winner vs baselines"))
+
+
+llm_app = typer.Typer(no_args_is_help=True, help="The embedded local model (llama.cpp server).")
+app.add_typer(llm_app, name="llm")
+Port = Annotated[int, typer.Option(help="loopback port of the server")]
+
+
+@llm_app.command("serve")
+def llm_serve(model: Annotated[str, typer.Option(help="embedded model name")] = "",
+              port: Port = 0, threads: Annotated[int, typer.Option(help="CPU threads")] = 0) -> None:
+    """Run llama.cpp's OpenAI-compatible server for an embedded model in the foreground."""
+    import os
+
+    from evolve.llm import local_model, local_server
+
+    with user_errors():
+        name = model or local_model.DEFAULT_MODEL
+        port = port or local_server.DEFAULT_PORT
+        try:
+            cmd = local_server.serve_command(name, port, threads or local_server.default_threads())
+        except local_model.LocalModelError as exc:
+            raise UserError(str(exc)) from None
+        if local_server.served_model(port) is not None:
+            raise UserError(f"port {port} is already in use by a model server: stop it "
+                            f"(`evolve llm stop --port {port}`) or pass --port")
+        console.print(f"serving {name} at {local_server.api_base(port)} (Ctrl-C stops)")
+        os.execv(cmd[0], cmd)
+
+
+@llm_app.command("stop")
+def llm_stop(port: Port = 0) -> None:
+    """Stop the background server that `evolve run` started."""
+    from evolve.llm import local_server
+
+    port = port or local_server.DEFAULT_PORT
+    stopped = local_server.stop_server(port)
+    console.print(f"stopped the model server on port {port}" if stopped
+                  else f"no background model server recorded for port {port}")
 
 
 def main() -> None:

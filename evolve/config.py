@@ -23,6 +23,9 @@ class ModelEntry(_Strict):
     api_base: str | None = None
     temperature: float = Field(0.7, ge=0, le=2)
     max_tokens: int = Field(4096, ge=16)
+    style: Literal["full", "compact"] = Field(
+        "full", description="full: long prompt, SEARCH/REPLACE diffs or rewrites; compact: short "
+        "prompt, rewrite of the evolved function only (small local models)")
 
 
 class LlmConfig(_Strict):

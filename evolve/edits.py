@@ -35,7 +35,7 @@ class EditRejected(Exception):
 @dataclass(frozen=True)
 class Edit:
     code: str
-    kind: str  # "diff" | "rewrite"
+    kind: str  # "diff" | "rewrite" (a "function" prompt is answered by a rewrite of the block)
     blocks: int = 0
 
 
@@ -105,11 +105,33 @@ def apply_block(code: str, search: str, replace: str) -> str:
     return "\n".join(hay[:idx] + rep + hay[idx + len(needle):])
 
 
-def extract_rewrite(reply: str) -> str | None:
-    """The largest fenced code block in the reply (python or unlabeled), if any."""
-    blocks = [body for lang, body in _FENCE_RE.findall(reply.replace("\r\n", "\n"))
+def extract_rewrite(reply: str, entry: str | None = None) -> str | None:
+    """The program in a reply: a fenced block (the largest one defining ``entry`` if any), else
+    the code of an unterminated fence or of an unfenced reply (from its first ``def``/``import``
+    line, trailing prose dropped until it parses). Small models are chatty; this keeps them usable.
+    """
+    text = reply.replace("\r\n", "\n")
+    blocks = [body for lang, body in _FENCE_RE.findall(text)
               if lang.lower() in ("", "python", "py", "python3")]
-    return max(blocks, key=len) if blocks else None
+    if entry is not None:
+        defining = [b for b in blocks if re.search(rf"^\s*def {re.escape(entry)}\(", b, re.MULTILINE)]
+        blocks = defining or blocks
+    if blocks:
+        return max(blocks, key=len)
+    opened = re.search(r"```[ \t]*(?:python3?|py)?[ \t]*\n", text)
+    rest = text[opened.end():] if opened else text
+    start = re.search(r"^(?:def |import |from |class |@)", rest, re.MULTILINE)
+    if start is None:
+        return None
+    lines = rest[start.start():].rstrip().split("\n")
+    for cut in range(len(lines), max(0, len(lines) - 30), -1):
+        candidate = "\n".join(lines[:cut]).rstrip("` \n") + "\n"
+        try:
+            ast.parse(candidate)
+        except SyntaxError:
+            continue
+        return candidate
+    return None
 
 
 def split_block(code: str) -> tuple[str, str, str] | None:
@@ -158,7 +180,7 @@ def apply_reply(reply: str, parent: str, entry: str, max_chars: int = 40_000) ->
             code = apply_block(code, search, replace)
         kind = "diff"
     else:
-        rewrite = extract_rewrite(reply)
+        rewrite = extract_rewrite(reply, entry)
         if rewrite is None:
             if "SEARCH" in reply and "REPLACE" in reply:
                 raise EditRejected("malformed SEARCH/REPLACE block (need <<<<<<< SEARCH, =======, "

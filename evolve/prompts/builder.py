@@ -3,7 +3,8 @@
 The prompt carries: the problem brief and entry signature, the parent's code, trusted metrics and
 verifier feedback (worst cases), why recent attempts from this parent failed (rejected edits,
 crashing or invalid children), a few inspiration programs, and the edit format asked for
-(SEARCH/REPLACE diff or full rewrite). Templates live in ``templates/`` as text files.
+(SEARCH/REPLACE diff or full rewrite). Templates live in ``templates/`` as text files. Small
+local models get ``build_compact_messages``: the same facts, cut to what fits a CPU prefill.
 """
 
 from __future__ import annotations
@@ -53,4 +54,30 @@ def build_messages(spec: ProblemSpec, parent: ProgramView, inspirations: list[Pr
         edit_format=template("diff" if edit_kind == "diff" else "rewrite").template.strip(),
     )
     return [{"role": "system", "content": template("system").template.strip()},
+            {"role": "user", "content": user}]
+
+
+def evolved_part(code: str) -> str:
+    """The code between the EVOLVE-BLOCK markers (all of it if there are none)."""
+    from evolve.edits import split_block
+
+    frame = split_block(code)
+    return (frame[1] if frame else code).strip()
+
+
+def build_compact_messages(spec: ProblemSpec, parent: ProgramView, inspirations: list[ProgramView],
+                           failures: list[str] = ()) -> list[dict[str, str]]:
+    """A short prompt for small models on CPU: only the evolved function, the score, the first
+    lines of feedback, at most one better program and one recent failure; asks for a rewrite."""
+    better = [p for p in inspirations if p.combined_score is not None
+              and (parent.combined_score is None or p.combined_score > parent.combined_score)]
+    insp = template("compact_inspiration").substitute(
+        score=format_score(better[0].combined_score), code=evolved_part(better[0].code)) if better else ""
+    feedback = " ".join((parent.feedback or parent.error or "none").strip().splitlines()[:4])
+    user = template("compact_user").substitute(
+        brief=spec.brief.strip(), parent_score=format_score(parent.combined_score),
+        parent_block=evolved_part(parent.code), parent_feedback=feedback[:600],
+        failures=f"Last attempt failed: {failures[0][:300]}\n" if failures else "",
+        inspiration=insp, entry=spec.entry, signature=spec.signature)
+    return [{"role": "system", "content": template("compact_system").template.strip()},
             {"role": "user", "content": user}]

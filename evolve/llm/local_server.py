@@ -1,0 +1,111 @@
+"""llama.cpp's OpenAI-compatible server on a loopback port, for the embedded default model.
+
+``evolve llm serve`` runs it in the foreground. ``ensure_server`` (used by ``evolve run`` when no
+model is configured) reuses a server already answering on the port with the same model, or starts
+one in the background that outlives the run (so the next run skips the load); ``evolve llm stop``
+ends it. litellm then reaches it like any OpenAI-compatible endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from evolve.llm.local_model import DEFAULT_MODEL, LocalModelError, cache_dir, llama_installed, model_file
+
+DEFAULT_PORT = 8765
+CONTEXT_TOKENS = 4096
+READY_SECONDS = 180.0
+
+
+def api_base(port: int) -> str:
+    return f"http://127.0.0.1:{port}/v1"
+
+
+def served_model(port: int, timeout: float = 2.0) -> str | None:
+    """The model id a server on ``port`` answers with, or None if nothing answers there."""
+    try:
+        with urllib.request.urlopen(f"{api_base(port)}/models", timeout=timeout) as resp:
+            data = json.loads(resp.read())
+        return data["data"][0]["id"]
+    except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError):
+        return None
+
+
+def serve_command(name: str, port: int, threads: int) -> list[str]:
+    if not llama_installed():
+        raise LocalModelError("llama-cpp-python is not installed: run `pip install -e .[local]` "
+                              "(a source build, about 12 minutes on 2 cores)")
+    return [sys.executable, "-m", "llama_cpp.server", "--model", str(model_file(name)),
+            "--model_alias", name, "--host", "127.0.0.1", "--port", str(port),
+            "--n_threads", str(threads), "--n_ctx", str(CONTEXT_TOKENS)]
+
+
+def default_threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def _pid_file(port: int) -> Path:
+    return cache_dir() / f"llama-server-{port}.pid"
+
+
+def wait_ready(port: int, name: str, proc: subprocess.Popen, log: Path | None) -> None:
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        if served_model(port) == name:
+            return
+        if proc.poll() is not None:
+            tail = log.read_text()[-400:].strip().splitlines()[-1:] if log and log.exists() else []
+            raise LocalModelError(f"the llama.cpp server exited with code {proc.returncode} "
+                                  f"({' '.join(tail) or 'no output'}); see {log}")
+        time.sleep(0.25)
+    proc.kill()
+    raise LocalModelError(f"the llama.cpp server did not answer on port {port} within "
+                          f"{READY_SECONDS:.0f}s; see {log}")
+
+
+def ensure_server(name: str = DEFAULT_MODEL, port: int = DEFAULT_PORT,
+                  threads: int | None = None) -> tuple[str, bool]:
+    """(api_base, started): reuse the server on ``port`` or start one in the background."""
+    current = served_model(port)
+    if current == name:
+        return api_base(port), False
+    if current is not None:
+        raise LocalModelError(f"port {port} already serves model {current!r}, not {name!r}: stop "
+                              f"it (`evolve llm stop --port {port}`) or choose another port")
+    cmd = serve_command(name, port, threads or default_threads())
+    log = cache_dir() / f"llama-server-{port}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    _pid_file(port).write_text(str(proc.pid))
+    wait_ready(port, name, proc, log)
+    return api_base(port), True
+
+
+def stop_server(port: int = DEFAULT_PORT) -> bool:
+    """Stop a background server started by ``ensure_server``; False if none was recorded."""
+    pid_file = _pid_file(port)
+    if not pid_file.exists():
+        return False
+    pid = int(pid_file.read_text())
+    pid_file.unlink()
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    os.killpg(pid, signal.SIGKILL)
+    return True

@@ -1,0 +1,135 @@
+"""The embedded default model: part assembly with a pinned sha256, the llama.cpp server, and a
+run with no model configured (no key, no network)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from evolve.llm import local_model, local_server
+
+from .conftest import ROOT, clean_env, evolve_cmd, query, run_cli
+
+
+def _fake_parts(tmp_path, monkeypatch, chunks: list[bytes]) -> local_model.LocalModel:
+    for i, chunk in enumerate(chunks, 1):
+        pkg = tmp_path / "site" / f"fakemodelpart{i}"
+        (pkg / "data").mkdir(parents=True)
+        (pkg / "__init__.py").write_text("")
+        (pkg / "data" / f"part{i:02d}.bin").write_bytes(chunk)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setenv("EVOLVE_CACHE", str(tmp_path / "cache"))
+    whole = b"".join(chunks)
+    return local_model.LocalModel("fake-model", "fakemodelpart", len(chunks), len(whole),
+                                  hashlib.sha256(whole).hexdigest(), "local")
+
+
+def test_parts_assemble_once_and_a_wrong_checksum_is_refused(tmp_path, monkeypatch):
+    model = _fake_parts(tmp_path, monkeypatch, [b"GGUF" + b"a" * 1000, b"b" * 777])
+    monkeypatch.setitem(local_model.MODELS, model.name, model)
+    path = local_model.model_file(model.name)
+    assert path.read_bytes() == b"GGUF" + b"a" * 1000 + b"b" * 777
+    mtime = path.stat().st_mtime_ns
+    assert local_model.model_file(model.name).stat().st_mtime_ns == mtime  # verified once, reused
+    bad = local_model.LocalModel("bad-model", model.package, model.parts, model.size, "0" * 64, "local")
+    monkeypatch.setitem(local_model.MODELS, bad.name, bad)
+    with pytest.raises(local_model.LocalModelError, match="refusing it"):
+        local_model.model_file(bad.name)
+    assert not (tmp_path / "cache" / "models" / "bad-model.gguf").exists()
+    missing = local_model.LocalModel("gone", "nosuchpart", 2, 1, "0" * 64, "local")
+    monkeypatch.setitem(local_model.MODELS, missing.name, missing)
+    with pytest.raises(local_model.LocalModelError, match=r"pip install -e \.\[local\]"):
+        local_model.model_file(missing.name)
+
+
+def require_local_model() -> None:
+    if local_model.llama_installed() and local_model.available():
+        return
+    why = "the embedded model is not installed (pip install -e .[local])"
+    if os.environ.get("CI"):
+        pytest.fail(f"{why}; scripts/setup.sh installs it in CI")
+    pytest.skip(why)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_serve_answers_a_chat_request_and_stops(tmp_path):
+    require_local_model()
+    port = free_port()
+    log = tmp_path / "serve.log"
+    proc = subprocess.Popen(evolve_cmd("llm", "serve", "--port", str(port)), cwd=ROOT, env=clean_env(),
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while local_server.served_model(port) != local_model.DEFAULT_MODEL:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.5)
+        body = json.dumps({"model": local_model.DEFAULT_MODEL, "max_tokens": 24, "temperature": 0,
+                           "messages": [{"role": "user", "content": "Write a Python function "
+                                         "add(a, b) that returns a + b."}]}).encode()
+        req = urllib.request.Request(f"{local_server.api_base(port)}/chat/completions", data=body,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            reply = json.loads(resp.read())["choices"][0]["message"]["content"]
+        assert "def add" in reply or "return" in reply, reply
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+    assert local_server.served_model(port) is None
+
+
+@pytest.mark.slow
+def test_run_with_no_model_configured_uses_the_embedded_model(tmp_path):
+    """The README's main command path: no key, no --model; the run starts the server itself."""
+    require_local_model()
+    port = local_server.DEFAULT_PORT
+    was_running = local_server.served_model(port) is not None
+    try:
+        res = run_cli("run", "smtt", "--iterations", "2", "--no-report", "--runs-dir",
+                      str(tmp_path / "runs"), "--run-name", "local", timeout=600)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert f"local model {local_model.DEFAULT_MODEL} on 127.0.0.1:{port}" in res.stdout
+        db = tmp_path / "runs" / "local" / "archive.db"
+        calls = query(db, "select model, error from llm_calls")
+        assert len(calls) >= 2 and all(e is None for _, e in calls)
+        assert all(m == f"openai/{local_model.DEFAULT_MODEL}" for m, _ in calls)
+        assert query(db, "select count(*) from iterations") == [(2,)]
+        prompts = [m for (m,) in query(db, "select messages from llm_calls")]
+        assert all("Write a better `schedule`" in m for m in prompts)  # the compact style
+        assert all(len(m) < 4000 for m in prompts)  # short enough for a CPU prefill
+    finally:
+        if not was_running:
+            local_server.stop_server(port)
+
+
+def test_default_model_resolution_prefers_keys_then_the_embedded_model(monkeypatch):
+    from evolve.config import RunConfig
+    from evolve.runs import RunSetupError, resolve_models
+
+    for var in ("OPENAI_API_KEY", "EVOLVE_MODEL", "EVOLVE_API_BASE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(local_model, "llama_installed", lambda: True)
+    monkeypatch.setattr(local_model, "available", lambda name=local_model.DEFAULT_MODEL: True)
+    entry = resolve_models(RunConfig(), [], None).llm.models[0]
+    assert entry.name == f"openai/{local_model.DEFAULT_MODEL}" and entry.style == "compact"
+    assert entry.api_base == local_server.api_base(local_server.DEFAULT_PORT)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert resolve_models(RunConfig(), [], None).llm.models[0].name == "gpt-4o-mini"
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setattr(local_model, "available", lambda name=local_model.DEFAULT_MODEL: False)
+    with pytest.raises(RunSetupError, match=r"pip install -e \.\[local\]"):
+        resolve_models(RunConfig(), [], None)
+
