@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 import sqlite3
 import statistics
@@ -31,7 +32,8 @@ from evolve.archive.store import ProgramView
 from evolve.edits import EditRejected, apply_reply
 from evolve.llm import local_model, local_server
 from evolve.problem import load_problem
-from evolve.prompts.builder import build_compact_messages
+from evolve.prompts.builder import build_compact_messages, directions
+from evolve.runs import LOCAL_MAX_TOKENS
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = load_problem("smtt")
@@ -58,7 +60,8 @@ def seed_view() -> ProgramView:
 
 def probe(port: int, samples: int, temperatures: list[float]) -> None:
     seed = seed_view()
-    messages = build_compact_messages(SPEC, seed, [], [])
+    rng = random.Random(0)
+    messages = build_compact_messages(SPEC, seed, [], [], directions()[0])
     chat(port, messages, 0.0, 1)  # warm the cache path once
     prefill = []
     for _ in range(3):
@@ -68,19 +71,22 @@ def probe(port: int, samples: int, temperatures: list[float]) -> None:
         prefill.append((data["usage"]["prompt_tokens"], secs))
     prompt_tokens = statistics.median(p for p, _ in prefill)
     prefill_s = statistics.median(s for _, s in prefill)
+    chat(port, messages, 0.0, 1)
+    data, secs = chat(port, messages, 0.0, 200)  # the prompt is cached now: generation only
+    gen_rate = data["usage"]["completion_tokens"] / secs
     print(f"prompt: {prompt_tokens:.0f} tokens, prefill {prefill_s:.2f} s "
-          f"-> {prompt_tokens / prefill_s:.0f} prompt tokens/s")
-    print(f"{'temp':>5}{'s/reply':>9}{'gen tok/s':>11}{'valid':>8}{'beat seed':>11}{'best gap':>10}")
+          f"-> {prompt_tokens / prefill_s:.0f} prompt tokens/s; generation {gen_rate:.1f} tokens/s")
+    print(f"{'temp':>5}{'s/reply':>9}{'tokens':>8}{'valid':>8}{'beat seed':>11}{'best gap':>10}")
     for t in temperatures:
-        secs, rates, valid, better, gaps = [], [], 0, 0, []
+        secs, lengths, valid, better, gaps = [], [], 0, 0, []
         for _ in range(samples):
-            data, s = chat(port, messages, t, 700)
+            messages = build_compact_messages(SPEC, seed, [], [], rng.choice(directions()))
+            data, s = chat(port, messages, t, LOCAL_MAX_TOKENS)
             secs.append(s)
-            gen = data["usage"]["completion_tokens"]
-            rates.append(gen / max(1e-3, s - prefill_s * 0.1))  # the prompt is cached after the first
+            lengths.append(data["usage"]["completion_tokens"])
             try:
                 edit = apply_reply(data["choices"][0]["message"]["content"], SPEC.initial_code,
-                                   SPEC.entry)
+                                   SPEC.entry, focus=SPEC.focus)
             except EditRejected:
                 continue
             out = run_job({"problem": "smtt", "code": edit.code, "set": "train"})
@@ -90,7 +96,7 @@ def probe(port: int, samples: int, temperatures: list[float]) -> None:
             gaps.append(out["metrics"]["gap"])
             better += out["combined_score"] > seed.combined_score
         best = f"{100 * min(gaps):.1f}%" if gaps else "-"
-        print(f"{t:>5.1f}{statistics.median(secs):>9.1f}{statistics.median(rates):>11.1f}"
+        print(f"{t:>5.1f}{statistics.median(secs):>9.1f}{statistics.median(lengths):>8.0f}"
               f"{valid / samples:>8.0%}{better / samples:>11.0%}{best:>10}")
     print(f"(seed EDD training gap {100 * seed.metrics['gap']:.1f}%; {samples} samples per "
           f"temperature; valid = parses, defines schedule, passes the verifier)")

@@ -35,7 +35,7 @@ class EditRejected(Exception):
 @dataclass(frozen=True)
 class Edit:
     code: str
-    kind: str  # "diff" | "rewrite" (a "function" prompt is answered by a rewrite of the block)
+    kind: str  # "diff" | "rewrite" | "function" (functions merged into the block)
     blocks: int = 0
 
 
@@ -157,6 +157,46 @@ def enforce_block(parent: str, child: str) -> str:
     return before + body + after
 
 
+def merge_functions(parent: str, code: str) -> str:
+    """Splice the reply's top-level definitions into the parent's EVOLVE-BLOCK.
+
+    Functions the reply defines replace the parent's functions of the same name (new ones go
+    before the last function); its imports and constants go to the top of the block. Everything
+    else in the block stays: a model asked for one function need not repeat the rest.
+    """
+    frame = split_block(parent)
+    before, inner, after = frame if frame else ("", parent, "")
+    try:
+        new = ast.parse(code)
+        old = ast.parse(inner)
+    except SyntaxError as exc:
+        raise EditRejected(f"child code has a syntax error at line {exc.lineno}: {exc.msg}") from exc
+    src = code.split("\n")
+    lines = inner.split("\n")
+    spans = {n.name: (min([n.lineno, *(d.lineno for d in n.decorator_list)]) - 1, n.end_lineno)
+             for n in old.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+    def text(n: ast.stmt) -> list[str]:
+        first = min([n.lineno, *(d.lineno for d in getattr(n, "decorator_list", []))]) - 1
+        return src[first:n.end_lineno]
+
+    funcs = [n for n in new.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if not funcs:
+        raise EditRejected("the reply defines no function")
+    header = [ln for n in new.body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                          ast.Expr)) for ln in text(n)]
+    last = max((start for start, _ in spans.values()), default=len(lines))
+    ops = [(*spans[n.name], text(n)) for n in funcs if n.name in spans]
+    added = [ln for n in funcs if n.name not in spans for ln in [*text(n), "", ""]]
+    if added:
+        ops.append((last, last, added))
+    for start, end, new_lines in sorted(ops, key=lambda op: (-op[0], -op[1])):
+        lines[start:end] = new_lines
+    header = [ln for ln in header if ln not in lines]
+    body = "\n".join([*header, *([""] if header else []), *lines])
+    return before + body + after
+
+
 def check_child(code: str, entry: str, max_chars: int) -> None:
     if len(code) > max_chars:
         raise EditRejected(f"child code has {len(code)} characters, over the limit of {max_chars}")
@@ -169,8 +209,10 @@ def check_child(code: str, entry: str, max_chars: int) -> None:
         raise EditRejected(f"child code no longer defines the entry function {entry}()")
 
 
-def apply_reply(reply: str, parent: str, entry: str, max_chars: int = 40_000) -> Edit:
-    """Child code from a reply: diff blocks if present, else a fenced full rewrite."""
+def apply_reply(reply: str, parent: str, entry: str, max_chars: int = 40_000,
+                focus: str | None = None) -> Edit:
+    """Child code from a reply: diff blocks if present, else a fenced full rewrite; with
+    ``focus`` (a function-rewrite prompt) the reply's functions are merged into the block."""
     if not reply or not reply.strip():
         raise EditRejected("empty reply")
     blocks = parse_diff_blocks(reply)
@@ -180,7 +222,7 @@ def apply_reply(reply: str, parent: str, entry: str, max_chars: int = 40_000) ->
             code = apply_block(code, search, replace)
         kind = "diff"
     else:
-        rewrite = extract_rewrite(reply, entry)
+        rewrite = extract_rewrite(reply, focus or entry)
         if rewrite is None:
             if "SEARCH" in reply and "REPLACE" in reply:
                 raise EditRejected("malformed SEARCH/REPLACE block (need <<<<<<< SEARCH, =======, "
@@ -188,7 +230,10 @@ def apply_reply(reply: str, parent: str, entry: str, max_chars: int = 40_000) ->
             raise EditRejected("reply has neither SEARCH/REPLACE blocks nor a fenced code block")
         code = rewrite
         kind = "rewrite"
-    code = enforce_block(parent, code)
+    if kind == "rewrite" and focus is not None:
+        code, kind = merge_functions(parent, code), "function"
+    else:
+        code = enforce_block(parent, code)
     if code.strip() == parent.strip():
         raise EditRejected("the edit leaves the program unchanged")
     check_child(code, entry, max_chars)

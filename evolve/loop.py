@@ -27,7 +27,7 @@ from evolve.executors.base import EvalJob, Executor, ExecutorError
 from evolve.llm.client import Attempt, LlmClient, LlmFailed
 from evolve.llm.pool import ModelPool
 from evolve.problem import ProblemSpec
-from evolve.prompts.builder import build_compact_messages, build_messages
+from evolve.prompts.builder import build_compact_messages, build_messages, directions
 from evolve.search.grid import cell_key, feature_values
 from evolve.search.islands import island_for, migrate_ring
 from evolve.search.selection import Ratios, choose_inspirations, choose_parent
@@ -242,7 +242,8 @@ class Controller:
         model = self.pool.pick(self.rng)
         if model.style == "compact":
             edit_kind = "function"
-            messages = build_compact_messages(self.spec, parent, inspirations, failures)
+            messages = build_compact_messages(self.spec, parent, inspirations, failures,
+                                              self.rng.choice(directions()))
         else:
             edit_kind = "diff" if self.rng.random() < ed.diff_ratio else "rewrite"
             messages = build_messages(self.spec, parent, inspirations, edit_kind, failures)
@@ -269,7 +270,9 @@ class Controller:
                 self._fatal = f"the LLM provider rejected the request: {exc}"
             return
         try:
-            edit = apply_reply(reply, parent.code, self.spec.entry, ed.max_code_chars)
+            edit = apply_reply(reply, parent.code, self.spec.entry, ed.max_code_chars,
+                               focus=(self.spec.focus or self.spec.entry) if edit_kind == "function"
+                               else None)
         except EditRejected as exc:
             self._commit(**common, outcome="rejected", reason=exc.reason, child=None)
             self.progress.rejected += 1

@@ -50,6 +50,7 @@ class ProblemSpec(BaseModel):
     evaluator: str
     entry: str
     signature: str
+    focus: str | None = None  # the one function compact (small-model) prompts ask to rewrite
     objective: Objective
     features: list[FeatureDim] = []
     sets: dict[str, InstanceSet]

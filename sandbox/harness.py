@@ -66,14 +66,27 @@ def describe(status: int) -> str:
 
 
 # -- the candidate child -------------------------------------------------------------------------
+def candidate_error(exc: BaseException, code_path: str) -> str:
+    """The exception first (what an LLM must fix), then the candidate's own frames only."""
+    te = traceback.TracebackException.from_exception(exc, limit=20)
+    head = "".join(te.format_exception_only()).strip()
+    frames = [f for f in te.stack if f.filename == code_path]
+    where = ""
+    if frames:
+        last = frames[-1]
+        where = f" (line {last.lineno} in {last.name}: {(last.line or '').strip()[:160]})"
+    trace = "".join(traceback.StackSummary.from_list(frames).format()) if frames else ""
+    return (head + where + ("\n" + trace if trace else ""))[-3000:]
+
+
 def run_candidate(fd: int, code_path: str, report: dict) -> None:
     namespace: dict = {"__name__": "candidate", "__file__": code_path}
     try:
         with open(code_path, encoding="utf-8") as fh:
             source = fh.read()
         exec(compile(source, code_path, "exec"), namespace)
-    except BaseException:
-        protocol.write_frame(fd, {"error": "candidate failed to load:\n" + traceback.format_exc()[-3000:]})
+    except BaseException as exc:
+        protocol.write_frame(fd, {"error": "candidate failed to load: " + candidate_error(exc, code_path)})
         return
     protocol.write_frame(fd, {"ready": True, "hardening": report})
     while True:
@@ -90,8 +103,8 @@ def run_candidate(fd: int, code_path: str, report: dict) -> None:
             data = protocol.encode({"ok": value})
         except SystemExit as exc:
             data = protocol.encode({"error": f"candidate called sys.exit({exc.code!r})"})
-        except BaseException:
-            data = protocol.encode({"error": traceback.format_exc()[-3000:]})
+        except BaseException as exc:
+            data = protocol.encode({"error": candidate_error(exc, code_path)})
         protocol.write_all(fd, data)
 
 

@@ -56,21 +56,13 @@ def write_config(path: Path, text: str) -> Path:
     return path
 
 
-SEED_RULE = "    return sorted(range(len(p)), key=lambda j: d[j])"
+SEED_RULE = "    return d_j\n"  # the seed's priority: earliest due date
 
 WMDD_DIFF = """Use the weighted modified due date rule.
 <<<<<<< SEARCH
-    return sorted(range(len(p)), key=lambda j: d[j])
+    return d_j
 =======
-    left = set(range(len(p)))
-    t = 0
-    order = []
-    while left:
-        j = min(left, key=lambda j: (max(p[j], d[j] - t) / w[j], j))
-        order.append(j)
-        left.remove(j)
-        t += p[j]
-    return order
+    return max(p_j, d_j - t) / w_j
 >>>>>>> REPLACE
 """
 

@@ -143,3 +143,29 @@ def test_small_model_replies_yield_the_function(reply):
     assert edit.kind == "rewrite"
     assert "(d[j] - p[j], j)" in edit.code and edit.code.startswith("import math\n")
     assert edit.code.rstrip().endswith("# EVOLVE-BLOCK-END")
+
+
+def test_function_mode_merges_the_reply_into_the_block():
+    from evolve.edits import EditRejected, apply_reply
+    from evolve.problem import load_problem
+
+    seed = load_problem("smtt").initial_code
+    only = "```python\nimport math\n\ndef priority(p, w, d, t):\n    return max(p, d - t) / w\n```"
+    child = apply_reply(only, seed, "schedule", focus="priority")
+    assert child.kind == "function"
+    assert "return max(p, d - t) / w" in child.code and "return d_j\n" not in child.code
+    assert "def schedule(" in child.code and child.code.count("def priority(") == 1
+    assert child.code.index("import math") < child.code.index("def priority(")
+    assert child.code.startswith('"""Seed policy') and child.code.rstrip().endswith("# EVOLVE-BLOCK-END")
+    helper = ("```python\ndef slack(p, d, t):\n    return d - t - p\n\n\n"
+              "def priority(p, w, d, t):\n    return max(0, slack(p, d, t)) / w\n```")
+    merged = apply_reply(helper, seed, "schedule", focus="priority").code
+    assert merged.index("def slack(") < merged.index("def schedule(")  # new helper before the entry
+    namespace: dict = {}
+    exec(compile(merged, "child", "exec"), namespace)
+    assert sorted(namespace["schedule"]([3, 1, 2], [1, 1, 1], [9, 1, 5])) == [0, 1, 2]
+    whole = "```python\ndef schedule(p, w, d):\n    return list(range(len(p)))\n```"
+    replaced = apply_reply(whole, seed, "schedule", focus="priority").code
+    assert "return list(range(len(p)))" in replaced and "def priority(" in replaced
+    with pytest.raises(EditRejected, match="defines no function"):
+        apply_reply("```python\nx = 1\n```", seed, "schedule", focus="priority")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from evolve.archive.store import ProgramView
 from evolve.problem import load_problem
-from evolve.prompts.builder import build_messages
+from evolve.prompts.builder import build_compact_messages, build_messages, directions
 
 
 def view(pid: int, code: str, score: float | None, **kw) -> ProgramView:
@@ -21,7 +21,7 @@ def test_prompt_carries_brief_parent_feedback_failures_inspirations_and_format()
     msgs = build_messages(spec, parent, [other], "diff", ["reply rejected: a SEARCH section does not match"])
     assert [m["role"] for m in msgs] == ["system", "user"]
     user = msgs[1]["content"]
-    seed_rule = "return sorted(range(len(p)), key=lambda j: d[j])"
+    seed_rule = "priority(p[j], w[j], d[j], t)"
     for needle in ("total weighted tardiness", spec.signature, seed_rule,
                    "score -1.5", "- gap: 1.5", "TF=0.4 RDD=0.4 +328%",
                    "Recent attempts from this program that failed", "does not match",
@@ -30,3 +30,19 @@ def test_prompt_carries_brief_parent_feedback_failures_inspirations_and_format()
     rewrite = build_messages(spec, parent, [], "rewrite")[1]["content"]
     assert "complete new program" in rewrite and "<<<<<<< SEARCH" not in rewrite
     assert "Recent attempts" not in rewrite and "Other program" not in rewrite
+
+
+def test_compact_prompt_is_short_and_asks_for_the_focus_function():
+    spec = load_problem("smtt")
+    parent = view(1, spec.initial_code, -1.5, feedback="Worst classes: TF=0.4 RDD=0.4 +328%\nmore\n" * 20)
+    better = view(7, spec.initial_code.replace("    return d_j\n", "    return d_j / w_j\n"), -0.9)
+    worse = view(8, spec.initial_code.replace("    return d_j\n", "    return -d_j\n"), -3.0)
+    direction = directions()[0]
+    msgs = build_compact_messages(spec, parent, [worse, better], ["NameError: name 'np' is not defined"],
+                                  direction)
+    user = msgs[1]["content"]
+    assert "Seed policy" not in user  # only the evolved block, not the file around it
+    assert "score -1.5" in user and "TF=0.4 RDD=0.4 +328%" in user and direction in user
+    assert "return d_j / w_j" in user and "return -d_j" not in user  # only a better program inspires
+    assert "NameError" in user and "new `priority` function" in user
+    assert len(user) < 3500  # a few hundred tokens: CPU prefill stays in seconds

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from evolve.llm.stub_server import Step
 
-from .conftest import SEED_RULE, WMDD_DIFF, clean_env, query, run_cli, write_config
+from .conftest import ROOT, SEED_RULE, WMDD_DIFF, clean_env, query, run_cli, write_config
 
 BROKEN_DIFF = """<<<<<<< SEARCH
     return sorted(range(len(p)), key=lambda j: -d[j])
@@ -113,10 +115,16 @@ def test_provider_rejection_stops_with_one_line(stub, tmp_path):
 
 
 def test_no_model_configured_is_one_clear_line(tmp_path):
-    res = run_cli("run", "smtt", "--runs-dir", str(tmp_path / "runs"), env=clean_env())
+    # a machine without the embedded model's extra, no key, no flags
+    without_extra = ("import sys; import evolve.llm.local_model as m; m.llama_installed = lambda: False; "
+                     "from evolve.cli import main; sys.argv[0] = 'evolve'; main()")
+    res = subprocess.run([sys.executable, "-c", without_extra, "run", "smtt", "--runs-dir",
+                          str(tmp_path / "runs")], cwd=ROOT, env=clean_env(), capture_output=True,
+                         text=True, timeout=120)
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "no LLM configured" in lines[0] and "OPENAI_API_KEY" in lines[0]
+    assert "pip install -e .[local]" in lines[0]
     assert not (tmp_path / "runs").exists()
 
 

@@ -65,10 +65,17 @@ def evolved_part(code: str) -> str:
     return (frame[1] if frame else code).strip()
 
 
+def directions() -> list[str]:
+    return [ln.strip() for ln in (TEMPLATES / "compact_directions.txt").read_text().splitlines()
+            if ln.strip()]
+
+
 def build_compact_messages(spec: ProblemSpec, parent: ProgramView, inspirations: list[ProgramView],
-                           failures: list[str] = ()) -> list[dict[str, str]]:
+                           failures: list[str] = (), direction: str = "") -> list[dict[str, str]]:
     """A short prompt for small models on CPU: only the evolved function, the score, the first
-    lines of feedback, at most one better program and one recent failure; asks for a rewrite."""
+    lines of feedback, at most one better program and one recent failure, and one direction to
+    try (sampled by the caller from ``directions()``: small models answer a bare "improve it"
+    with the same program); asks for a rewrite of the function."""
     better = [p for p in inspirations if p.combined_score is not None
               and (parent.combined_score is None or p.combined_score > parent.combined_score)]
     insp = template("compact_inspiration").substitute(
@@ -78,6 +85,6 @@ def build_compact_messages(spec: ProblemSpec, parent: ProgramView, inspirations:
         brief=spec.brief.strip(), parent_score=format_score(parent.combined_score),
         parent_block=evolved_part(parent.code), parent_feedback=feedback[:600],
         failures=f"Last attempt failed: {failures[0][:300]}\n" if failures else "",
-        inspiration=insp, entry=spec.entry, signature=spec.signature)
+        inspiration=insp, focus=spec.focus or spec.entry, direction=direction)
     return [{"role": "system", "content": template("compact_system").template.strip()},
             {"role": "user", "content": user}]
