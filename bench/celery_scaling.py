@@ -40,7 +40,7 @@ SPEC = load_problem("smtt")
 
 
 def batch(kind: str, n: int, tag: str) -> list[str]:
-    base = (SPEC.root / "baselines" / "atc_api.py").read_text() if kind == "slow" else SPEC.initial_code
+    base = (SPEC.root / "baselines" / ("atc_api.py" if kind == "slow" else "edd.py")).read_text()
     return [f"{base}\n# variant {tag}-{i}\n" for i in range(n)]
 
 

@@ -43,8 +43,11 @@ def test_missing_file(tmp_path):
 
 
 def test_model_resolution_order(monkeypatch):
+    from evolve.llm import local_model
+
     for var in ("OPENAI_API_KEY", "EVOLVE_MODEL", "EVOLVE_API_BASE"):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(local_model, "llama_installed", lambda: False)  # no [local] extra here
     with pytest.raises(RunSetupError, match="no LLM configured"):
         resolve_models(RunConfig(), [], None)
     cfg = resolve_models(RunConfig(), [], "http://127.0.0.1:8000/v1")
