@@ -422,8 +422,8 @@ def llm_serve(model: Annotated[str, typer.Option(help="embedded model name")] = 
             cmd = local_server.serve_command(name, port, threads or local_server.default_threads())
         except local_model.LocalModelError as exc:
             raise UserError(str(exc)) from None
-        if local_server.served_model(port) is not None:
-            raise UserError(f"port {port} is already in use by a model server: stop it "
+        if local_server.port_open(port):
+            raise UserError(f"port {port} is already in use: stop the server there "
                             f"(`evolve llm stop --port {port}`) or pass --port")
         console.print(f"serving {name} at {local_server.api_base(port)} (Ctrl-C stops)")
         os.execv(cmd[0], cmd)

@@ -108,7 +108,7 @@ def test_run_with_no_model_configured_uses_the_embedded_model(tmp_path):
         assert all(m == f"openai/{local_model.DEFAULT_MODEL}" for m, _ in calls)
         assert query(db, "select count(*) from iterations") == [(2,)]
         prompts = [m for (m,) in query(db, "select messages from llm_calls")]
-        assert all("Write a better `schedule`" in m for m in prompts)  # the compact style
+        assert all("new `priority` function" in m for m in prompts)  # compact style, focus function
         assert all(len(m) < 4000 for m in prompts)  # short enough for a CPU prefill
     finally:
         if not was_running:

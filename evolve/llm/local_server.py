@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from evolve.llm.local_model import DEFAULT_MODEL, LocalModelError, cache_dir, ll
 DEFAULT_PORT = 8765
 CONTEXT_TOKENS = 4096
 READY_SECONDS = 180.0
+BUSY_SECONDS = 300.0  # a server busy with another run's request answers when that one is done
 
 
 def api_base(port: int) -> str:
@@ -37,6 +39,25 @@ def served_model(port: int, timeout: float = 2.0) -> str | None:
         return data["data"][0]["id"]
     except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError):
         return None
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def answering_model(port: int, patience: float = BUSY_SECONDS) -> str | None:
+    """The model a server on ``port`` serves; a server busy generating for another run may take
+    a while to answer, so wait for it as long as something listens there."""
+    deadline = time.monotonic() + patience
+    while True:
+        name = served_model(port, timeout=10.0)
+        if name is not None or not port_open(port) or time.monotonic() > deadline:
+            return name
+        time.sleep(1.0)
 
 
 def serve_command(name: str, port: int, threads: int) -> list[str]:
@@ -74,12 +95,15 @@ def wait_ready(port: int, name: str, proc: subprocess.Popen, log: Path | None) -
 def ensure_server(name: str = DEFAULT_MODEL, port: int = DEFAULT_PORT,
                   threads: int | None = None) -> tuple[str, bool]:
     """(api_base, started): reuse the server on ``port`` or start one in the background."""
-    current = served_model(port)
+    current = answering_model(port)
     if current == name:
         return api_base(port), False
     if current is not None:
         raise LocalModelError(f"port {port} already serves model {current!r}, not {name!r}: stop "
                               f"it (`evolve llm stop --port {port}`) or choose another port")
+    if port_open(port):
+        raise LocalModelError(f"port {port} is in use but does not answer as a model server within "
+                              f"{BUSY_SECONDS:.0f}s: free it or stop that server (`evolve llm stop`)")
     cmd = serve_command(name, port, threads or default_threads())
     log = cache_dir() / f"llama-server-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
