@@ -109,8 +109,8 @@ def ensure_server(name: str = DEFAULT_MODEL, port: int = DEFAULT_PORT,
     log.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
-    _pid_file(port).write_text(str(proc.pid))
     wait_ready(port, name, proc, log)
+    _pid_file(port).write_text(str(proc.pid))  # only a server that came up is ours to stop
     return api_base(port), True
 
 
