@@ -402,6 +402,51 @@ def _final_report(handle: RunHandle, executor) -> None:
     console.print(baseline_table(spec, results, sets, f"{spec.name}: winner vs baselines"))
 
 
+@app.command()
+def export(name: Annotated[str, typer.Argument(help="run name")],
+           out: Annotated[Path, typer.Option("--out", help="module to write, e.g. policy.py")],
+           program: Annotated[Optional[int], typer.Option("--program", help="program id "
+                                                          "(default: the best)")] = None,
+           runs_dir: RunsDir = Path("runs"), db: DbUrl = None) -> None:
+    """Write a program (the best by default) as a standalone module with its provenance."""
+    from evolve.export import ExportError, export_program
+
+    with user_errors():
+        handle = find_run(name, runs_dir, db)
+        try:
+            path = export_program(handle.archive, handle.run_id, program, out)
+        except ExportError as exc:
+            raise UserError(str(exc)) from None
+        console.print(f"wrote {path}; check it with: evolve verify {path} --problem {handle.spec.name}")
+
+
+@app.command()
+def verify(path: Annotated[Path, typer.Argument(help="a policy module (exported or hand-written)")],
+           problem: Annotated[str, typer.Option("--problem", help="problem to score it on")],
+           sets: Annotated[str, typer.Option(help="comma-separated instance sets")] = "test") -> None:
+    """Score a policy module through the sandbox and trusted verifier."""
+    from evolve.report import baseline_table, evaluate_many
+
+    with user_errors():
+        spec = load_problem(problem)
+        if not path.is_file():
+            raise UserError(f"no file {path}: pass the path of a policy module")
+        names = [s.strip() for s in sets.split(",") if s.strip()]
+        unknown = [s for s in names if s not in spec.sets]
+        if unknown:
+            raise UserError(f"unknown set(s) {', '.join(unknown)} for {problem}: "
+                            f"choose from {', '.join(spec.sets)}")
+        executor = _executor(spec, 2)
+        try:
+            results = asyncio.run(evaluate_many(executor, spec, {path.name: path.read_text()}, names))
+        finally:
+            executor.close()
+        console.print(baseline_table(spec, results, names, f"{path} on {problem}"))
+        failed = [f"{s}: {out['error']}" for (_, s), out in results.items() if not out["ok"]]
+        if failed:
+            raise UserError(f"{path} failed verification: " + "; ".join(failed)[:500])
+
+
 llm_app = typer.Typer(no_args_is_help=True, help="The embedded local model (llama.cpp server).")
 app.add_typer(llm_app, name="llm")
 Port = Annotated[int, typer.Option(help="loopback port of the server")]

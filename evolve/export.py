@@ -1,0 +1,123 @@
+"""Export an archived program as a standalone module with its provenance.
+
+The module is the program's own code (candidate code never imports evolve) under a docstring that
+says where it came from: problem and API contract, run, program id, lineage from the seed, the
+models whose replies made it, and trusted scores on the train and held-out sets beside the
+baselines'. Scores come from the archive or, where missing, from the sandboxed verifier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from evolve.archive.models import Iteration, Program, Run
+from evolve.archive.store import Archive
+from evolve.edits import BLOCK_END, BLOCK_START
+from evolve.executors.local import LocalExecutor
+from evolve.problem import ProblemSpec, load_problem
+from evolve.report import evaluate_many, record_test_evaluation
+
+
+class ExportError(Exception):
+    """The program cannot be exported; the message names the fix."""
+
+
+def lineage(archive: Archive, program_id: int) -> list[int]:
+    """Program ids from the seed to ``program_id``."""
+    path = []
+    current: int | None = program_id
+    while current is not None:
+        path.append(current)
+        current = archive.program(current).parent_id
+    return path[::-1]
+
+
+def models_used(archive: Archive, run_id: int, path: list[int]) -> list[str]:
+    with archive.session() as s:
+        rows = s.scalars(select(Iteration.model).where(Iteration.run_id == run_id,
+                                                       Iteration.child_id.in_(path))).all()
+    return sorted({m for m in rows if m})
+
+
+def strip_markers(code: str) -> str:
+    """The program without its seed docstring and EVOLVE-BLOCK marker lines."""
+    lines = [ln for ln in code.splitlines() if ln.strip() not in (BLOCK_START, BLOCK_END)]
+    body = "\n".join(lines).strip() + "\n"
+    if body.startswith('"""'):
+        end = body.find('"""', 3)
+        body = body[end + 3:].lstrip("\n") if end > 0 else body
+    return body
+
+
+def scores(spec: ProblemSpec, archive: Archive, program_id: int, code: str) -> dict:
+    """{name: {set: metric}} for the program (stored train, test stored or computed now) and
+    every baseline (computed through the sandbox)."""
+    held_out = [s for s in ("test",) if s in spec.sets]
+    sets = ["train", *held_out]
+    metric = spec.objective.metric
+    out: dict[str, dict[str, float | None]] = {"evolved": {"train": archive.program(program_id)
+                                                           .metrics.get(metric)}}
+    executor = LocalExecutor(2, spec.limits.wall_seconds)
+    try:
+        missing = [s for s in held_out if not archive.program(program_id, s).metrics]
+        results = asyncio.run(evaluate_many(executor, spec, {"evolved": code, **spec.baselines()}
+                                            if missing else spec.baselines(), sets))
+    finally:
+        executor.close()
+    for s in held_out:
+        if s in missing:
+            record_test_evaluation(archive, program_id, results[("evolved", s)])
+        out["evolved"][s] = archive.program(program_id, s).metrics.get(metric)
+    for (name, s), res in results.items():
+        if name != "evolved":
+            out.setdefault(name, {})[s] = res["metrics"].get(metric) if res["ok"] else None
+    return out
+
+
+def render(spec: ProblemSpec, run: Run, program_id: int, path: list[int], models: list[str],
+           table: dict, code: str) -> str:
+    metric, direction = spec.objective.metric, spec.objective.direction
+    sets = list(next(iter(table.values())))
+    header = [f"Evolved policy for `{spec.name}`: {spec.summary}", "",
+              f"Provenance: run {run.name!r}, program {program_id}, lineage depth {len(path) - 1} "
+              f"({' -> '.join(map(str, path))}), models {', '.join(models) or 'none (seed)'}, "
+              f"exported {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by evolve.", "",
+              f"Scores ({metric}, {direction}; trusted verifier, sandboxed):"]
+    header.append("    " + f"{'policy':<16}" + "".join(f"{s:>12}" for s in sets))
+    for name, row in table.items():
+        cells = "".join(f"{'-' if row.get(s) is None else f'{100 * row[s]:.2f}%':>12}" for s in sets)
+        header.append("    " + f"{name:<16}" + cells)
+    header += ["", f"API contract: {spec.signature}", "",
+               *textwrap.dedent(spec.brief).strip().replace('"""', "'''").splitlines()]
+    doc = "\n".join(header)
+    return f'"""{doc}\n"""\n\n\n{code}'
+
+
+def export_program(archive: Archive, run_id: int, program_id: int | None, out: Path) -> Path:
+    with archive.session() as s:
+        run = s.get(Run, run_id)
+        if program_id is None:
+            program_id = s.scalar(select(Program.id).where(Program.run_id == run_id,
+                                                           Program.combined_score.is_not(None))
+                                  .order_by(Program.combined_score.desc(), Program.id).limit(1))
+            if program_id is None:
+                raise ExportError(f"run {run.name} has no evaluated program yet: resume it first")
+        prog = s.get(Program, program_id)
+        if prog is None or prog.run_id != run_id:
+            raise ExportError(f"program {program_id} is not in run {run.name}: see `evolve status "
+                              f"{run.name}` for ids")
+        if prog.status != "ok":
+            raise ExportError(f"program {program_id} is {prog.status}, not a passing program: "
+                              "export one with a score (--best)")
+    spec = load_problem(run.problem)
+    code = strip_markers(archive.program(program_id).code)
+    path = lineage(archive, program_id)
+    table = scores(spec, archive, program_id, archive.program(program_id).code)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(spec, run, program_id, path, models_used(archive, run_id, path), table, code))
+    return out
