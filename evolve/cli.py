@@ -407,6 +407,8 @@ def export(name: Annotated[str, typer.Argument(help="run name")],
            out: Annotated[Path, typer.Option("--out", help="module to write, e.g. policy.py")],
            program: Annotated[Optional[int], typer.Option("--program", help="program id "
                                                           "(default: the best)")] = None,
+           with_test: Annotated[bool, typer.Option("--with-test", help="also write test_<module>.py, "
+                                                   "a pytest check of the exported scores")] = False,
            runs_dir: RunsDir = Path("runs"), db: DbUrl = None) -> None:
     """Write a program (the best by default) as a standalone module with its provenance."""
     from evolve.export import ExportError, export_program
@@ -414,7 +416,7 @@ def export(name: Annotated[str, typer.Argument(help="run name")],
     with user_errors():
         handle = find_run(name, runs_dir, db)
         try:
-            path = export_program(handle.archive, handle.run_id, program, out)
+            path = export_program(handle.archive, handle.run_id, program, out, with_test)
         except ExportError as exc:
             raise UserError(str(exc)) from None
         console.print(f"wrote {path}; check it with: evolve verify {path} --problem {handle.spec.name}")

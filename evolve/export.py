@@ -98,7 +98,36 @@ def render(spec: ProblemSpec, run: Run, program_id: int, path: list[int], models
     return f'"""{doc}\n"""\n\n\n{code}'
 
 
-def export_program(archive: Archive, run_id: int, program_id: int | None, out: Path) -> Path:
+CHECK = """\"\"\"Re-score {module} through evolve's sandbox and verifier (written by `evolve export`).\"\"\"
+
+from pathlib import Path
+
+from evaluators.jobs import run_job
+
+EXPECTED = {expected!r}  # {metric} per set, as stored in run {run!r} (program {program})
+
+
+def test_{stem}_reproduces_its_exported_scores():
+    code = Path(__file__).with_name("{module}").read_text(encoding="utf-8")
+    for set_name, value in EXPECTED.items():
+        out = run_job({{"problem": {problem!r}, "code": code, "set": set_name}})
+        assert out["ok"], out["error"]
+        assert abs(out["metrics"][{metric!r}] - value) <= 1e-9 * max(1.0, abs(value)), set_name
+"""
+
+
+def write_check(out: Path, spec: ProblemSpec, run: Run, program_id: int, table: dict) -> Path:
+    """A pytest file beside ``out`` that re-scores it and compares with the exported scores."""
+    expected = {s: v for s, v in table["evolved"].items() if v is not None}
+    path = out.with_name(f"test_{out.stem}.py")
+    path.write_text(CHECK.format(module=out.name, stem=out.stem, expected=expected,
+                                 metric=spec.objective.metric, run=run.name, program=program_id,
+                                 problem=spec.name))
+    return path
+
+
+def export_program(archive: Archive, run_id: int, program_id: int | None, out: Path,
+                   with_test: bool = False) -> Path:
     with archive.session() as s:
         run = s.get(Run, run_id)
         if program_id is None:
@@ -120,4 +149,6 @@ def export_program(archive: Archive, run_id: int, program_id: int | None, out: P
     table = scores(spec, archive, program_id, archive.program(program_id).code)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(spec, run, program_id, path, models_used(archive, run_id, path), table, code))
+    if with_test:
+        write_check(out, spec, run, program_id, table)
     return out

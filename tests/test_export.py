@@ -24,8 +24,12 @@ def test_export_imports_fresh_and_verifies_to_the_stored_score(stub, tmp_path):
     stored_test, = query(db, "select combined_score from evaluations where program_id = ? "
                              "and set_name = 'test'", best)[0]
     out = tmp_path / "pkg" / "policy.py"
-    res = run_cli("export", "ex", "--out", str(out), "--runs-dir", runs)
+    res = run_cli("export", "ex", "--out", str(out), "--with-test", "--runs-dir", runs)
     assert res.returncode == 0, res.stderr
+    check = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            str(out.with_name("test_policy.py"))], cwd=out.parent,
+                           capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0 and "1 passed" in check.stdout, check.stdout + check.stderr
     text = out.read_text()
     assert "evolve" not in text.split('"""', 2)[2]  # no dependency on the platform
     for needle in (f"program {best}", "lineage depth 1 (1 -> 2)", "models openai/local",
