@@ -1,4 +1,4 @@
-"""The ``evolve`` command line: run, resume, status, problems, baseline.
+"""The ``evolve`` command line: run, resume, status, worker, problems, baseline, export, verify.
 
 Every user error ends in one red line that names the thing and the fix, and exit code 2.
 """
@@ -7,21 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from evolve.config import ConfigError, RunConfig, load_config
-from evolve.problem import ProblemError, list_problems, load_problem
+from evolve.cli_llm import llm_app
+from evolve.cli_support import UserError, console, err_console, set_names, user_errors
+from evolve.config import RunConfig, load_config
+from evolve.problem import list_problems, load_problem
 from evolve.runs import (
     RunHandle,
-    RunSetupError,
     create_run,
     ensure_local_servers,
     find_run,
@@ -30,26 +29,9 @@ from evolve.runs import (
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Evolve scheduling and load-balancing policies with LLMs and trusted verifiers.")
-console = Console()
-err_console = Console(stderr=True)
-
 RunsDir = Annotated[Path, typer.Option("--runs-dir", help="folder holding runs/<name>/archive.db")]
 DbUrl = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL of the archive "
                                               "(default: SQLite in the run folder)")]
-
-
-class UserError(Exception):
-    pass
-
-
-@contextmanager
-def user_errors():
-    try:
-        yield
-    except (ConfigError, ProblemError, RunSetupError, UserError) as exc:
-        for line in str(exc).splitlines():
-            err_console.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
 
 
 def _level() -> str:
@@ -180,11 +162,7 @@ def baseline(problem: str,
 
     with user_errors():
         spec = load_problem(problem)
-        names = [s.strip() for s in sets.split(",") if s.strip()]
-        unknown = [s for s in names if s not in spec.sets]
-        if unknown:
-            raise UserError(f"unknown set(s) {', '.join(unknown)} for {problem}: "
-                            f"choose from {', '.join(spec.sets)}")
+        names = set_names(spec, sets)
         codes = spec.baselines()
         if not codes:
             raise UserError(f"problem {problem} has no baselines in {spec.root / 'baselines'}")
@@ -433,11 +411,7 @@ def verify(path: Annotated[Path, typer.Argument(help="a policy module (exported 
         spec = load_problem(problem)
         if not path.is_file():
             raise UserError(f"no file {path}: pass the path of a policy module")
-        names = [s.strip() for s in sets.split(",") if s.strip()]
-        unknown = [s for s in names if s not in spec.sets]
-        if unknown:
-            raise UserError(f"unknown set(s) {', '.join(unknown)} for {problem}: "
-                            f"choose from {', '.join(spec.sets)}")
+        names = set_names(spec, sets)
         executor = _executor(spec, 2)
         try:
             results = asyncio.run(evaluate_many(executor, spec, {path.name: path.read_text()}, names))
@@ -449,42 +423,7 @@ def verify(path: Annotated[Path, typer.Argument(help="a policy module (exported 
             raise UserError(f"{path} failed verification: " + "; ".join(failed)[:500])
 
 
-llm_app = typer.Typer(no_args_is_help=True, help="The embedded local model (llama.cpp server).")
 app.add_typer(llm_app, name="llm")
-Port = Annotated[int, typer.Option(help="loopback port of the server")]
-
-
-@llm_app.command("serve")
-def llm_serve(model: Annotated[str, typer.Option(help="embedded model name")] = "",
-              port: Port = 0, threads: Annotated[int, typer.Option(help="CPU threads")] = 0) -> None:
-    """Run llama.cpp's OpenAI-compatible server for an embedded model in the foreground."""
-    import os
-
-    from evolve.llm import local_model, local_server
-
-    with user_errors():
-        name = model or local_model.DEFAULT_MODEL
-        port = port or local_server.DEFAULT_PORT
-        try:
-            cmd = local_server.serve_command(name, port, threads or local_server.default_threads())
-        except local_model.LocalModelError as exc:
-            raise UserError(str(exc)) from None
-        if local_server.port_open(port):
-            raise UserError(f"port {port} is already in use: stop the server there "
-                            f"(`evolve llm stop --port {port}`) or pass --port")
-        console.print(f"serving {name} at {local_server.api_base(port)} (Ctrl-C stops)")
-        os.execv(cmd[0], cmd)
-
-
-@llm_app.command("stop")
-def llm_stop(port: Port = 0) -> None:
-    """Stop the background server that `evolve run` started."""
-    from evolve.llm import local_server
-
-    port = port or local_server.DEFAULT_PORT
-    stopped = local_server.stop_server(port)
-    console.print(f"stopped the model server on port {port}" if stopped
-                  else f"no background model server recorded for port {port}")
 
 
 def main() -> None:

@@ -1,0 +1,40 @@
+"""What every ``evolve`` command shares: consoles and the one-red-line user error (exit 2)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from evolve.config import ConfigError
+from evolve.problem import ProblemError, ProblemSpec
+from evolve.runs import RunSetupError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class UserError(Exception):
+    pass
+
+
+@contextmanager
+def user_errors():
+    try:
+        yield
+    except (ConfigError, ProblemError, RunSetupError, UserError) as exc:
+        for line in str(exc).splitlines():
+            err_console.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def set_names(spec: ProblemSpec, sets: str) -> list[str]:
+    """Parse a comma-separated list of instance sets of ``spec``; unknown names are an error."""
+    names = [s.strip() for s in sets.split(",") if s.strip()]
+    unknown = [s for s in names if s not in spec.sets]
+    if unknown:
+        raise UserError(f"unknown set(s) {', '.join(unknown)} for {spec.name}: "
+                        f"choose from {', '.join(spec.sets)}")
+    return names
