@@ -1,4 +1,4 @@
-"""The ``evolve`` command line: run, resume, status, worker, problems, baseline, export, verify.
+"""The ``evolve`` command line: run, resume, status, worker, problems, baseline, export, verify, ui.
 
 Every user error ends in one red line that names the thing and the fix, and exit code 2.
 """
@@ -17,6 +17,7 @@ from rich.table import Table
 
 from evolve.cli_llm import llm_app
 from evolve.cli_support import UserError, console, err_console, set_names, user_errors
+from evolve.cli_ui import ui_command
 from evolve.config import RunConfig, load_config
 from evolve.problem import list_problems, load_problem
 from evolve.runs import (
@@ -347,15 +348,18 @@ def _drive(handle: RunHandle) -> None:
             _final_report(handle, executor)
     finally:
         executor.close()
-    console.print(f"inspect with: evolve status {handle.name}"
-                  + (f" --runs-dir {handle.run_dir.parent}" if str(handle.run_dir.parent) != "runs" else ""))
+    where = f" --runs-dir {handle.run_dir.parent}" if str(handle.run_dir.parent) != "runs" else ""
+    own_file = handle.archive.url.endswith(str((handle.run_dir / "archive.db").resolve()))
+    where_db = where if own_file else f" --db {_safe_url(handle.archive.url)}"
+    console.print(f"inspect with: evolve status {handle.name}{where_db} · explore and export: "
+                  f"evolve ui{where_db}")
     if controller.interrupted:
         console.print(f"continue with: evolve resume {handle.name}")
         raise typer.Exit(130)
 
 
 def _final_report(handle: RunHandle, executor) -> None:
-    from evolve.report import baseline_table, evaluate_many, record_test_evaluation
+    from evolve.report import baseline_results, baseline_table, evaluate_many, record_test_evaluation
 
     spec = handle.spec
     top = handle.archive.top_programs(handle.run_id, 1)
@@ -371,7 +375,8 @@ def _final_report(handle: RunHandle, executor) -> None:
 
     async def both() -> list[dict]:
         return await asyncio.gather(evaluate_many(executor, spec, {winner: best.code}, held_out),
-                                    evaluate_many(executor, spec, spec.baselines(), sets))
+                                    baseline_results(handle.archive, handle.run_id, spec, executor,
+                                                     sets))
 
     for part in asyncio.run(both()):
         results.update(part)
@@ -424,6 +429,7 @@ def verify(path: Annotated[Path, typer.Argument(help="a policy module (exported 
 
 
 app.add_typer(llm_app, name="llm")
+app.command("ui")(ui_command)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from evolve.archive.store import Archive
 from evolve.edits import BLOCK_END, BLOCK_START
 from evolve.executors.local import LocalExecutor
 from evolve.problem import ProblemSpec, load_problem
-from evolve.report import evaluate_many, record_test_evaluation
+from evolve.report import baseline_results, evaluate_many, record_test_evaluation
 
 
 class ExportError(Exception):
@@ -54,28 +54,31 @@ def strip_markers(code: str) -> str:
     return body
 
 
-def scores(spec: ProblemSpec, archive: Archive, program_id: int, code: str) -> dict:
+def scores(spec: ProblemSpec, archive: Archive, run_id: int, program_id: int, code: str) -> dict:
     """{name: {set: metric}} for the program (stored train, test stored or computed now) and
-    every baseline (computed through the sandbox)."""
+    every baseline (stored with the run, or computed through the sandbox and stored)."""
     held_out = [s for s in ("test",) if s in spec.sets]
     sets = ["train", *held_out]
     metric = spec.objective.metric
     out: dict[str, dict[str, float | None]] = {"evolved": {"train": archive.program(program_id)
                                                            .metrics.get(metric)}}
     executor = LocalExecutor(2, spec.limits.wall_seconds)
+    missing = [s for s in held_out if not archive.program(program_id, s).metrics]
+
+    async def both() -> tuple[dict, dict]:
+        return await asyncio.gather(evaluate_many(executor, spec, {"evolved": code}, missing),
+                                    baseline_results(archive, run_id, spec, executor, sets))
+
     try:
-        missing = [s for s in held_out if not archive.program(program_id, s).metrics]
-        results = asyncio.run(evaluate_many(executor, spec, {"evolved": code, **spec.baselines()}
-                                            if missing else spec.baselines(), sets))
+        evolved, baselines = asyncio.run(both())
     finally:
         executor.close()
     for s in held_out:
         if s in missing:
-            record_test_evaluation(archive, program_id, results[("evolved", s)])
+            record_test_evaluation(archive, program_id, evolved[("evolved", s)])
         out["evolved"][s] = archive.program(program_id, s).metrics.get(metric)
-    for (name, s), res in results.items():
-        if name != "evolved":
-            out.setdefault(name, {})[s] = res["metrics"].get(metric) if res["ok"] else None
+    for (name, s), res in baselines.items():
+        out.setdefault(name, {})[s] = res["metrics"].get(metric) if res["ok"] else None
     return out
 
 
@@ -146,7 +149,7 @@ def export_program(archive: Archive, run_id: int, program_id: int | None, out: P
     spec = load_problem(run.problem)
     code = strip_markers(archive.program(program_id).code)
     path = lineage(archive, program_id)
-    table = scores(spec, archive, program_id, archive.program(program_id).code)
+    table = scores(spec, archive, run_id, program_id, archive.program(program_id).code)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(spec, run, program_id, path, models_used(archive, run_id, path), table, code))
     if with_test:

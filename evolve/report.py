@@ -28,6 +28,23 @@ async def evaluate_many(executor: Executor, spec: ProblemSpec, codes: dict[str, 
     return dict(zip(keys, outs))
 
 
+async def baseline_results(archive: Archive, run_id: int, spec: ProblemSpec, executor: Executor,
+                           sets: list[str]) -> dict[tuple[str, str], dict]:
+    """Every baseline's outcome on ``sets`` for this run: stored ones under the current evaluator
+    version are reused, missing ones are scored through ``executor`` and stored with the run."""
+    from evaluators.jobs import evaluator_version
+
+    stored = archive.baseline_outcomes(run_id, evaluator_version(spec.name))
+    codes = spec.baselines()
+    todo = [(n, s) for n in codes for s in sets if (n, s) not in stored]
+    outs = await asyncio.gather(*(executor.evaluate(EvalJob(spec.name, codes[n], s)) for n, s in todo))
+    for (name, set_name), out in zip(todo, outs):
+        if out.get("evaluator_version") not in (None, "n/a", "unknown"):
+            archive.record_baseline(run_id, name, set_name, out)
+        stored[(name, set_name)] = out
+    return {(n, s): stored[(n, s)] for n in codes for s in sets}
+
+
 def metric_columns(results: dict[tuple[str, str], dict], set_name: str) -> list[str]:
     cols: set[str] = set()
     for (_, s), out in results.items():

@@ -4,6 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/services.sh
+# the dashboard's browser test drives Debian's headless Chromium through chromedriver
+if ! command -v chromedriver >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 \
+    || echo "warning: could not install chromium + chromium-driver; the browser test will fail" >&2
+fi
 .venv/bin/ruff check .
 set +e
 .venv/bin/python -m pytest "$@"

@@ -163,3 +163,26 @@ class EvalTask(Base):
     sends: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BaselineScore(Base):
+    """A human baseline's trusted score on one instance set, kept with the run it was compared to.
+
+    Written when a run's final report or an export scores the baselines, so the dashboard can
+    show the comparison without running anything.
+    """
+
+    __tablename__ = "baseline_scores"
+    __table_args__ = (UniqueConstraint("run_id", "name", "set_name", "evaluator_version",
+                                       name="uq_baseline_score_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    set_name: Mapped[str] = mapped_column(String(50))
+    evaluator_version: Mapped[str] = mapped_column(String(50))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    metrics: Mapped[dict] = mapped_column(JSON)
+    combined_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

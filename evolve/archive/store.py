@@ -18,7 +18,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from evolve.archive.db import make_engine, sqlite_url
 from evolve.archive.db import migrate as upgrade
-from evolve.archive.models import Elite, Evaluation, Iteration, LlmCall, Program, Run, utcnow
+from evolve.archive.models import (
+    BaselineScore,
+    Elite,
+    Evaluation,
+    Iteration,
+    LlmCall,
+    Program,
+    Run,
+    utcnow,
+)
 
 
 def code_hash(code: str) -> str:
@@ -260,6 +269,30 @@ class Archive:
             s.add(row)
             s.flush()
             return row.id
+
+    # -- baselines ---------------------------------------------------------------------------
+    def record_baseline(self, run_id: int, name: str, set_name: str, outcome: dict) -> None:
+        """Keep a baseline's trusted outcome with the run (once per name, set and version)."""
+        try:
+            with self.session() as s, s.begin():
+                s.add(BaselineScore(run_id=run_id, name=name, set_name=set_name,
+                                    evaluator_version=outcome.get("evaluator_version", "unknown"),
+                                    ok=outcome["ok"], metrics=outcome["metrics"],
+                                    combined_score=outcome["combined_score"], error=outcome["error"],
+                                    seconds=outcome["seconds"]))
+        except IntegrityError:
+            pass  # already stored for this evaluator version
+
+    def baseline_outcomes(self, run_id: int, evaluator_version: str) -> dict[tuple[str, str], dict]:
+        """{(baseline name, set): outcome} stored for this run under ``evaluator_version``."""
+        with self.session() as s:
+            rows = s.scalars(select(BaselineScore).where(
+                BaselineScore.run_id == run_id,
+                BaselineScore.evaluator_version == evaluator_version)).all()
+        return {(r.name, r.set_name): {"ok": r.ok, "metrics": r.metrics, "combined_score":
+                                       r.combined_score, "error": r.error, "seconds": r.seconds,
+                                       "feedback": "", "error_kind": None,
+                                       "evaluator_version": r.evaluator_version} for r in rows}
 
     # -- run summary -------------------------------------------------------------------------
     def iteration_count(self, run_id: int) -> int:

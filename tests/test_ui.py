@@ -1,0 +1,282 @@
+"""The dashboard on an archive made by a real scripted run: every page through Streamlit's AppTest,
+read-only engines on SQLite and PostgreSQL, and the export button's round trip."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from streamlit.testing.v1 import AppTest
+
+from evolve.archive.db import sqlite_url
+from evolve.llm.stub_server import Step, StubLLM
+from ui.readonly import ArchiveUnavailable, readonly_engine
+
+from . import browser
+from .conftest import ROOT, WMDD_DIFF, clean_env, evolve_cmd, query, run_cli, variant_rewrite, write_config
+
+APP = str(ROOT / "ui" / "app.py")
+CRASH = ("Divide.\n```python\n# EVOLVE-BLOCK-START\ndef schedule(p, w, d):\n"
+         "    return [1 // 0]\n# EVOLVE-BLOCK-END\n```\n")
+SCRIPT = [Step(content=WMDD_DIFF), Step(content="I would not change anything."), Step(content=CRASH),
+          Step(content=variant_rewrite(3))]
+
+
+def scripted_run(tmp: Path, name: str, db: str | None = None) -> None:
+    """A 4-iteration smtt run on the stub LLM: one improvement, one unparseable reply, one crash."""
+    cfg = write_config(tmp / "ui.yaml", "proposals_in_flight: 1\nevaluations_in_flight: 2\n")
+    with StubLLM(script=list(SCRIPT), default=Step(content="Nothing to change.")) as stub:
+        args = ["run", "smtt", "--api-base", stub.url, "--iterations", "4", "--config", str(cfg),
+                "--run-name", name, "--runs-dir", str(tmp / "runs")]
+        res = run_cli(*args, *(["--db", db] if db else []))
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("ui")
+    scripted_run(tmp, "ui-demo")
+    return tmp / "runs"
+
+
+@pytest.fixture
+def app(runs_dir, monkeypatch) -> AppTest:
+    monkeypatch.setenv("EVOLVE_UI_DB", "")
+    monkeypatch.setenv("EVOLVE_UI_RUNS_DIR", str(runs_dir))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Everything the page shows as text: titles, markdown, captions, code, metrics, tables."""
+    parts = [e.value for kind in ("title", "subheader", "markdown", "caption", "code", "info",
+                                  "warning", "error", "success") for e in getattr(at, kind)]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    parts += [df.value.to_string() for df in at.dataframe]
+    return "\n".join(str(p) for p in parts)
+
+
+def best_id(runs_dir: Path) -> int:
+    return query(runs_dir / "ui-demo" / "archive.db",
+                 "select id from programs order by combined_score desc limit 1")[0][0]
+
+
+@pytest.mark.slow
+def test_runs_page_lists_the_run(app):
+    shown = texts(app)
+    assert "ui-demo" in shown and "smtt" in shown and "finished" in shown
+    assert app.sidebar.selectbox[0].value == "ui-demo"
+
+
+@pytest.mark.slow
+def test_overview_shows_curves_failures_and_llm_usage(app):
+    at = app.switch_page("views/overview.py").run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert "Run ui-demo" in shown
+    assert "iterations 4" in shown
+    for failure in ("parse / apply", "crash", "gate (quick check)"):  # unparseable reply, 1 // 0
+        assert failure in shown, failure
+    assert "openai/local" in shown  # per-model token and dollar table
+    assert len(at.get("plotly_chart")) == 2  # score curves, LLM usage
+
+
+@pytest.mark.slow
+def test_lineage_highlights_the_path_to_the_best(app, runs_dir):
+    best = best_id(runs_dir)
+    at = app.switch_page("views/lineage.py").run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert f"Seed → #{best} (the best program)" in shown
+    chain = at.dataframe[0].value
+    assert chain["id"].iloc[0] == 1 and chain["id"].iloc[-1] == best
+    assert at.get("plotly_chart"), "no lineage graph"
+
+
+@pytest.mark.slow
+def test_program_page_shows_code_diff_metrics_prompt_and_timings(app, runs_dir):
+    best = best_id(runs_dir)
+    app.query_params["program"] = str(best)
+    at = app.switch_page("views/program.py").run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert f"Program #{best} · best" in shown
+    assert "return max(p_j, d_j - t) / w_j" in shown  # code
+    assert "-    return d_j\n+    return max(p_j, d_j - t) / w_j" in shown  # diff against the seed
+    assert "verifier feedback" in shown and "gap" in shown  # metrics
+    assert "weighted modified due date" in shown  # the reply that made it
+    assert "evaluation on train" in shown and "LLM call (attempt 1" in shown  # timings
+    assert at.button(key=f"export_{best}").label == "Export as module"
+
+
+@pytest.mark.slow
+def test_program_page_explains_a_crash_and_an_unknown_id(app, runs_dir):
+    crashed = query(runs_dir / "ui-demo" / "archive.db",
+                    "select id from programs where status = 'failed' limit 1")[0][0]
+    app.query_params["program"] = str(crashed)
+    at = app.switch_page("views/program.py").run()
+    assert "ZeroDivisionError" in texts(at)
+    at.query_params["program"] = "999"
+    at.run()
+    assert "program 999 is not in run ui-demo" in texts(at)
+
+
+@pytest.mark.slow
+def test_elites_and_compare_pages(app, runs_dir):
+    at = app.switch_page("views/elites.py").run()
+    assert not at.exception, at.exception
+    assert "island 0:" in texts(at) and at.get("plotly_chart")
+    at = at.switch_page("views/compare.py").run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    best = best_id(runs_dir)
+    assert {f"evolved #{best}", "edd", "wmdd", "atc_api"} <= set(table["policy"])
+    assert {"train", "test"} <= set(table.columns)  # held-out scores from the final report
+    wmdd = table.set_index("policy").loc["wmdd"]
+    assert table.set_index("policy").loc[f"evolved #{best}", "train"] == pytest.approx(wmdd["train"])
+
+
+@pytest.mark.slow
+def test_export_button_writes_a_verified_module(app, runs_dir):
+    best = best_id(runs_dir)
+    app.query_params["program"] = str(best)
+    at = app.switch_page("views/program.py").run()
+    at.button(key=f"export_{best}").click().run(timeout=300)
+    assert not at.exception, at.exception
+    assert "wrote " in texts(at), texts(at)[-2000:]
+    module = runs_dir / "ui-demo" / "exports" / f"ui_demo_program_{best}.py"
+    assert module.exists() and (module.parent / f"test_{module.stem}.py").exists()
+    assert f"program {best}" in module.read_text()
+    res = run_cli("verify", str(module), "--problem", "smtt")
+    assert res.returncode == 0, res.stderr
+
+
+def test_readonly_engine_refuses_writes_on_sqlite(tmp_path):
+    db = tmp_path / "archive.db"
+    from evolve.archive.store import Archive
+
+    Archive(sqlite_url(db)).create_run("r", "smtt", {})
+    engine = readonly_engine(sqlite_url(db))
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from runs")).scalar() == 1
+        with pytest.raises(DBAPIError, match=r"readonly|read-only|query_only"):
+            conn.execute(text("update runs set status = 'x'"))
+    with pytest.raises(ArchiveUnavailable, match="not an evolve archive"):
+        readonly_engine(sqlite_url(tmp_path / "empty.db"))
+
+
+@pytest.mark.slow
+def test_dashboard_on_postgresql(pg_url, tmp_path, monkeypatch):
+    scripted_run(tmp_path, "ui-pg", db=pg_url)
+    engine = readonly_engine(pg_url)
+    with engine.connect() as conn, pytest.raises(DBAPIError, match="read-only"):
+        conn.execute(text("update runs set status = 'x'"))
+    monkeypatch.setenv("EVOLVE_UI_DB", pg_url)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert "ui-pg" in texts(at)
+    at = at.switch_page("views/overview.py").run()
+    assert not at.exception, at.exception
+    assert "Run ui-pg" in texts(at) and "crash" in texts(at)
+    at = at.switch_page("views/program.py").run()
+    assert "return max(p_j, d_j - t) / w_j" in texts(at)
+    engine.dispose()
+
+
+ARTIFACTS = ROOT / "tests" / "artifacts" / "ui"
+
+
+@pytest.fixture(scope="module")
+def dashboard(runs_dir) -> Iterator[str]:
+    with browser.serve(runs_dir) as url:
+        yield url
+
+
+@pytest.mark.slow
+def test_browser_opens_lineage_clicks_into_a_program_and_saves_screenshots(dashboard, runs_dir):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    best = best_id(runs_dir)
+    driver = browser.chrome()
+    try:
+        driver.get(f"{dashboard}/")
+        browser.wait_for(driver, "1 run, 0 running")
+        assert "ui-demo stopped: reached the iteration limit (4)" in browser.page_text(driver)
+        driver.save_screenshot(str(ARTIFACTS / "runs.png"))
+
+        driver.get(f"{dashboard}/overview?run=ui-demo")
+        browser.wait_for(driver, "Score over iterations")
+        assert "Failures by kind" in browser.page_text(driver)
+        driver.save_screenshot(str(ARTIFACTS / "overview.png"))
+
+        driver.get(f"{dashboard}/lineage?run=ui-demo")
+        browser.wait_for(driver, f"Seed → #{best} (the best program)")
+        assert "Lineage · ui-demo" in browser.page_text(driver)
+        driver.save_screenshot(str(ARTIFACTS / "lineage.png"))
+
+        browser.click_point(driver, best)  # a node of the graph opens its program
+        browser.wait_for(driver, f"Program #{best} · best")
+        assert driver.current_url.endswith(f"/program?run=ui-demo&program={best}")
+        shown = browser.page_text(driver)
+        assert "return max(p_j, d_j - t) / w_j" in shown and "Open parent #1" in shown
+        driver.save_screenshot(str(ARTIFACTS / "program.png"))
+
+        driver.get(f"{dashboard}/elites?run=ui-demo")
+        browser.wait_for(driver, "island 0:")
+        driver.save_screenshot(str(ARTIFACTS / "elites.png"))
+        browser.click_point(driver, best)  # an elite cell opens its program
+        browser.wait_for(driver, f"Program #{best}")
+
+        driver.get(f"{dashboard}/compare?run=ui-demo")
+        browser.wait_for(driver, "atc_api")
+        driver.save_screenshot(str(ARTIFACTS / "compare.png"))
+    finally:
+        driver.quit()
+    for name in ("runs", "overview", "lineage", "program", "elites", "compare"):
+        assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000, name
+
+
+@pytest.mark.slow
+def test_browser_overview_refreshes_live_while_the_run_goes_on(tmp_path):
+    """A run in progress: the overview updates its iteration count without a reload."""
+    cfg = write_config(tmp_path / "slow.yaml", "proposals_in_flight: 1\nevaluations_in_flight: 1\n")
+    with StubLLM(default=Step(content=variant_rewrite(5), delay=2.0),
+                 responder=lambda n, _: Step(content=variant_rewrite(n), delay=2.0)) as stub:
+        run = subprocess.Popen(evolve_cmd("run", "smtt", "--api-base", stub.url, "--iterations", "8",
+                                          "--config", str(cfg), "--run-name", "live",
+                                          "--runs-dir", str(tmp_path / "runs")),
+                               cwd=ROOT, env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+        try:
+            deadline = time.monotonic() + 120
+            while not (tmp_path / "runs" / "live" / "archive.db").exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            with browser.serve(tmp_path / "runs") as url:
+                driver = browser.chrome()
+                try:
+                    driver.get(f"{url}/overview?run=live")
+                    browser.wait_for(driver, "Run live")
+                    assert "running" in browser.page_text(driver)
+
+                    def iterations() -> int:
+                        found = re.search(r"iterations\n(\d+)", browser.page_text(driver))
+                        return int(found.group(1)) if found else -1
+
+                    first = iterations()
+                    while iterations() <= first and time.monotonic() < deadline:
+                        time.sleep(0.5)  # no reload: the page refreshes itself
+                    assert iterations() > first >= 0, browser.page_text(driver)[:1500]
+                    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                    driver.save_screenshot(str(ARTIFACTS / "overview_live.png"))
+                finally:
+                    driver.quit()
+        finally:
+            run.terminate()
+            run.wait(timeout=60)

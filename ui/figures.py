@@ -1,0 +1,196 @@
+"""Plotly figures for the dashboard: score curves, LLM usage, lineage tree, elite grid, comparison.
+
+Pure functions from frames to figures (no Streamlit, no database), so they are testable and their
+cost is measured by the page-load benchmark. A lineage tree of more than 3,000 programs is drawn with WebGL.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import pairwise
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from evolve.problem import FeatureDim
+
+PATH_COLOUR = "#d62728"
+FAILED_COLOUR = "#b0b0b0"
+
+
+def progress(curves: pd.DataFrame) -> go.Figure:
+    """Best-so-far (solid) and median of recent scores (dotted) per island over iterations."""
+    fig = go.Figure()
+    for island, part in curves.groupby("island"):
+        colour = px.colors.qualitative.D3[int(island) % 10]
+        fig.add_trace(go.Scatter(x=part["iteration"], y=part["best"], mode="lines", line_shape="hv",
+                                 name=f"island {island} best", line={"color": colour}))
+        fig.add_trace(go.Scatter(x=part["iteration"], y=part["median"], mode="lines",
+                                 name=f"island {island} median", line={"color": colour, "dash": "dot"}))
+    fig.update_layout(xaxis_title="iteration", yaxis_title="combined score (higher is better)",
+                      height=380, margin={"t": 30, "b": 40}, legend={"orientation": "h"})
+    return fig
+
+
+def llm_usage(calls: pd.DataFrame) -> go.Figure:
+    """Cumulative tokens and dollars over time, one line per model."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("tokens (prompt + completion)", "dollars"))
+    for i, (model, part) in enumerate(calls.sort_values("time").groupby("model")):
+        colour = px.colors.qualitative.D3[i % 10]
+        part = part.assign(tokens=(part["prompt tokens"] + part["completion tokens"]).cumsum(),
+                           dollars=part["cost $"].cumsum())
+        step = max(1, len(part) // 500)  # a cumulative curve loses nothing visible at 500 points
+        part = pd.concat([part.iloc[::step], part.iloc[-1:]])
+        fig.add_trace(go.Scatter(x=part["time"], y=part["tokens"], name=model, line={"color": colour}), 1, 1)
+        fig.add_trace(go.Scatter(x=part["time"], y=part["dollars"], name=model,
+                                 line={"color": colour}, showlegend=False), 1, 2)
+    fig.update_layout(height=330, margin={"t": 40, "b": 40}, legend={"orientation": "h"})
+    return fig
+
+
+def tree_layout(nodes: pd.DataFrame) -> dict[int, tuple[float, float]]:
+    """(x, y) per program: x is the generation, leaves take consecutive rows and a parent sits at
+    the mean of its children (a tidy tree, computed without recursion)."""
+    ids = set(nodes["id"].astype(int))
+    children: dict[int | None, list[int]] = {}
+    for pid, parent in zip(nodes["id"].astype(int), nodes["parent"]):
+        key = int(parent) if parent is not None and not pd.isna(parent) and int(parent) in ids else None
+        children.setdefault(key, []).append(pid)
+    gen = dict(zip(nodes["id"].astype(int), nodes["generation"].astype(int)))
+    pos: dict[int, tuple[float, float]] = {}
+    row = 0.0
+    stack: list[tuple[int, bool]] = [(r, False) for r in reversed(children.get(None, []))]
+    while stack:
+        node, expanded = stack.pop()
+        kids = children.get(node, [])
+        if not kids:
+            pos[node] = (gen[node], row)
+            row += 1
+        elif expanded:
+            pos[node] = (gen[node], sum(pos[k][1] for k in kids) / len(kids))
+        else:
+            stack.append((node, True))
+            stack.extend((k, False) for k in reversed(kids))
+    return pos
+
+
+def lineage_tree(nodes: pd.DataFrame, path: list[int], selected: int | None) -> go.Figure:
+    """The tree of ``nodes`` coloured by score; ``path`` (seed to best) drawn thick in red."""
+    pos = tree_layout(nodes)
+    trace = go.Scattergl if len(pos) > 3000 else go.Scatter  # WebGL only where SVG would crawl
+    on_path = set(pairwise(path))
+    edge_x: list[float | None] = []
+    edge_y: list[float | None] = []
+    path_x: list[float | None] = []
+    path_y: list[float | None] = []
+    for pid, parent in zip(nodes["id"].astype(int), nodes["parent"]):
+        if parent is None or pd.isna(parent) or int(parent) not in pos:
+            continue
+        (x0, y0), (x1, y1) = pos[int(parent)], pos[pid]
+        xs, ys = (path_x, path_y) if (int(parent), pid) in on_path else (edge_x, edge_y)
+        xs += [x0, x1, None]
+        ys += [y0, y1, None]
+    fig = go.Figure()
+    fig.add_trace(trace(x=edge_x, y=edge_y, mode="lines", hoverinfo="skip", showlegend=False,
+                        line={"color": "#c8c8c8", "width": 1}))
+    fig.add_trace(trace(x=path_x, y=path_y, mode="lines", hoverinfo="skip",
+                        name="seed → best", line={"color": PATH_COLOUR, "width": 4}))
+    frame = nodes.assign(x=[pos[int(i)][0] for i in nodes["id"]], y=[pos[int(i)][1] for i in nodes["id"]])
+    for label, part, marker in (
+        ("failed / pending", frame[frame["score"].isna()],
+         {"color": FAILED_COLOUR, "symbol": "x", "size": 7}),
+        ("scored", frame[frame["score"].notna()],
+         {"color": frame.loc[frame["score"].notna(), "score"], "colorscale": "Viridis", "size": 10,
+          "showscale": True, "colorbar": {"title": "score"}, "line": {"width": 0.5, "color": "#333"}}),
+    ):
+        fig.add_trace(trace(
+            x=part["x"], y=part["y"], mode="markers", name=label, marker=marker,
+            customdata=part["id"].astype(int),
+            text=[f"#{int(i)} · gen {int(g)} · island {int(isl)} · "
+                  + ("failed" if pd.isna(s) else f"score {s:.6g}")
+                  for i, g, isl, s in zip(part["id"], part["generation"], part["island"], part["score"])],
+            hovertemplate="%{text}<extra></extra>"))
+    if selected is not None and selected in pos:
+        fig.add_trace(go.Scatter(x=[pos[selected][0]], y=[pos[selected][1]], mode="markers",
+                                 name=f"#{selected}", hoverinfo="skip",
+                                 marker={"size": 20, "color": "rgba(0,0,0,0)",
+                                         "line": {"width": 3, "color": "#ff7f0e"}}))
+    fig.update_layout(height=max(420, min(1400, 14 * (len(pos) ** 0.5) * 6)), clickmode="event+select",
+                      xaxis={"title": "generation", "dtick": 1}, yaxis={"visible": False},
+                      margin={"t": 20, "b": 40}, legend={"orientation": "h"})
+    return fig
+
+
+def bin_labels(dim: FeatureDim) -> list[str]:
+    """Human ranges of a feature's bins, e.g. ``0-1000`` (log-scaled features on a log scale)."""
+    lo, hi = dim.min, dim.max
+    if dim.scale == "log":
+        a, b = math.log1p(max(lo, 0.0)), math.log1p(max(hi, 0.0))
+        edges = [math.expm1(a + i * (b - a) / dim.bins) for i in range(dim.bins + 1)]
+    else:
+        edges = [lo + i * (hi - lo) / dim.bins for i in range(dim.bins + 1)]
+
+    def fmt(v: float) -> str:
+        return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+    return [f"{fmt(edges[i])}-{fmt(edges[i + 1])}" for i in range(dim.bins)]
+
+
+def _best_cells(cells: pd.DataFrame) -> dict[tuple[int, int], tuple[float, int, str]]:
+    """(x bin, y bin) -> (score, program, cell key) of the best elite there (further features folded)."""
+    best: dict[tuple[int, int], tuple[float, int, str]] = {}
+    for cell, program, score in zip(cells["cell"], cells["program"], cells["score"]):
+        idx = [int(v) for v in str(cell).split(",")] if cell else [0]
+        key = (idx[0], idx[1] if len(idx) > 1 else 0)
+        if key not in best or score > best[key][0]:
+            best[key] = (score, int(program), str(cell))
+    return best
+
+
+def elite_grids(grid: pd.DataFrame, dims: list[FeatureDim]) -> go.Figure:
+    """Every island's MAP-Elites grid as a heatmap of square cells, two islands per row, one colour
+    scale for all (click a cell to open its program; its ``customdata`` is the program id).
+
+    Cells are keys like ``"3,1"`` over the problem's features; a third and later feature are folded
+    (the grid shows the best over them).
+    """
+    islands = sorted(int(i) for i in grid["island"].unique())
+    xbins = dims[0].bins if dims else 1
+    ybins = dims[1].bins if len(dims) > 1 else 1
+    cols = min(2, len(islands))
+    rows = -(-len(islands) // cols)
+    titles = [f"island {i}" for i in islands]
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.12,
+                        vertical_spacing=0.5 / rows)
+    size = max(10, min(40, int(330 / max(xbins, ybins, 1))))
+    for n, island in enumerate(islands):
+        best = _best_cells(grid[grid["island"] == island])
+        fig.add_trace(go.Scatter(
+            x=[k[0] for k in best], y=[k[1] for k in best], mode="markers", name=f"island {island}",
+            customdata=[v[1] for v in best.values()], showlegend=False,
+            marker={"symbol": "square", "size": size, "color": [v[0] for v in best.values()],
+                    "coloraxis": "coloraxis"},
+            text=[f"island {island} · cell {v[2]} · program #{v[1]} · score {v[0]:.6g}"
+                  for v in best.values()],
+            hovertemplate="%{text}<extra></extra>"), n // cols + 1, n % cols + 1)
+    for dim, bins, update in ((dims[0] if dims else None, xbins, fig.update_xaxes),
+                              (dims[1] if len(dims) > 1 else None, ybins, fig.update_yaxes)):
+        axis = {"range": [-0.5, bins - 0.5], "tickmode": "array", "tickvals": list(range(bins))}
+        if dim is not None:
+            axis.update(title_text=dim.name, ticktext=bin_labels(dim))
+        update(**axis)
+    fig.update_layout(coloraxis={"colorscale": "Viridis", "colorbar": {"title": "score"}},
+                      height=rows * (140 + size * max(ybins, 2) * 1.3), clickmode="event+select",
+                      margin={"t": 40})
+    return fig
+
+
+def comparison(table: pd.DataFrame, metric: str) -> go.Figure:
+    """Grouped bars: the objective metric per policy, one group per instance set."""
+    long = table.melt(id_vars="policy", var_name="set", value_name=metric).dropna()
+    fig = px.bar(long, x="policy", y=metric, color="set", barmode="group", text_auto=".4g")
+    fig.update_layout(height=380, margin={"t": 20, "b": 40})
+    return fig
+

@@ -1,0 +1,217 @@
+"""What the dashboard reads from an archive, as pandas frames and plain records.
+
+Every function is a handful of indexed, column-limited queries (program code, prompts and replies
+are read for one program at a time), so a page stays fast with 10,000 programs in a run. Nothing
+here writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Engine, case, func, select
+from sqlalchemy.orm import Session
+
+from evolve.archive.models import (
+    BaselineScore,
+    Elite,
+    EvalTask,
+    Evaluation,
+    Iteration,
+    LlmCall,
+    Program,
+    Run,
+)
+
+
+def _frame(engine: Engine, stmt, columns: list[str]) -> pd.DataFrame:
+    with Session(engine) as s:
+        rows = s.execute(stmt).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+
+
+def runs(engine: Engine) -> pd.DataFrame:
+    """One row per run: problem, status, iterations, programs, best score, cost, start and end."""
+    its = (select(Iteration.run_id, func.count().label("n")).group_by(Iteration.run_id)).subquery()
+    progs = (select(Program.run_id, func.count().label("n"), func.max(Program.combined_score).label("best"))
+             .group_by(Program.run_id)).subquery()
+    cost = (select(LlmCall.run_id, func.sum(LlmCall.cost).label("cost")).group_by(LlmCall.run_id)).subquery()
+    stmt = (select(Run.id, Run.name, Run.problem, Run.status, func.coalesce(its.c.n, 0),
+                   func.coalesce(progs.c.n, 0), progs.c.best, func.coalesce(cost.c.cost, 0.0),
+                   Run.created_at, Run.updated_at, Run.stop_reason)
+            .outerjoin(its, its.c.run_id == Run.id).outerjoin(progs, progs.c.run_id == Run.id)
+            .outerjoin(cost, cost.c.run_id == Run.id).order_by(Run.id.desc()))
+    return _frame(engine, stmt, ["id", "run", "problem", "status", "iterations", "programs",
+                                 "best score", "cost $", "started", "last change", "stop reason"])
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    name: str
+    problem: str
+    status: str
+    stop_reason: str | None
+    config: dict
+    iterations: int
+
+
+def run_info(engine: Engine, name: str) -> RunInfo | None:
+    with Session(engine) as s:
+        run = s.scalar(select(Run).where(Run.name == name))
+        if run is None:
+            return None
+        n = s.scalar(select(func.count()).select_from(Iteration).where(Iteration.run_id == run.id)) or 0
+        return RunInfo(run.id, run.name, run.problem, run.status, run.stop_reason, run.config or {}, n)
+
+
+def programs(engine: Engine, run_id: int) -> pd.DataFrame:
+    """Every program of the run without its code: the lineage tree and the score curves."""
+    stmt = (select(Program.id, Program.parent_id, Program.generation, Program.island, Program.iteration,
+                   Program.status, Program.combined_score, Program.cell)
+            .where(Program.run_id == run_id).order_by(Program.id))
+    return _frame(engine, stmt, ["id", "parent", "generation", "island", "iteration", "status",
+                                 "score", "cell"])
+
+
+def score_progress(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per island and iteration: the best score so far and the median of recent scores.
+
+    Iterations are grouped into at most 200 bins; the median is over the programs scored in a bin.
+    """
+    scored = frame.dropna(subset=["score", "iteration"]).sort_values("iteration")
+    if scored.empty:
+        return pd.DataFrame(columns=["island", "iteration", "best", "median"])
+    width = max(1, int(scored["iteration"].max()) // 200 + 1)
+    out = []
+    for island, part in scored.groupby("island"):
+        part = part.assign(bin=(part["iteration"] // width) * width)
+        per_bin = part.groupby("bin")["score"].agg(["max", "median"])
+        per_bin["best"] = per_bin["max"].cummax()
+        out.append(pd.DataFrame({"island": island, "iteration": per_bin.index,
+                                 "best": per_bin["best"].values, "median": per_bin["median"].values}))
+    return pd.concat(out, ignore_index=True)
+
+
+FAILURE_KIND = {"exception": "crash", "crash": "crash", "load": "crash", "timeout": "timeout",
+                "invalid": "cheat / invalid output", "protocol": "cheat / invalid output",
+                "oversize": "cheat / invalid output", "verifier": "infrastructure",
+                "executor": "infrastructure", "worker_lost": "infrastructure"}
+
+
+def failures(engine: Engine, run_id: int) -> pd.DataFrame:
+    """Counts of what went wrong, by kind (parse, llm, crash, timeout, cheat, infrastructure) and
+    where: the LLM step, the quick gate check before the full set, or the full set."""
+    with Session(engine) as s:
+        outcomes = s.execute(select(Iteration.outcome, func.count()).where(
+            Iteration.run_id == run_id, Iteration.outcome.in_(["rejected", "llm_error"]))
+            .group_by(Iteration.outcome)).all()
+        stage = case((Evaluation.error.like("quick check%"), "gate (quick check)"), else_="full set")
+        evals = s.execute(select(Evaluation.error_kind, stage, func.count())
+                          .join(Program, Program.id == Evaluation.program_id)
+                          .where(Program.run_id == run_id, Evaluation.ok.is_(False))
+                          .group_by(Evaluation.error_kind, stage)).all()
+    rows = [("parse / apply" if o == "rejected" else "llm error", "reply", n) for o, n in outcomes]
+    rows += [(FAILURE_KIND.get(kind or "", kind or "other"), where, n) for kind, where, n in evals]
+    frame = pd.DataFrame(rows, columns=["failure", "where", "count"])
+    return frame.groupby(["failure", "where"], as_index=False)["count"].sum()
+
+
+def llm_usage(engine: Engine, run_id: int) -> pd.DataFrame:
+    """Every LLM call of the run (no prompt text): time, model, tokens, dollars, latency, error."""
+    stmt = (select(LlmCall.created_at, LlmCall.model, LlmCall.prompt_tokens, LlmCall.completion_tokens,
+                   LlmCall.cost, LlmCall.latency, LlmCall.error.is_not(None))
+            .where(LlmCall.run_id == run_id).order_by(LlmCall.id))
+    return _frame(engine, stmt, ["time", "model", "prompt tokens", "completion tokens", "cost $",
+                                 "latency s", "failed"])
+
+
+def elites(engine: Engine, run_id: int) -> pd.DataFrame:
+    stmt = (select(Elite.island, Elite.cell, Elite.program_id, Elite.score)
+            .where(Elite.run_id == run_id).order_by(Elite.island, Elite.cell))
+    return _frame(engine, stmt, ["island", "cell", "program", "score"])
+
+
+def baselines(engine: Engine, run_id: int) -> pd.DataFrame:
+    stmt = (select(BaselineScore.name, BaselineScore.set_name, BaselineScore.ok, BaselineScore.metrics,
+                   BaselineScore.combined_score, BaselineScore.evaluator_version)
+            .where(BaselineScore.run_id == run_id).order_by(BaselineScore.id))
+    return _frame(engine, stmt, ["policy", "set", "ok", "metrics", "score", "evaluator"])
+
+
+def evaluations(engine: Engine, program_ids: list[int]) -> pd.DataFrame:
+    stmt = (select(Evaluation.program_id, Evaluation.set_name, Evaluation.ok, Evaluation.metrics,
+                   Evaluation.combined_score, Evaluation.feedback, Evaluation.error,
+                   Evaluation.error_kind, Evaluation.seconds, Evaluation.evaluator_version,
+                   Evaluation.created_at)
+            .where(Evaluation.program_id.in_(program_ids)).order_by(Evaluation.id))
+    return _frame(engine, stmt, ["program", "set", "ok", "metrics", "score", "feedback", "error",
+                                 "error kind", "seconds", "evaluator", "at"])
+
+
+@dataclass(frozen=True)
+class ProgramDetail:
+    """One program with everything that explains it."""
+
+    id: int
+    run_id: int
+    code: str
+    parent_id: int | None
+    parent_code: str | None
+    generation: int
+    island: int
+    status: str
+    score: float | None
+    cell: str | None
+    features: dict | None
+    created_at: object
+    iteration: dict | None  # the proposal that made it: number, model, edit kind, outcome, reason
+    llm_calls: list[dict]  # messages, reply, tokens, latency, error (every attempt)
+    tasks: list[dict]  # distributed evaluation ledger rows (attempts, worker)
+
+
+def program_detail(engine: Engine, program_id: int) -> ProgramDetail | None:
+    with Session(engine) as s:
+        p = s.get(Program, program_id)
+        if p is None:
+            return None
+        parent = s.get(Program, p.parent_id) if p.parent_id else None
+        it = s.scalar(select(Iteration).where(Iteration.child_id == program_id)
+                      .order_by(Iteration.number).limit(1))
+        calls = s.scalars(select(LlmCall).where(LlmCall.proposal == it.proposal)
+                          .order_by(LlmCall.id)).all() if it else []
+        tasks = s.scalars(select(EvalTask).where(EvalTask.program_id == program_id)
+                          .order_by(EvalTask.id)).all()
+        return ProgramDetail(
+            id=p.id, run_id=p.run_id, code=p.code, parent_id=p.parent_id,
+            parent_code=parent.code if parent else None, generation=p.generation, island=p.island,
+            status=p.status, score=p.combined_score, cell=p.cell, features=p.features,
+            created_at=p.created_at,
+            iteration=None if it is None else {
+                "number": it.number, "model": it.model, "edit kind": it.edit_kind,
+                "outcome": it.outcome, "reason": it.reason, "parent": it.parent_id,
+                "inspirations": it.inspiration_ids, "island": it.island, "at": it.created_at},
+            llm_calls=[{"attempt": c.attempt, "model": c.model, "messages": c.messages,
+                        "reply": c.reply, "prompt tokens": c.prompt_tokens,
+                        "completion tokens": c.completion_tokens, "cost $": c.cost,
+                        "latency s": c.latency, "error": c.error} for c in calls],
+            tasks=[{"set": t.set_name, "state": t.state, "attempts": t.attempts, "sends": t.sends,
+                    "worker": t.claimed_by, "message": t.message} for t in tasks])
+
+
+def best_program(engine: Engine, run_id: int) -> int | None:
+    with Session(engine) as s:
+        return s.scalar(select(Program.id).where(Program.run_id == run_id,
+                                                 Program.combined_score.is_not(None))
+                        .order_by(Program.combined_score.desc(), Program.id).limit(1))
+
+
+def lineage(frame: pd.DataFrame, program_id: int) -> list[int]:
+    """Ids from the seed to ``program_id``, read from the run's program frame."""
+    parent = dict(zip(frame["id"], frame["parent"]))
+    path, current = [], program_id
+    while current is not None and not pd.isna(current) and current not in path:
+        path.append(int(current))
+        current = parent.get(int(current))
+    return path[::-1]

@@ -1,0 +1,1 @@
+"""Dashboard pages (each a Streamlit script run by ``ui/app.py``)."""
