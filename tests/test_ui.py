@@ -280,3 +280,15 @@ def test_browser_overview_refreshes_live_while_the_run_goes_on(tmp_path):
         finally:
             run.terminate()
             run.wait(timeout=60)
+
+
+def test_ui_command_names_a_bad_archive_or_a_busy_port(tmp_path):
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    res = run_cli("ui", "--db", sqlite_url(empty))
+    assert res.returncode == 2 and "is not an evolve archive" in res.stderr, res.stderr
+    res = run_cli("ui", "--db", "postgresql+psycopg://postgres@127.0.0.1:1/none")
+    assert res.returncode == 2 and "cannot read the archive at" in res.stderr, res.stderr
+    with StubLLM() as busy:  # anything listening on the port
+        res = run_cli("ui", "--runs-dir", str(tmp_path), "--port", str(busy.port))
+    assert res.returncode == 2 and f"port {busy.port} is already in use" in res.stderr, res.stderr
