@@ -82,6 +82,12 @@ def scores(spec: ProblemSpec, archive: Archive, run_id: int, program_id: int, co
     return out
 
 
+def shown(value: float | None, percent: bool) -> str:
+    if value is None:
+        return "-"
+    return f"{100 * value:.2f}%" if percent else f"{value:.6g}"
+
+
 def render(spec: ProblemSpec, run: Run, program_id: int, path: list[int], models: list[str],
            table: dict, code: str) -> str:
     metric, direction = spec.objective.metric, spec.objective.direction
@@ -93,7 +99,7 @@ def render(spec: ProblemSpec, run: Run, program_id: int, path: list[int], models
               f"Scores ({metric}, {direction}; trusted verifier, sandboxed):"]
     header.append("    " + f"{'policy':<16}" + "".join(f"{s:>12}" for s in sets))
     for name, row in table.items():
-        cells = "".join(f"{'-' if row.get(s) is None else f'{100 * row[s]:.2f}%':>12}" for s in sets)
+        cells = "".join(f"{shown(row.get(s), spec.objective.percent):>12}" for s in sets)
         header.append("    " + f"{name:<16}" + cells)
     header += ["", f"API contract: {spec.signature}", "",
                *textwrap.dedent(spec.brief).strip().replace('"""', "'''").splitlines()]

@@ -28,6 +28,7 @@ class Objective(BaseModel):
     metric: str
     direction: Literal["minimize", "maximize"]
     combined_score: str
+    percent: bool = True  # the metric is a fraction, shown as a percentage in tables
 
 
 class InstanceSet(BaseModel):
@@ -51,6 +52,7 @@ class ProblemSpec(BaseModel):
     entry: str
     signature: str
     focus: str | None = None  # the one function compact (small-model) prompts ask to rewrite
+    report: list[str] = []  # further metrics shown beside the objective in baseline/report tables
     objective: Objective
     features: list[FeatureDim] = []
     sets: dict[str, InstanceSet]

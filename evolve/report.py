@@ -53,14 +53,21 @@ def metric_columns(results: dict[tuple[str, str], dict], set_name: str) -> list[
     return sorted(cols)
 
 
+def fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.4g}"
+
+
 def baseline_table(spec: ProblemSpec, results: dict[tuple[str, str], dict], sets: list[str],
                    title: str) -> Table:
+    """Objective per set, then the problem's ``report`` metrics, then per-group aggregate gaps."""
     metric = spec.objective.metric
     table = Table(title=title)
     table.add_column("policy")
     extra = {s: metric_columns(results, s) for s in sets}
     for s in sets:
         table.add_column(f"{s} {metric}", justify="right")
+        for col in spec.report:
+            table.add_column(f"{s} {col}", justify="right")
         for col in extra[s]:
             table.add_column(f"{s} {col.replace('aggregate_gap_', 'agg ')}", justify="right")
     for name in dict.fromkeys(n for n, _ in results):
@@ -68,9 +75,11 @@ def baseline_table(spec: ProblemSpec, results: dict[tuple[str, str], dict], sets
         for s in sets:
             out = results.get((name, s))
             if out is None or not out["ok"]:
-                row += ["failed" if out else "-"] + ["-"] * len(extra[s])
+                row += ["failed" if out else "-"] + ["-"] * (len(spec.report) + len(extra[s]))
                 continue
-            row.append(pct(out["metrics"].get(metric)))
+            row.append(pct(out["metrics"].get(metric)) if spec.objective.percent
+                       else fmt(out["metrics"].get(metric)))
+            row += [fmt(out["metrics"].get(c)) for c in spec.report]
             row += [pct(out["metrics"].get(c)) for c in extra[s]]
         table.add_row(*row)
     return table
