@@ -82,16 +82,19 @@ class Verifier(ABC):
             with SandboxSession(code, self.limits()) as box:
                 for inst in gate:
                     current = getattr(inst, "name", "a gate instance")
+                    before = box.calls_cpu
                     self.solve(box, inst)
-                    if box.last_cpu > self.gate_cpu_seconds:
-                        return self._fail("slow", f"quick check: {current} took {box.last_cpu:.2f} CPU-s, "
-                                          f"over the gate's {self.gate_cpu_seconds:.1f}s; the full set "
+                    spent = box.calls_cpu - before  # every call solve() made for this instance
+                    if spent > self.gate_cpu_seconds:
+                        return self._fail("slow", f"quick check: {current} took {spent:.2f} CPU-s, "
+                                          f"over the gate's {self.gate_cpu_seconds:.2g}s; the full set "
                                           "has larger instances and would time out", started)
                 stage = "full"
+                before = box.calls_cpu
                 for inst in instances:
                     current = getattr(inst, "name", "an instance")
                     results.append(self.solve(box, inst))
-                    cpu += box.last_cpu
+                cpu = box.calls_cpu - before
         except CandidateError as exc:
             where = "quick check" if stage == "gate" else "evaluation"
             return self._fail(exc.kind, f"{where} on {current}: {exc.message}", started)

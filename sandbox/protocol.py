@@ -9,6 +9,7 @@ so it uses the standard library only.
 from __future__ import annotations
 
 import json
+import math
 import os
 import select
 import struct
@@ -35,9 +36,17 @@ def encode(obj: Any) -> bytes:
     return HEADER.pack(len(data)) + data
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} overflows to {value}")
+    return value
+
+
 def decode(data: bytes) -> Any:
     try:
-        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant,
+                          parse_float=_finite_float)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FrameError("protocol", f"not strict JSON: {exc}") from exc
 

@@ -167,6 +167,7 @@ class SandboxSession:
         self._started = 0.0
         self.hardening: dict = {}
         self.last_cpu = 0.0
+        self.calls_cpu = 0.0  # sum of last_cpu over every call of this session
         self.cpu_total = 0.0
         self.stderr = ""
 
@@ -212,6 +213,7 @@ class SandboxSession:
                               timeout)
         if "ok" in reply:
             self.last_cpu = float(reply.get("cpu", 0.0))
+            self.calls_cpu += self.last_cpu
             return reply["ok"]
         kind = reply.get("kind", "exception")
         message = str(reply.get("error"))

@@ -1,0 +1,1 @@
+"""Online bin packing (FunSearch): instances, the trusted packing loop and the verifier."""

@@ -1,0 +1,77 @@
+"""Trusted online bin packing verifier: run the packing loop here, ask the candidate per item.
+
+The candidate's ``priority(item, bins)`` is called over the sandbox pipe once per item that fits
+an open bin; the loop, the bin count, the L1 bound and the excess are all computed here.
+Feedback names the instances with the largest excess and how full the bins ended up.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from evaluators.base import Verifier, finite
+from evaluators.bin_packing.instances import PUBLISHED, Instance, load_generated, load_published
+from evaluators.bin_packing.packing import Packing, pack
+from sandbox.session import SandboxSession
+
+GENERATED = "generated.json"
+
+
+@cache
+def load_source(data_dir: Path, source: str) -> tuple[Instance, ...]:
+    if source in PUBLISHED:
+        return tuple(load_published(data_dir / "datasets.json", source))
+    return tuple(load_generated(data_dir / GENERATED, source))
+
+
+def score(instances: list[Instance], packings: list[Packing]) -> tuple[dict[str, float], str]:
+    """Metrics and feedback from trusted packings (excess = bins / L1 bound - 1 per instance)."""
+    bounds = [inst.lower_bound for inst in instances]
+    used = [p.bins for p in packings]
+    excess = [b / lb - 1 for b, lb in zip(used, bounds)]
+    count = len(instances)
+    metrics = {
+        "excess": sum(excess) / count,
+        "aggregate_gap_l1": sum(used) / sum(bounds) - 1,  # FunSearch's notebook: mean bins / mean bound
+        "worst_excess": max(excess),
+        "bins": sum(used) / count,
+        "excess_bins": (sum(used) - sum(bounds)) / count,
+        # share of priority calls answered with the new (empty) bin although an open bin fitted
+        "new_bin_share": sum(p.opened_by_choice for p in packings) / max(1, sum(p.calls for p in packings)),
+        "instances": float(count),
+    }
+    lines = ["Instances with the largest excess over the L1 bound ceil(sum(items)/capacity):"]
+    worst = sorted(range(count), key=lambda k: -excess[k])[:3]
+    lines += [f"  {instances[k].name} ({instances[k].n} items, capacity {instances[k].capacity}): "
+              f"{used[k]} bins vs bound {bounds[k]} ({100 * excess[k]:+.2f}%)" for k in worst]
+    capacity = sum(inst.capacity * p.bins for inst, p in zip(instances, packings))
+    free = sum(sum(p.remaining) for p in packings)
+    loose = sum(sum(r > inst.capacity // 10 for r in p.remaining) for inst, p in zip(instances, packings))
+    lines.append(f"Unused capacity over all bins: {100 * free / capacity:.2f}%; bins left more than 10% "
+                 f"empty: {loose} of {sum(used)}; new bins opened although an open bin fitted: "
+                 f"{sum(p.opened_by_choice for p in packings)}")
+    return finite(metrics), "\n".join(lines)
+
+
+class BinPackingVerifier(Verifier):
+    version = "bin_packing-1"
+    gate_cpu_seconds = 0.5  # all priority calls of one 50-item gate instance; 5,000-item ones follow
+
+    def instances(self, set_name: str) -> list[Instance]:
+        if set_name not in self.spec.sets:
+            raise ValueError(f"unknown instance set {set_name!r} for bin_packing "
+                             f"(known: {', '.join(self.spec.sets)})")
+        data_dir = self.spec.root / "data"
+        out: list[Instance] = []
+        for source in self.spec.sets[set_name].sources:
+            name, _, count = source.partition(":")
+            out.extend(load_source(data_dir, name)[: int(count) if count else None])
+        return out
+
+    def solve(self, box: SandboxSession, inst: Instance) -> Packing:
+        entry = self.spec.entry
+        return pack(inst.items, inst.capacity, lambda item, bins: box.call(entry, item, bins))
+
+    def score(self, instances: list[Instance], results: list[Packing]) -> tuple[dict[str, float], str]:
+        return score(instances, results)

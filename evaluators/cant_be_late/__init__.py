@@ -1,0 +1,1 @@
+"""Can't Be Late: deadline-aware spot scheduling (traces, simulator, optimum, verifier)."""

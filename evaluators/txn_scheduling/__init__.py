@@ -1,0 +1,1 @@
+"""Transaction scheduling domain: cost model, workload generator, SMF reference, verifier."""

@@ -1,0 +1,121 @@
+"""Trusted transaction-scheduling verifier: send a workload, check the order, recompute the makespan.
+
+The candidate receives only the operations of each workload (and ``num_seqs``) and returns an
+execution order. This side checks that the reply is a permutation of transaction indices made of
+ints, recomputes the makespan with the cost model in ``model.py`` (nothing the candidate claims
+is used), and scores it against the workload's provable lower bound and the SMF reference, which
+never leave the verifier.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cache
+
+from evaluators.base import InvalidOutput, Verifier, finite
+from evaluators.txn_scheduling.model import Txn, lower_bound, makespan, prepare_all, serial_time
+from evaluators.txn_scheduling.smf import smf
+from evaluators.txn_scheduling.workloads import Workload, load_source
+from sandbox.session import SandboxSession
+
+NUM_SEQS = 10  # the ADRS API's search-effort argument; the SMF reference uses this many starts
+
+
+@dataclass(frozen=True)
+class Case:
+    """One workload with its trusted references (only ``workload.as_json()`` goes out)."""
+
+    workload: Workload
+    txns: tuple[Txn, ...]
+    lower_bound: int
+    smf: int
+    serial: int
+
+    @property
+    def name(self) -> str:
+        return self.workload.name
+
+    @property
+    def family(self) -> str:
+        return self.name.split(" #")[0]
+
+
+@cache
+def load_cases(source: str) -> tuple[Case, ...]:
+    out = []
+    for wl in load_source(source):
+        txns = prepare_all(wl.ops)
+        out.append(Case(wl, txns, lower_bound(txns), smf(txns, NUM_SEQS)[0], serial_time(txns)))
+    return tuple(out)
+
+
+def check_order(order: object, n: int) -> list[int]:
+    """The reply must be a list holding every index 0..n-1 exactly once, as ints."""
+    expected = f"a list holding each transaction index 0..{n - 1} exactly once"
+    if not isinstance(order, list):
+        raise InvalidOutput(f"get_best_schedule() must return {expected}, got {type(order).__name__}")
+    if len(order) != n:
+        raise InvalidOutput(f"get_best_schedule() returned {len(order)} entries, expected all {n} "
+                            f"({expected})")
+    seen = [False] * n
+    for pos, t in enumerate(order):
+        if type(t) is not int:
+            raise InvalidOutput(f"entry {pos} is {type(t).__name__} {t!r}; transaction indices must "
+                                "be Python ints")
+        if not 0 <= t < n:
+            raise InvalidOutput(f"entry {pos} is {t}, outside 0..{n - 1}")
+        if seen[t]:
+            missing = sorted(set(range(n)) - {x for x in order if type(x) is int})[:5]
+            raise InvalidOutput(f"transaction {t} appears more than once (entry {pos}); missing "
+                                f"{missing}; expected {expected}")
+        seen[t] = True
+    return order
+
+
+def score(cases: list[Case], spans: list[int]) -> tuple[dict[str, float], str]:
+    """Metrics and feedback from trusted makespans."""
+    ratios = [m / c.lower_bound for c, m in zip(cases, spans)]
+    metrics = {
+        "ratio": math.exp(sum(math.log(r) for r in ratios) / len(ratios)),  # geometric mean
+        "makespan": sum(spans) / len(spans),
+        "vs_smf": sum(spans) / sum(c.smf for c in cases) - 1,
+        "worst_ratio": max(ratios),
+        "at_bound": sum(m == c.lower_bound for c, m in zip(cases, spans)) / len(cases),
+        "instances": float(len(cases)),
+    }
+    families: dict[str, list[tuple[Case, int]]] = defaultdict(list)
+    for c, m in zip(cases, spans):
+        families[c.family].append((c, m))
+    per_family = {fam: (math.exp(sum(math.log(m / c.lower_bound) for c, m in rows) / len(rows)),
+                        sum(m for _, m in rows) / sum(c.smf for c, _ in rows) - 1)
+                  for fam, rows in sorted(families.items())}
+    worst_family = max(per_family, key=lambda fam: per_family[fam][1])
+    lines = [f"Makespan / lower bound (geometric mean) {metrics['ratio']:.3f}; total makespan "
+             f"{100 * metrics['vs_smf']:+.1f}% vs SMF greedy; weakest family vs SMF: {worst_family} "
+             f"({100 * per_family[worst_family][1]:+.1f}%)."]
+    worst = sorted(zip(cases, spans, ratios), key=lambda cmr: -cmr[2])[:3]
+    lines.append("Workloads furthest from their lower bound:")
+    lines += [f"  {c.name}: makespan {m} (lower bound {c.lower_bound}, SMF {c.smf}, serial {c.serial})"
+              for c, m, _ in worst]
+    lines.append("Per family (pattern, Zipf skew, read %): makespan / lower bound, and vs SMF:")
+    lines += [f"  {fam}: {r:.3f}, {100 * d:+.1f}% vs SMF" for fam, (r, d) in per_family.items()]
+    return finite(metrics), "\n".join(lines)
+
+
+class TxnSchedulingVerifier(Verifier):
+    version = "txn_scheduling-1"
+
+    def instances(self, set_name: str) -> list[Case]:
+        if set_name not in self.spec.sets:
+            raise ValueError(f"unknown instance set {set_name!r} for txn_scheduling "
+                             f"(known: {', '.join(self.spec.sets)})")
+        return [c for source in self.spec.sets[set_name].sources for c in load_cases(source)]
+
+    def solve(self, box: SandboxSession, case: Case) -> int:
+        order = box.call(self.spec.entry, case.workload.as_json(), NUM_SEQS)
+        return makespan(case.txns, check_order(order, case.workload.n))
+
+    def score(self, instances: list[Case], results: list[int]) -> tuple[dict[str, float], str]:
+        return score(instances, results)
