@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,9 +60,21 @@ class Verifier(ABC):
         value = metrics[self.spec.objective.metric]
         return -value if self.spec.objective.direction == "minimize" else value
 
-    @abstractmethod
     def instances(self, set_name: str) -> list[Any]:
-        """The instances of a set (inputs and references; only inputs go to the candidate)."""
+        """The instances of a set (inputs and references; only inputs go to the candidate): the
+        set's sources in order, each ``name`` or ``name:count`` (its first ``count`` instances)."""
+        if set_name not in self.spec.sets:
+            raise ValueError(f"unknown instance set {set_name!r} for {self.spec.name} "
+                             f"(known: {', '.join(self.spec.sets)})")
+        out: list[Any] = []
+        for source in self.spec.sets[set_name].sources:
+            name, _, count = source.partition(":")
+            out.extend(self.load_source(name)[: int(count) if count else None])
+        return out
+
+    def load_source(self, name: str) -> Sequence[Any]:
+        """The instances of one named source (a file under data/, a generator recipe, ...)."""
+        raise NotImplementedError(f"{type(self).__name__} reads no instance source {name!r}")
 
     @abstractmethod
     def solve(self, box: SandboxSession, instance: Any) -> Any:

@@ -7,6 +7,7 @@ Feedback names the instances with the largest excess and how full the bins ended
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -58,16 +59,8 @@ class BinPackingVerifier(Verifier):
     version = "bin_packing-1"
     gate_cpu_seconds = 0.5  # all priority calls of one 50-item gate instance; 5,000-item ones follow
 
-    def instances(self, set_name: str) -> list[Instance]:
-        if set_name not in self.spec.sets:
-            raise ValueError(f"unknown instance set {set_name!r} for bin_packing "
-                             f"(known: {', '.join(self.spec.sets)})")
-        data_dir = self.spec.root / "data"
-        out: list[Instance] = []
-        for source in self.spec.sets[set_name].sources:
-            name, _, count = source.partition(":")
-            out.extend(load_source(data_dir, name)[: int(count) if count else None])
-        return out
+    def load_source(self, name: str) -> Sequence[Instance]:
+        return load_source(self.spec.root / "data", name)
 
     def solve(self, box: SandboxSession, inst: Instance) -> Packing:
         entry = self.spec.entry

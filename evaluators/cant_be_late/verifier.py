@@ -10,6 +10,7 @@ standard deviation, the per-group ratios and the gap to the omniscient optimum.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -73,16 +74,8 @@ class CantBeLateVerifier(Verifier):
     version = "cant_be_late-1"
     gate_cpu_seconds = 1.0  # the whole gate job (all of its decide() calls)
 
-    def instances(self, set_name: str) -> list[Instance]:
-        if set_name not in self.spec.sets:
-            raise ValueError(f"unknown instance set {set_name!r} for cant_be_late "
-                             f"(known: {', '.join(self.spec.sets)})")
-        data_dir = self.spec.root / "data"
-        out: list[Instance] = []
-        for source in self.spec.sets[set_name].sources:
-            name, _, count = source.partition(":")
-            out.extend(load_source(data_dir, name)[: int(count) if count else None])
-        return out
+    def load_source(self, name: str) -> Sequence[Instance]:
+        return load_source(self.spec.root / "data", name)
 
     def solve(self, box: SandboxSession, inst: Instance) -> Outcome:
         """Simulate one job, one sandbox call per tick (the CPU of all of them counts)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -68,14 +69,8 @@ class EplbVerifier(Verifier):
         # one process: a forked helper (or thread pool) cannot hide work from the CPU clock
         return replace(super().limits(), processes=1)
 
-    def instances(self, set_name: str) -> list[Case]:
-        if set_name not in self.spec.sets:
-            raise ValueError(f"unknown instance set {set_name!r} for moe_eplb "
-                             f"(known: {', '.join(self.spec.sets)})")
-        out: list[Case] = []
-        for source in self.spec.sets[set_name].sources:
-            out.extend(family_cases(source))
-        return out
+    def load_source(self, name: str) -> Sequence[Case]:
+        return family_cases(name)
 
     def solve(self, box: SandboxSession, case: Case) -> Placement:
         reply = box.call(self.spec.entry, case.payload(), *case.config.args())

@@ -8,6 +8,7 @@ aggregation. Feedback names the worst classes and instances so the LLM sees wher
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -82,16 +83,8 @@ def score(instances: list[Instance], costs: list[int]) -> tuple[dict[str, float]
 class SmttVerifier(Verifier):
     version = "smtt-2"
 
-    def instances(self, set_name: str) -> list[Instance]:
-        if set_name not in self.spec.sets:
-            raise ValueError(f"unknown instance set {set_name!r} for smtt "
-                             f"(known: {', '.join(self.spec.sets)})")
-        data_dir = self.spec.root / "data"
-        out: list[Instance] = []
-        for source in self.spec.sets[set_name].sources:
-            name, _, count = source.partition(":")
-            out.extend(load_source(data_dir, name)[: int(count) if count else None])
-        return out
+    def load_source(self, name: str) -> Sequence[Instance]:
+        return load_source(self.spec.root / "data", name)
 
     def solve(self, box: SandboxSession, inst: Instance) -> int:
         order = box.call(self.spec.entry, list(inst.p), list(inst.w), list(inst.d))

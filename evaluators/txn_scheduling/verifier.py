@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -107,11 +108,8 @@ def score(cases: list[Case], spans: list[int]) -> tuple[dict[str, float], str]:
 class TxnSchedulingVerifier(Verifier):
     version = "txn_scheduling-1"
 
-    def instances(self, set_name: str) -> list[Case]:
-        if set_name not in self.spec.sets:
-            raise ValueError(f"unknown instance set {set_name!r} for txn_scheduling "
-                             f"(known: {', '.join(self.spec.sets)})")
-        return [c for source in self.spec.sets[set_name].sources for c in load_cases(source)]
+    def load_source(self, name: str) -> Sequence[Case]:
+        return load_cases(name)
 
     def solve(self, box: SandboxSession, case: Case) -> int:
         order = box.call(self.spec.entry, case.workload.as_json(), NUM_SEQS)
