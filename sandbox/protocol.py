@@ -31,8 +31,16 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-finite number {name} is not allowed")
 
 
+def _plain(obj: Any) -> Any:
+    """numpy arrays and scalars become lists and numbers (``tolist``); anything else is refused."""
+    tolist = getattr(obj, "tolist", None)
+    if callable(tolist):
+        return tolist()
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
 def encode(obj: Any) -> bytes:
-    data = json.dumps(obj, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    data = json.dumps(obj, allow_nan=False, separators=(",", ":"), default=_plain).encode("utf-8")
     return HEADER.pack(len(data)) + data
 
 

@@ -153,7 +153,8 @@ def test_cli_baseline_table_reproduces_or3():
     ("[10 ** 400] * len(bins)", "invalid", "too large"),
     ("[float('nan')] * len(bins)", "exception", "not JSON compliant"),
     ("[float('inf')] + [0.0] * (len(bins) - 1)", "exception", "not JSON compliant"),
-    ("__import__('numpy').array(bins)", "exception", "not JSON serializable"),
+    ("__import__('numpy').array([1.0, float('nan')])", "exception", "not JSON compliant"),
+    ("{1, 2}", "exception", "not JSON serializable"),
     ("[0.0] * 1_000_000", "invalid", "returned 1000000 priorities"),
     ("[0.5] * 3_000_000", "oversize", "exceeds the limit"),
 ])
@@ -161,6 +162,16 @@ def test_malformed_priorities_fail_at_the_gate(body, kind, why):
     out = job(f"def priority(item, bins):\n    return {body}\n")
     assert not out["ok"] and out["error_kind"] == kind and why in out["error"], out["error"]
     assert "quick check" in out["error"] and out["combined_score"] is None
+
+
+def test_numpy_priorities_arrive_as_lists():
+    """FunSearch's heuristics return numpy arrays: they cross the boundary as plain lists."""
+    as_numpy = job("import numpy as np\ndef priority(item, bins):\n    return -np.array(bins)\n")
+    as_list = job("def priority(item, bins):\n    return [-b for b in bins]\n")
+    assert as_numpy["ok"] and as_list["ok"], as_numpy["error"]
+    drop = {"cpu_seconds"}
+    assert {k: v for k, v in as_numpy["metrics"].items() if k not in drop} == \
+        {k: v for k, v in as_list["metrics"].items() if k not in drop}
 
 
 def test_constant_priority_is_exactly_first_fit():

@@ -163,10 +163,10 @@ def test_reward_hacks_are_rejected(name):
     assert "quick check" in out["error"] and why in out["error"], out["error"]
 
 
-def test_numpy_ints_and_input_tampering_gain_nothing():
+def test_numpy_orders_are_plain_and_input_tampering_gains_nothing():
     out = job("import numpy as np\ndef get_best_schedule(workload, num_seqs):\n"
-              "    return np.arange(len(workload))\n")
-    assert not out["ok"] and "JSON" in out["error"]
+              "    return np.arange(len(workload))\n")  # numpy ints arrive as plain ints
+    assert out["ok"] and out["combined_score"] == job(SEQUENTIAL)["combined_score"], out["error"]
     # the candidate's copy of the workload is its own: emptying it changes nothing on this side
     tamper = ("import gc\ndef get_best_schedule(workload, num_seqs):\n    n = len(workload)\n"
               "    for txn in workload:\n        txn.clear()\n"
