@@ -8,7 +8,8 @@ exactly as a worker does it (gate, then the set, in one warm sandbox session) wi
 and the candidate's share of the time (its CPU seconds as the kernel counts them, from outside).
 A sandbox round trip costs about 0.25 ms, so domains that call the policy per decision (online
 bin packing per item, spot scheduling per tick) are bounded by it; the column `calls/s` shows how
-many candidate calls per second the verifier drove.
+many candidate calls per second the verifier drove. For llm_serving it also times the simulator
+alone (in-process FCFS), the issue's "simulated requests per second" figure.
 """
 
 from __future__ import annotations
@@ -66,6 +67,19 @@ def measure(problem: str, sets: list[str], repeats: int) -> list[tuple]:
     return rows
 
 
+def simulator_speed() -> None:
+    """llm_serving's simulator alone (in-process FCFS, the policy's time excluded); target 10,000/s."""
+    from evaluators.llm_serving.simulator import bench
+
+    runs = [bench() for _ in range(3)]
+    alone = statistics.median(r["requests_per_s_without_policy"] for r in runs)
+    with_policy = statistics.median(r["requests_per_s"] for r in runs)
+    first = runs[0]
+    print(f"\nllm_serving simulator: {first['requests']} requests, {first['iterations']} iterations, "
+          f"{first['calls']} policy calls: {alone:,.0f} simulated requests/s without the policy, "
+          f"{with_policy:,.0f} with it (median of 3; target >= 10,000)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("problems", nargs="*", help="default: every problem under problems/")
@@ -85,6 +99,8 @@ def main() -> None:
         for problem_, set_name, name, n, secs, rate, call_rate, share, status in rows:
             print(f"{problem_:<16}{set_name:<8}{name:<20}{n:>6}{secs:>9.2f}{rate:>10.1f}{call_rate:>10.0f}"
                   f"{100 * share:>8.0f}%  {status}")
+    if "llm_serving" in names:
+        simulator_speed()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""LLM serving: request scheduling on one continuously batched inference server."""

@@ -1,0 +1,63 @@
+"""Trusted llm_serving verifier: serve each workload against the sandboxed scheduling policy.
+
+The simulator (``simulator.py``) calls the candidate's ``schedule(state)`` over the sandbox pipe
+only when requests are waiting and something changed; the reply is validated there, and every
+latency and metric is computed here from the simulator's clock. True response lengths never
+cross the boundary (the state carries predictions). Fitness: mean SLO attainment over the set's
+(workload, rate) pairs (maximised); the report adds goodput and the TTFT / TPOT percentiles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from evaluators.base import Verifier, finite
+from evaluators.llm_serving.metrics import attainment, summarize
+from evaluators.llm_serving.model import SLO
+from evaluators.llm_serving.simulator import Outcome, simulate
+from evaluators.llm_serving.workloads import Workload, load_set
+from sandbox.session import SandboxSession
+
+
+def feedback(workloads: list[Workload], outcomes: list[Outcome], metrics: dict[str, float]) -> str:
+    """What the LLM is told: the SLO, the headline figures and the worst workloads."""
+    lines = [f"SLO: TTFT <= {SLO.ttft:g} s and TPOT <= {1000 * SLO.tpot:g} ms. Mean attainment "
+             f"{100 * metrics['slo_attainment']:.2f}% (worst workload "
+             f"{100 * metrics['worst_attainment']:.1f}%), "
+             f"goodput {metrics['goodput']:g} req/s.",
+             f"TTFT p50 {metrics['ttft_p50']:.2f} s, p99 {metrics['ttft_p99']:.2f} s; TPOT p50 "
+             f"{1000 * metrics['tpot_p50']:.1f} ms, p99 {1000 * metrics['tpot_p99']:.1f} ms; "
+             f"{100 * metrics['ttft_ok']:.1f}% meet the TTFT bound, {100 * metrics['tpot_ok']:.1f}% the "
+             f"TPOT bound; {metrics['preemptions_per_request']:.3f} preemptions per request.",
+             "Lowest attainment:"]
+    per = np.array([attainment(o) for o in outcomes])
+    for j in np.argsort(per, kind="stable")[:3]:
+        o = outcomes[j]
+        lines.append(f"  {workloads[j].name} ({workloads[j].size} requests): {100 * per[j]:.1f}%, "
+                     f"TTFT p99 {np.percentile(o.ttft, 99):.2f} s, "
+                     f"TPOT p99 {1000 * np.percentile(o.tpot, 99):.1f} ms, "
+                     f"{o.preemptions} preemptions, {o.calls} calls, makespan {o.makespan:.1f} s")
+    return "\n".join(lines)
+
+
+class LlmServingVerifier(Verifier):
+    version = "llm_serving-1"
+    gate_cpu_seconds = 1.0  # one gate workload (all of its schedule() calls)
+
+    def instances(self, set_name: str) -> list[Workload]:
+        if set_name not in self.spec.sets:
+            raise ValueError(f"unknown instance set {set_name!r} for llm_serving "
+                             f"(known: {', '.join(self.spec.sets)})")
+        out: list[Workload] = []
+        for source in self.spec.sets[set_name].sources:
+            name, _, count = source.partition(":")
+            out.extend(load_set(name)[: int(count) if count else None])
+        return out
+
+    def solve(self, box: SandboxSession, wl: Workload) -> Outcome:
+        """Serve one workload, one sandbox call per scheduling decision."""
+        return simulate(wl, lambda state: box.call(self.spec.entry, state))
+
+    def score(self, instances: list[Workload], results: list[Outcome]) -> tuple[dict[str, float], str]:
+        metrics = finite(summarize(instances, results))
+        return metrics, feedback(instances, results, metrics)
