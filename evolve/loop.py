@@ -104,6 +104,7 @@ class Controller:
             except (NotImplementedError, RuntimeError):  # not the main thread
                 pass
         started = time.monotonic()
+        self.llm.warm()  # litellm's import overlaps the seed's evaluation
         p = self.progress
         p.iterations = self.archive.iteration_count(self.run_id)
         p.cost = self.archive.total_cost(self.run_id)

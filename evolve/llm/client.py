@@ -85,6 +85,13 @@ class LlmClient:
         self.cfg = cfg
         self.warn = warn
         self._unpriced: set[str] = set()
+        self._import: asyncio.Future | None = None
+
+    def warm(self) -> None:
+        """Start importing litellm in a thread (about 2.5 s) so that it overlaps other start-up
+        work and never blocks the event loop; call from a running loop."""
+        if self._import is None:
+            self._import = asyncio.ensure_future(asyncio.to_thread(litellm_module))
 
     def _cost(self, response: Any, model: str) -> tuple[float, bool]:
         litellm = litellm_module()
@@ -100,7 +107,8 @@ class LlmClient:
     async def complete(self, model: ModelEntry, messages: list[dict[str, str]],
                        record: Callable[[Attempt], None]) -> str:
         """Return the reply text or raise ``LlmFailed``; every attempt goes to ``record``."""
-        litellm = litellm_module()
+        self.warm()
+        litellm = await asyncio.shield(self._import)
         kwargs: dict[str, Any] = {"model": model.name, "messages": messages,
                                   "temperature": model.temperature, "max_tokens": model.max_tokens,
                                   "timeout": self.cfg.timeout_seconds, "num_retries": 0}

@@ -1,0 +1,266 @@
+"""evolve beside OpenEvolve 0.4.0 on one machine, one toy problem, one scripted LLM.
+
+    .venv/bin/python bench/vs_openevolve.py [--iterations 40] [--latencies 0,1] [--workers 2,8]
+
+OpenEvolve is installed into its own virtualenv under ~/.cache/evolve/bench/ (never a project
+dependency). One local OpenAI-compatible stub server answers both systems with the same replies:
+request n gets a full rewrite of the seed's dispatching rule with its own constant, after a
+configurable latency. The toy problem is a 30-job single-machine weighted-tardiness dispatching
+rule on 25 generated instances (one per (TF, RDD) class), scored as the aggregate gap to weighted
+MDD. OpenEvolve evaluates in-process in its worker processes (its contract); evolve evaluates in
+its sandbox (a hardened child process per candidate) through its local executor.
+
+Columns: iterations/s (proposals finished per second of wall time), LLM calls in flight (mean:
+calls x latency / wall time; "-" for instant replies), the share of iterations that produced an
+evaluated program, wall seconds, and evolve / OpenEvolve for each OpenEvolve worker count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import venv
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from evaluators.smtt.instances import LEVELS, generate, weighted_tardiness  # noqa: E402
+from evolve.llm.stub_server import Step, StubLLM  # noqa: E402
+
+OE_VERSION = "0.4.0"
+OE_VENV = Path.home() / ".cache" / "evolve" / "bench" / f"openevolve-{OE_VERSION}"
+SEED = '''"""Toy seed: earliest due date."""
+
+# EVOLVE-BLOCK-START
+def schedule(p, w, d):
+    return sorted(range(len(p)), key=lambda j: (d[j], j))
+# EVOLVE-BLOCK-END
+'''
+
+
+def reply(n: int) -> str:
+    """The n-th scripted reply: a full rewrite with its own constant (every child is new)."""
+    a = round(0.001 * n, 4)
+    return (f"Blend slack and weight (variant {n}).\n```python\n# EVOLVE-BLOCK-START\n"
+            f"def schedule(p, w, d):\n"
+            f"    return sorted(range(len(p)),\n"
+            f"                  key=lambda j: (max(p[j], d[j] - {a} * p[j]) / w[j], j))\n"
+            f"# EVOLVE-BLOCK-END\n```\n")
+
+
+def wmdd(p: list[int], w: list[int], d: list[int]) -> list[int]:
+    return sorted(range(len(p)), key=lambda j: (max(p[j], d[j]) / w[j], j))
+
+
+def toy_instances() -> list[dict]:
+    rng = np.random.default_rng(30)
+    rows = []
+    for rdd in LEVELS:
+        for tf in LEVELS:
+            p, w, d = generate(30, tf, rdd, rng)
+            ref = max(1, weighted_tardiness(wmdd(p, w, d), p, w, d))
+            rows.append({"name": f"toy30-tf{tf}-rdd{rdd}", "p": p, "w": w, "d": d, "tf": tf, "rdd": rdd,
+                         "ref": ref})
+    return rows
+
+
+def write_problem(root: Path) -> Path:
+    """problems/toy30 for evolve: smtt's trusted verifier on the toy instances."""
+    folder = root / "problems" / "toy30"
+    (folder / "data").mkdir(parents=True)
+    (folder / "baselines").mkdir()
+    (folder / "data" / "toy30.json").write_text(json.dumps({"instances": toy_instances()}))
+    (folder / "initial.py").write_text(SEED)
+    (folder / "brief.md").write_text("Order 30 jobs to minimise total weighted tardiness.\n")
+    (folder / "problem.toml").write_text(textwrap.dedent('''\
+        name = "toy30"
+        summary = "30-job weighted tardiness dispatching rule (benchmark toy)"
+        evaluator = "evaluators.smtt.verifier:SmttVerifier"
+        entry = "schedule"
+        signature = "schedule(p: list[int], w: list[int], d: list[int]) -> list[int]"
+        [objective]
+        metric = "aggregate_gap"
+        direction = "minimize"
+        combined_score = "-aggregate_gap"
+        [sets.train]
+        about = "25 generated n = 30 instances, reference weighted MDD"
+        sources = ["toy30"]
+        [limits]
+        call_seconds = 5.0
+        wall_seconds = 60.0
+        '''))
+    return folder
+
+
+OE_EVALUATOR = '''"""OpenEvolve evaluator for the toy problem (in-process, OpenEvolve's contract)."""
+import importlib.util, json
+
+ROWS = json.load(open({data!r}))["instances"]
+COUNTER = {counter!r}
+
+
+def evaluate(program_path):
+    with open(COUNTER, "a") as f:
+        f.write("1\\n")
+    spec = importlib.util.spec_from_file_location("candidate", program_path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    total = ref = 0
+    for r in ROWS:
+        order = mod.schedule(r["p"], r["w"], r["d"])
+        if sorted(order) != list(range(len(r["p"]))):
+            return {{"combined_score": -10.0}}
+        t = cost = 0
+        for j in order:
+            t += r["p"][j]
+            cost += r["w"][j] * max(0, t - r["d"][j])
+        total += cost
+        ref += r["ref"]
+    return {{"combined_score": -(total / ref - 1)}}
+'''
+
+OE_RUNNER = '''import sys, time
+from openevolve.api import run_evolution
+from openevolve.config import load_config
+cfg = load_config(sys.argv[3])
+started = time.perf_counter()
+run_evolution(initial_program=sys.argv[1], evaluator=sys.argv[2], config=cfg,
+              iterations=int(sys.argv[4]), output_dir=sys.argv[5], cleanup=True)
+print("WALL", time.perf_counter() - started)
+'''
+
+
+def openevolve_python() -> Path:
+    python = OE_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"installing openevolve=={OE_VERSION} into {OE_VENV} (once) ...", flush=True)
+        venv.create(OE_VENV, with_pip=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", f"openevolve=={OE_VERSION}"], check=True)
+    return python
+
+
+def run_openevolve(tmp: Path, url: str, iterations: int, workers: int) -> dict:
+    work = tmp / f"oe-{workers}-{time.monotonic_ns()}"
+    work.mkdir()
+    counter = work / "evaluations.txt"
+    (work / "seed.py").write_text(SEED)
+    (work / "evaluator.py").write_text(OE_EVALUATOR.format(
+        data=str(tmp / "problems" / "toy30" / "data" / "toy30.json"), counter=str(counter)))
+    (work / "runner.py").write_text(OE_RUNNER)
+    (work / "config.yaml").write_text(textwrap.dedent(f'''\
+        max_iterations: {iterations}
+        checkpoint_interval: 100000
+        log_level: WARNING
+        diff_based_evolution: false
+        llm:
+          api_base: {url}
+          api_key: stub
+          models:
+            - name: stub
+              weight: 1.0
+          timeout: 60
+          retries: 1
+        database:
+          in_memory: true
+          num_islands: 3
+        evaluator:
+          parallel_evaluations: {workers}
+          cascade_evaluation: false
+          timeout: 60
+        '''))
+    started = time.perf_counter()
+    res = subprocess.run([str(openevolve_python()), str(work / "runner.py"), str(work / "seed.py"),
+                          str(work / "evaluator.py"), str(work / "config.yaml"), str(iterations),
+                          str(work / "out")], capture_output=True, text=True, timeout=1800)
+    wall = time.perf_counter() - started
+    if res.returncode != 0:
+        raise RuntimeError(f"OpenEvolve failed: {res.stderr[-2000:]}")
+    evaluated = len(counter.read_text().splitlines()) - 1 if counter.exists() else 0  # minus the seed
+    return {"wall": wall, "iterations": iterations, "evaluated": evaluated}
+
+
+def run_evolve(tmp: Path, url: str, iterations: int, in_flight: int) -> dict:
+    from evolve.archive.store import Archive
+
+    work = tmp / f"ev-{time.monotonic_ns()}"
+    work.mkdir()
+    cfg = work / "run.yaml"
+    cfg.write_text(textwrap.dedent(f'''\
+        llm:
+          models:
+            - {{name: openai/stub, api_base: "{url}", temperature: 0.7, max_tokens: 1024}}
+          retries: 1
+        edits:
+          diff_ratio: 0.0
+        proposals_in_flight: {in_flight}
+        evaluations_in_flight: 2
+        final_report: false
+        '''))
+    env = {**os.environ, "EVOLVE_PROBLEMS": str(tmp / "problems"), "OPENAI_API_KEY": "stub"}
+    started = time.perf_counter()
+    res = subprocess.run([sys.executable, "-m", "evolve.cli", "run", "toy30", "--config", str(cfg),
+                          "--iterations", str(iterations), "--runs-dir", str(work), "--run-name", "b"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    wall = time.perf_counter() - started
+    if res.returncode != 0:
+        raise RuntimeError(f"evolve failed: {res.stderr[-2000:]}")
+    archive = Archive(f"sqlite:///{work / 'b' / 'archive.db'}")
+    with archive.session() as s:
+        from sqlalchemy import text
+
+        evaluated = s.execute(text("select count(*) from programs where status != 'pending' "
+                                   "and iteration > 0")).scalar()
+    archive.close()
+    return {"wall": wall, "iterations": iterations, "evaluated": evaluated}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--iterations", type=int, default=100)
+    ap.add_argument("--latencies", default="0,1")
+    ap.add_argument("--workers", default="2,8")
+    ap.add_argument("--in-flight", type=int, default=32, help="evolve's proposals_in_flight")
+    args = ap.parse_args()
+    openevolve_python()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        write_problem(tmp)
+        for latency in (float(x) for x in args.latencies.split(",")):
+            with StubLLM(responder=lambda n, _body, lat=latency: Step(content=reply(n), delay=lat)) as stub:
+                url = stub.url
+                results = {}
+                for workers in (int(x) for x in args.workers.split(",")):
+                    results[f"OpenEvolve {workers} workers"] = run_openevolve(tmp, url, args.iterations,
+                                                                              workers)
+                results[f"evolve ({args.in_flight} proposals in flight)"] = run_evolve(
+                    tmp, url, args.iterations, args.in_flight)
+            for name, r in results.items():
+                rows.append((latency, name, r))
+    print(f"\n{args.iterations} iterations each; 2 cores; same stub replies; wall includes start-up")
+    print(f"{'latency':>8}  {'system':<36}{'it/s':>8}{'in flight':>11}{'evaluated':>11}{'wall s':>9}")
+    for latency, name, r in rows:
+        rate = r["iterations"] / r["wall"]
+        flight = "-" if latency == 0 else f"{r['iterations'] * latency / r['wall']:.1f}"
+        share = r["evaluated"] / r["iterations"]
+        print(f"{latency:>7.1f}s  {name:<36}{rate:>8.2f}{flight:>11}{share:>10.0%}{r['wall']:>9.1f}")
+    print()
+    for latency in sorted({lat for lat, _, _ in rows}):
+        mine = next(r for lat, n, r in rows if lat == latency and n.startswith("evolve"))
+        for lat, name, r in rows:
+            if lat == latency and name.startswith("OpenEvolve"):
+                ratio = (mine["iterations"] / mine["wall"]) / (r["iterations"] / r["wall"])
+                print(f"latency {latency:.0f} s: evolve / {name} = {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
