@@ -9,6 +9,8 @@ cross the boundary (the state carries predictions). Fitness: mean SLO attainment
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from evaluators.base import Verifier, finite
@@ -44,15 +46,8 @@ class LlmServingVerifier(Verifier):
     version = "llm_serving-1"
     gate_cpu_seconds = 1.0  # one gate workload (all of its schedule() calls)
 
-    def instances(self, set_name: str) -> list[Workload]:
-        if set_name not in self.spec.sets:
-            raise ValueError(f"unknown instance set {set_name!r} for llm_serving "
-                             f"(known: {', '.join(self.spec.sets)})")
-        out: list[Workload] = []
-        for source in self.spec.sets[set_name].sources:
-            name, _, count = source.partition(":")
-            out.extend(load_set(name)[: int(count) if count else None])
-        return out
+    def load_source(self, name: str) -> Sequence[Workload]:
+        return load_set(name)
 
     def solve(self, box: SandboxSession, wl: Workload) -> Outcome:
         """Serve one workload, one sandbox call per scheduling decision."""

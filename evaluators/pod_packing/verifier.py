@@ -10,6 +10,7 @@ per priority and evictions itself, and scores the result against the cached CP-S
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -93,12 +94,8 @@ def score(cases: list[Case], results: list[Outcome]) -> tuple[dict[str, float], 
 class PodPackingVerifier(Verifier):
     version = "pod_packing-1"
 
-    def instances(self, set_name: str) -> list[Case]:
-        if set_name not in self.spec.sets:
-            raise ValueError(f"unknown instance set {set_name!r} for pod_packing "
-                             f"(known: {', '.join(self.spec.sets)})")
-        data_dir = self.spec.root / "data"
-        return [c for source in self.spec.sets[set_name].sources for c in load_cases(data_dir, source)]
+    def load_source(self, name: str) -> Sequence[Case]:
+        return load_cases(self.spec.root / "data", name)
 
     def solve(self, box: SandboxSession, case: Case) -> Outcome:
         nodes, pods = case.cluster.as_json()
