@@ -153,6 +153,18 @@ def script_times(db_url: str, best: int, repeats: int = 3) -> dict[str, float]:
     return out
 
 
+def wait_healthy(base: str, seconds: float = 30) -> None:
+    """Until the Streamlit server at ``base`` answers its health check."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/_stcore/health", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"no Streamlit server answered at {base} within {seconds:.0f} s")
+
+
 def browser_times(db_url: str, best: int, repeats: int = 3) -> dict[str, dict[str, float]]:
     """{"cold": {page: s}, "in-app": {page: s}}: a fresh load of the page's URL, and a click on its
     link in the sidebar from another page; both until its text and every chart are drawn."""
@@ -168,12 +180,7 @@ def browser_times(db_url: str, best: int, repeats: int = 3) -> dict[str, dict[st
     base = f"http://127.0.0.1:{port}"
     driver = None
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{base}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_healthy(base)
         driver = browser.chrome()
         cold: dict[str, float] = {}
         in_app: dict[str, float] = {}
@@ -234,12 +241,7 @@ def floor_time(repeats: int = 3) -> float:
                                  "false"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         driver = None
         try:
-            for _ in range(300):
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            wait_healthy(f"http://127.0.0.1:{port}")
             driver = browser.chrome()
             times = []
             for _ in range(repeats):
