@@ -1,6 +1,7 @@
 """evolve beside OpenEvolve 0.4.0 on one machine, one toy problem, one scripted LLM.
 
-    .venv/bin/python bench/vs_openevolve.py [--iterations 40] [--latencies 0,1] [--workers 2,8]
+    .venv/bin/python bench/vs_openevolve.py [--iterations 300] [--latencies 0,1] [--workers 2,8]
+                                            [--in-flight 64]
 
 OpenEvolve is installed into its own virtualenv under ~/.cache/evolve/bench/ (never a project
 dependency). One local OpenAI-compatible stub server answers both systems with the same replies:
@@ -12,7 +13,9 @@ its sandbox (a hardened child process per candidate) through its local executor.
 
 Columns: iterations/s (proposals finished per second of wall time), LLM calls in flight (mean:
 calls x latency / wall time; "-" for instant replies), the share of iterations that produced an
-evaluated program, wall seconds, and evolve / OpenEvolve for each OpenEvolve worker count.
+evaluated program, wall seconds, and evolve / OpenEvolve for each OpenEvolve worker count. Wall
+time includes each system's start-up (evolve: about 2 s to its first LLM call, seed evaluated in a
+warm sandbox), so short runs understate both systems' steady-state rates.
 """
 
 from __future__ import annotations
@@ -225,10 +228,10 @@ def run_evolve(tmp: Path, url: str, iterations: int, in_flight: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--iterations", type=int, default=100)
+    ap.add_argument("--iterations", type=int, default=300)
     ap.add_argument("--latencies", default="0,1")
     ap.add_argument("--workers", default="2,8")
-    ap.add_argument("--in-flight", type=int, default=32, help="evolve's proposals_in_flight")
+    ap.add_argument("--in-flight", type=int, default=64, help="evolve's proposals_in_flight")
     args = ap.parse_args()
     openevolve_python()
     rows = []

@@ -76,9 +76,54 @@ class Verifier(ABC):
         """The instances of one named source (a file under data/, a generator recipe, ...)."""
         raise NotImplementedError(f"{type(self).__name__} reads no instance source {name!r}")
 
-    @abstractmethod
+    def arguments(self, instance: Any) -> tuple | None:
+        """For problems whose instances are independent and solved by one call each: the
+        arguments of that call (inputs only). Verifiers that define it (with ``accept``) have all
+        instances of a set sent in one batch, each call still timed and limited on its own.
+        None (the default): ``solve`` drives the candidate, one instance at a time."""
+        return None
+
+    def accept(self, instance: Any, value: Any) -> Any:
+        """Validate the candidate's reply for ``instance``; return the trusted result."""
+        raise NotImplementedError(f"{type(self).__name__} defines arguments() without accept()")
+
     def solve(self, box: SandboxSession, instance: Any) -> Any:
         """Ask the candidate for one instance's decisions, validate them, return the trusted result."""
+        args = self.arguments(instance)
+        if args is None:
+            raise NotImplementedError(f"{type(self).__name__} defines neither solve() nor arguments()")
+        return self.accept(instance, box.call(self.spec.entry, *args))
+
+    def _batched(self) -> bool:
+        return type(self).arguments is not Verifier.arguments
+
+    def _solve_all(self, box: SandboxSession, instances: list[Any]) -> tuple[list[Any], list[float]]:
+        """Results and candidate CPU seconds per instance; a failure names its instance."""
+        if self._batched():
+            try:
+                values = box.call_many(self.spec.entry, [self.arguments(i) for i in instances])
+            except CandidateError as exc:
+                if exc.index is not None:
+                    exc.instance = getattr(instances[exc.index], "name", f"instance {exc.index + 1}")
+                raise
+            results = []
+            for inst, value in zip(instances, values, strict=True):
+                try:
+                    results.append(self.accept(inst, value))
+                except InvalidOutput as exc:
+                    exc.instance = getattr(inst, "name", "an instance")
+                    raise
+            return results, list(box.batch_cpu)
+        results, cpus = [], []
+        for inst in instances:
+            before = box.calls_cpu
+            try:
+                results.append(self.solve(box, inst))
+            except (CandidateError, InvalidOutput) as exc:
+                exc.instance = getattr(inst, "name", "an instance")
+                raise
+            cpus.append(box.calls_cpu - before)  # every call solve() made for this instance
+        return results, cpus
 
     @abstractmethod
     def score(self, instances: list[Any], results: list[Any]) -> tuple[dict[str, float], str]:
@@ -89,30 +134,27 @@ class Verifier(ABC):
         gate = self.instances(self.gate_set) if self.gate_set in self.spec.sets and \
             set_name != self.gate_set else []
         started = time.monotonic()
-        stage, current, cpu = "gate", "loading", 0.0
-        results = []
+        stage, cpu = "gate", 0.0
+        results: list[Any] = []
         try:
             with SandboxSession(code, self.limits()) as box:
-                for inst in gate:
-                    current = getattr(inst, "name", "a gate instance")
-                    before = box.calls_cpu
-                    self.solve(box, inst)
-                    spent = box.calls_cpu - before  # every call solve() made for this instance
+                _, gate_cpu = self._solve_all(box, gate)
+                for inst, spent in zip(gate, gate_cpu, strict=True):
                     if spent > self.gate_cpu_seconds:
-                        return self._fail("slow", f"quick check: {current} took {spent:.2f} CPU-s, "
+                        name = getattr(inst, "name", "a gate instance")
+                        return self._fail("slow", f"quick check: {name} took {spent:.2f} CPU-s, "
                                           f"over the gate's {self.gate_cpu_seconds:.2g}s; the full set "
                                           "has larger instances and would time out", started)
                 stage = "full"
-                before = box.calls_cpu
-                for inst in instances:
-                    current = getattr(inst, "name", "an instance")
-                    results.append(self.solve(box, inst))
-                cpu = box.calls_cpu - before
+                results, cpus = self._solve_all(box, instances)
+                cpu = sum(cpus)
         except CandidateError as exc:
             where = "quick check" if stage == "gate" else "evaluation"
+            current = getattr(exc, "instance", "loading")
             return self._fail(exc.kind, f"{where} on {current}: {exc.message}", started)
         except InvalidOutput as exc:
             where = "quick check" if stage == "gate" else "evaluation"
+            current = getattr(exc, "instance", "an instance")
             return self._fail("invalid", f"{where}: invalid output on {current}: {exc}", started)
         metrics, feedback = self.score(instances, results)
         metrics = finite({**metrics, "cpu_seconds": cpu})

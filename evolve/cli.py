@@ -64,7 +64,7 @@ def _executor(spec, workers: int, settings=None, archive=None, run_name: str = "
             raise UserError(str(exc)) from None
     from evolve.executors.local import LocalExecutor
 
-    return LocalExecutor(workers, spec.limits.wall_seconds)
+    return LocalExecutor(workers, spec.limits.wall_seconds, spec.name)
 
 
 def _check_broker(cfg: RunConfig) -> None:

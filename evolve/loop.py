@@ -123,6 +123,7 @@ class Controller:
                 self._start_evaluation(prog.id, prog.code, prog.island)
             reason = await self._main(started)
         finally:
+            await self.llm.aclose()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 try:
                     loop.remove_signal_handler(sig)

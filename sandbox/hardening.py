@@ -139,30 +139,34 @@ DENIED_SYSCALLS = ("socket", "ptrace", "process_vm_readv", "process_vm_writev", 
                    "open_by_handle_at", "name_to_handle_at")
 
 
-def apply_seccomp() -> bool:
-    """Deny new sockets (the candidate only has its inherited socketpair) and escape-prone calls."""
+def seccomp_filter() -> object | None:
+    """The candidates' seccomp filter, built once by the template (building it costs about 1.6 ms,
+    loading a built one 0.6 ms): deny new sockets (the candidate only has its inherited
+    socketpair) and escape-prone calls. None without pyseccomp."""
     try:
         import pyseccomp as sc
     except ImportError:
-        return False
+        return None
     filt = sc.SyscallFilter(defaction=sc.ALLOW)
     for name in DENIED_SYSCALLS:
         try:
             filt.add_rule(sc.ERRNO(errno.EPERM), name)
         except (ValueError, RuntimeError, OSError):
             continue  # a syscall this architecture does not have
-    filt.load()
-    return True
+    return filt
 
 
-def harden(uid: int, workdir: str, limits: dict, read_paths: list[str], landlock: bool) -> dict:
+def harden(uid: int, workdir: str, limits: dict, read_paths: list[str], landlock: bool,
+           seccomp: object | None) -> dict:
     """Apply everything in order; return a report of what is in force."""
     set_limits(limits)
     report = {"uid_drop": drop_identity(uid, keep_read_search=landlock)}
     no_new_privs()
     # no size-capped tmpfs on this level: the candidate may read its folder but create nothing
     report["landlock_abi"] = apply_landlock([*read_paths, workdir], []) if landlock else 0
-    report["seccomp"] = apply_seccomp()
+    if seccomp is not None:
+        seccomp.load()
+    report["seccomp"] = seccomp is not None
     return report
 
 

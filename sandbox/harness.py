@@ -6,6 +6,8 @@ length-framed JSON on its stdin/stdout:
 
     spawn {code, uid, limits, timeout}  -> fork a child, harden it, load the code -> ready | error
     call  {name, args, timeout}         -> relay to the child, wait, measure its CPU -> ok | error
+    map   {name, args_list, timeout, wall} -> the same for each argument list in one round trip:
+                                           one frame per call from the child, each timed -> ok | error
     end   {}                            -> kill every process of the session's uid, clean up
 
 The child has a fresh uid, resource limits, no-new-privs, seccomp (and Landlock on the fallback
@@ -36,6 +38,57 @@ import protocol
 PR_SET_CHILD_SUBREAPER = 36
 TICK = os.sysconf("SC_CLK_TCK")
 _libc = ctypes.CDLL(None, use_errno=True)
+_FILTER: object | None = None  # the seccomp filter, built once by the template
+
+
+class Reaper:
+    """A small helper process, forked before the template preloads numpy, that kills every process
+    of a uid and empties its folder on request (``hardening.kill_uid`` forks once per session, and
+    forking this process costs a third of forking the template). It is detached from the
+    template (double fork), so the template's wait for orphaned escapees never waits for it. If it
+    is ever gone, the template forks ``kill_uid`` itself."""
+
+    def __init__(self, keep_open: tuple[int, ...] = ()):
+        req_r, self._req = os.pipe()
+        self._rep, rep_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            if os.fork() == 0:
+                os.close(self._req)
+                os.close(self._rep)
+                for fd in keep_open:
+                    os.close(fd)  # the worker's channel must see EOF when the template dies
+                self._serve(req_r, rep_w)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        os.close(req_r)
+        os.close(rep_w)
+
+    @staticmethod
+    def _serve(req: int, rep: int) -> None:
+        _libc.prctl(hardening.PR_SET_DUMPABLE, 0, 0, 0, 0)
+        while True:
+            try:
+                msg = protocol.read_frame(req)
+            except protocol.FrameError:
+                os._exit(0)  # the template is gone
+            hardening.kill_uid(msg["uid"], msg["dir"], keep=msg["keep"])
+            protocol.write_frame(rep, {"done": True})
+
+    def kill_uid(self, uid: int, empty_dir: str, keep: str) -> None:
+        if self._req >= 0:
+            try:
+                protocol.write_frame(self._req, {"uid": uid, "dir": empty_dir, "keep": keep})
+                protocol.read_frame(self._rep, time.monotonic() + 10.0)
+                return
+            except (OSError, protocol.FrameError):
+                os.close(self._req)
+                os.close(self._rep)
+                self._req = self._rep = -1
+        hardening.kill_uid(uid, empty_dir, keep=keep)
+
+
+_reaper: Reaper | None = None
 
 
 def proc_cpu(pid: int) -> float:
@@ -94,18 +147,24 @@ def run_candidate(fd: int, code_path: str, report: dict) -> None:
             request = protocol.read_frame(fd)
         except protocol.FrameError:
             return
-        fn = namespace.get(request.get("call"))
+        name = request.get("call", request.get("map"))
+        fn = namespace.get(name)
         if not callable(fn):
-            protocol.write_frame(fd, {"error": f"candidate defines no function {request.get('call')!r}"})
+            protocol.write_frame(fd, {"error": f"candidate defines no function {name!r}"})
             continue
-        try:
-            value = fn(*request.get("args", []))
-            data = protocol.encode({"ok": value})
-        except SystemExit as exc:
-            data = protocol.encode({"error": f"candidate called sys.exit({exc.code!r})"})
-        except BaseException as exc:
-            data = protocol.encode({"error": candidate_error(exc, code_path)})
-        protocol.write_all(fd, data)
+        batch = request["args_list"] if "map" in request else [request.get("args", [])]
+        for args in batch:  # one reply frame per call; the template times each one
+            failed = True
+            try:
+                data = protocol.encode({"ok": fn(*args)})
+                failed = False
+            except SystemExit as exc:
+                data = protocol.encode({"error": f"candidate called sys.exit({exc.code!r})"})
+            except BaseException as exc:
+                data = protocol.encode({"error": candidate_error(exc, code_path)})
+            protocol.write_all(fd, data)
+            if failed:
+                break  # the first failure ends the batch
 
 
 def child_main(sock: socket.socket, workdir: str, code_path: str, uid: int, limits: dict,
@@ -123,7 +182,7 @@ def child_main(sock: socket.socket, workdir: str, code_path: str, uid: int, limi
         os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir,
                            "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"})
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversize writes fail with EFBIG instead
-        report = hardening.harden(uid, workdir, limits, cfg["read_paths"], cfg["landlock"])
+        report = hardening.harden(uid, workdir, limits, cfg["read_paths"], cfg["landlock"], _FILTER)
         run_candidate(fd, code_path, report)
     except BaseException:
         try:
@@ -215,6 +274,33 @@ class Session:
             reply = {"error": str(reply.get("error"))[-3000:], "kind": "exception"}
         return reply
 
+    def map(self, msg: dict) -> dict:
+        """Call the function once per argument list, in one round trip from the worker: the child
+        answers each call with its own frame, so each call keeps its own deadline (the per-call
+        limit, within what is left of the session's wall time) and its own CPU measurement."""
+        if select.select([self.fd], [], [], 0)[0]:
+            self.reap()
+            return {"error": "the candidate wrote to its channel outside a call", "kind": "protocol"}
+        per_call, wall_end = float(msg["timeout"]), time.monotonic() + float(msg["wall"])
+        before = proc_cpu(self.pid)
+        try:
+            protocol.write_frame(self.fd, {"map": msg["name"], "args_list": msg["args_list"]})
+        except OSError:
+            return {"error": f"candidate process is gone ({self._dead()})", "kind": "crash"}
+        values, cpus = [], []
+        for index in range(len(msg["args_list"])):
+            reply = self.receive(max(0.0, min(per_call, wall_end - time.monotonic())),
+                                 int(self.limits["max_reply_bytes"]))
+            if "ok" not in reply:
+                if "kind" not in reply:
+                    reply = {"error": str(reply.get("error"))[-3000:], "kind": "exception"}
+                return {**reply, "index": index}
+            now = proc_cpu(self.pid)
+            cpus.append(max(0.0, now - before))
+            before = now
+            values.append(reply["ok"])
+        return {"ok": values, "cpu": cpus}
+
     def reap(self) -> None:
         """Kill every process of the session's uid (setsid escapees included), then wait."""
         try:
@@ -222,7 +308,8 @@ class Session:
         except ProcessLookupError:
             pass
         self._dead()
-        hardening.kill_uid(self.uid, self.workdir, keep="stderr.txt")  # stderr is read by end()
+        assert _reaper is not None
+        _reaper.kill_uid(self.uid, self.workdir, keep="stderr.txt")  # stderr is read by end()
         # we are a subreaper: every orphaned escapee is our child now; wait until none is left
         deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline:
@@ -250,10 +337,12 @@ class Session:
 
 
 def template_main() -> None:
+    global _FILTER, _reaper
     cin, cout = os.dup(0), os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
+    _reaper = Reaper(keep_open=(cin, cout))
     cfg = protocol.read_frame(cin)
     _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     _libc.prctl(hardening.PR_SET_DUMPABLE, 0, 0, 0, 0)  # no /proc/<pid>/fd or ptrace into us
@@ -264,11 +353,8 @@ def template_main() -> None:
             loaded.append(name)
         except ImportError:
             pass
-    try:
-        import pyseccomp  # noqa: F401 - warm the import the children use
-        seccomp = True
-    except ImportError:
-        seccomp = False
+    _FILTER = hardening.seccomp_filter()
+    seccomp = _FILTER is not None
     protocol.write_frame(cout, {"ready": True, "pid": os.getpid(), "preloaded": loaded,
                                 "seccomp": seccomp, "landlock_abi": hardening.landlock_abi(),
                                 "root": os.geteuid() == 0})
@@ -290,6 +376,8 @@ def template_main() -> None:
                 session = None
         elif op == "call" and session is not None:
             reply = session.call(msg)
+        elif op == "map" and session is not None:
+            reply = session.map(msg)
         elif op == "end" and session is not None:
             reply = session.end()
             session = None

@@ -46,12 +46,15 @@ class Limits:
 
 
 class CandidateError(Exception):
-    """The candidate failed: load, exception, timeout, crash, oversize or protocol."""
+    """The candidate failed: load, exception, timeout, crash, oversize or protocol.
 
-    def __init__(self, kind: str, message: str):
+    ``index`` is the position of the failing call in a ``call_many`` batch."""
+
+    def __init__(self, kind: str, message: str, index: int | None = None):
         super().__init__(f"{kind}: {message}")
         self.kind = kind
         self.message = message
+        self.index = index
 
 
 class SandboxDown(Exception):
@@ -95,17 +98,17 @@ class Template:
             self.kill()
             raise SandboxDown(f"sandbox template is gone: {exc}") from exc
 
-    def _receive(self, timeout: float) -> dict:
+    def _receive(self, timeout: float, max_bytes: int = 64 << 20) -> dict:
         assert self._proc is not None and self._proc.stdout is not None
         try:
-            return protocol.read_frame(self._proc.stdout.fileno(), time.monotonic() + timeout)
+            return protocol.read_frame(self._proc.stdout.fileno(), time.monotonic() + timeout, max_bytes)
         except protocol.FrameError as exc:
             self.kill()
             raise SandboxDown(f"sandbox template stopped answering ({exc.kind}: {exc})") from exc
 
-    def request(self, msg: dict, timeout: float) -> dict:
+    def request(self, msg: dict, timeout: float, max_bytes: int = 64 << 20) -> dict:
         self._send(msg)
-        return self._receive(timeout + GUARD_SECONDS)
+        return self._receive(timeout + GUARD_SECONDS, max_bytes)
 
     def kill(self) -> None:
         proc, self._proc = self._proc, None
@@ -167,7 +170,8 @@ class SandboxSession:
         self._started = 0.0
         self.hardening: dict = {}
         self.last_cpu = 0.0
-        self.calls_cpu = 0.0  # sum of last_cpu over every call of this session
+        self.calls_cpu = 0.0  # CPU seconds of every call of this session
+        self.batch_cpu: list[float] = []  # per call of the last call_many
         self.cpu_total = 0.0
         self.stderr = ""
 
@@ -194,10 +198,10 @@ class SandboxSession:
             raise CandidateError("load", str(reply.get("error"))[-3000:])
         self.hardening = reply.get("hardening", {})
 
-    def _request(self, msg: dict, timeout: float) -> dict:
+    def _request(self, msg: dict, timeout: float, max_bytes: int = 64 << 20) -> dict:
         assert self._tpl is not None
         try:
-            return self._tpl.request(msg, timeout)
+            return self._tpl.request(msg, timeout, max_bytes)
         except SandboxDown as exc:
             self._tpl = None
             raise CandidateError("crash", str(exc)) from exc
@@ -221,6 +225,29 @@ class SandboxSession:
             message = f"call {name}: exceeded the {which} time limit ({timeout:.1f}s); " \
                       "every process of the candidate was killed"
         raise CandidateError(kind, message[-3000:])
+
+    def call_many(self, name: str, arg_lists: list[tuple | list]) -> list[Any]:
+        """``[name(*args) for args in arg_lists]`` in one round trip to the template, which still
+        gives each call its own time limit and CPU measurement (``batch_cpu``). The first failing
+        call ends the batch: its ``CandidateError`` carries the call's ``index``."""
+        if not arg_lists:
+            return []
+        if self._tpl is None:
+            raise CandidateError("crash", "the candidate's sandbox is gone")
+        wall_left = max(0.0, self.limits.wall_seconds - (time.monotonic() - self._started))
+        reply = self._request({"op": "map", "name": name, "args_list": [list(a) for a in arg_lists],
+                               "timeout": self.limits.call_seconds, "wall": wall_left},
+                              wall_left, max_bytes=len(arg_lists) * self.limits.max_reply_bytes + 4096)
+        if "ok" in reply:
+            self.batch_cpu = [float(c) for c in reply.get("cpu", [])]
+            self.last_cpu = self.batch_cpu[-1] if self.batch_cpu else 0.0
+            self.calls_cpu += sum(self.batch_cpu)
+            return reply["ok"]
+        kind, message, index = reply.get("kind", "exception"), str(reply.get("error")), reply.get("index")
+        if kind == "timeout":
+            message = f"call {name}: exceeded the per-call time limit ({self.limits.call_seconds:.1f}s) " \
+                      "or the session's wall time; every process of the candidate was killed"
+        raise CandidateError(kind, message[-3000:], index if isinstance(index, int) else None)
 
     def timed_call(self, name: str, *args: Any, repeats: int = 3) -> tuple[Any, float]:
         """Call ``repeats`` times; return the first value and the median CPU seconds per call."""

@@ -44,7 +44,9 @@ def exercise(a: Archive) -> None:
         outcomes = dict(c.execute(text("select outcome, count(*) from iterations where run_id = :r "
                                        "group by outcome"), {"r": run}).all())
     assert outcomes["duplicate"] == 1 and outcomes["rejected"] == 1
-    assert a.program(seed).children_count == 1
+    with a.engine.connect() as c:
+        assert c.execute(text("select children_count from programs where id = :p"),
+                         {"p": seed}).scalar() == 1
     assert [p.id for p in a.pending_programs(run)] == [child]
     a.record_evaluation(child, set_name="train", evaluator_version="v1",
                         outcome=dict(OUT, combined_score=-0.1), features={"code_length": 10.0}, cell="0,0")

@@ -9,7 +9,7 @@ from evolve.prompts.builder import build_compact_messages, build_messages, direc
 
 def view(pid: int, code: str, score: float | None, **kw) -> ProgramView:
     base = dict(id=pid, code=code, parent_id=None, generation=0, island=0, status="ok",
-                combined_score=score, cell="0,0", children_count=0, metrics={}, feedback="", error=None)
+                combined_score=score, cell="0,0", metrics={}, feedback="", error=None)
     return ProgramView(**{**base, **kw})
 
 

@@ -92,6 +92,7 @@ def test_budget_stops_the_run(tmp_path):
 
 def test_target_score_stops_the_run(stub, tmp_path):
     stub.push(Step(content=WMDD_DIFF))  # WMDD scores about -0.39; EDD -1.5
+    stub.default = Step(content="no change proposed", delay=0.5)  # the rest arrive after its score
     res = run_cli("run", "smtt", "--api-base", stub.url, "--iterations", "30", "--target", "-0.5",
                   "--no-report", "--runs-dir", str(tmp_path / "runs"), "--run-name", "target")
     assert res.returncode == 0, res.stderr

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from evaluators.base import Verifier, finite
 from evaluators.jssp.instances import Instance, select
 from evaluators.jssp.schedule import makespan
-from sandbox.session import SandboxSession
 
 
 @dataclass(frozen=True)
@@ -61,9 +60,10 @@ class JsspVerifier(Verifier):
                              f"(known: {', '.join(self.spec.sets)})")
         return select(self.spec.root / "data", self.spec.sets[set_name].sources)
 
-    def solve(self, box: SandboxSession, inst: Instance) -> Result:
-        orders = box.call(self.spec.entry, [list(row) for row in inst.durations],
-                          [list(row) for row in inst.machines])
+    def arguments(self, inst: Instance) -> tuple:
+        return [list(row) for row in inst.durations], [list(row) for row in inst.machines]
+
+    def accept(self, inst: Instance, orders: object) -> Result:
         span = makespan(inst, orders)
         if span < inst.lower_bound:  # a proven lower bound: only a verifier bug could get below it
             raise RuntimeError(f"verifier bug: {inst.name} makespan {span} below "

@@ -19,7 +19,6 @@ from evaluators.base import Verifier, finite
 from evaluators.pod_packing.cluster import PRIORITIES, Cluster, load_source
 from evaluators.pod_packing.model import Outcome, check_placement, outcome, value
 from evaluators.pod_packing.reference import Reference, cached, load_cache
-from sandbox.session import SandboxSession
 
 
 @dataclass(frozen=True)
@@ -97,9 +96,10 @@ class PodPackingVerifier(Verifier):
     def load_source(self, name: str) -> Sequence[Case]:
         return load_cases(self.spec.root / "data", name)
 
-    def solve(self, box: SandboxSession, case: Case) -> Outcome:
-        nodes, pods = case.cluster.as_json()
-        placement = box.call(self.spec.entry, nodes, pods)
+    def arguments(self, case: Case) -> tuple:
+        return case.cluster.as_json()
+
+    def accept(self, case: Case, placement: object) -> Outcome:
         return outcome(case.cluster, check_placement(placement, case.cluster))
 
     def score(self, instances: list[Case], results: list[Outcome]) -> tuple[dict[str, float], str]:

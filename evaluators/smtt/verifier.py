@@ -14,7 +14,6 @@ from pathlib import Path
 
 from evaluators.base import InvalidOutput, Verifier, finite
 from evaluators.smtt.instances import Instance, load_generated, load_orlib, weighted_tardiness
-from sandbox.session import SandboxSession
 
 ORLIB = {"wt40": ("wt40.txt", "wtopt40.txt", 40, "optimal"),
          "wt50": ("wt50.txt", "wtopt50.txt", 50, "optimal"),
@@ -86,8 +85,10 @@ class SmttVerifier(Verifier):
     def load_source(self, name: str) -> Sequence[Instance]:
         return load_source(self.spec.root / "data", name)
 
-    def solve(self, box: SandboxSession, inst: Instance) -> int:
-        order = box.call(self.spec.entry, list(inst.p), list(inst.w), list(inst.d))
+    def arguments(self, inst: Instance) -> tuple:
+        return list(inst.p), list(inst.w), list(inst.d)
+
+    def accept(self, inst: Instance, order: object) -> int:
         return weighted_tardiness(check_order(order, inst.n), inst.p, inst.w, inst.d)
 
     def score(self, instances: list[Instance], results: list[int]) -> tuple[dict[str, float], str]:

@@ -19,7 +19,6 @@ from evaluators.base import InvalidOutput, Verifier, finite
 from evaluators.txn_scheduling.model import Txn, lower_bound, makespan, prepare_all, serial_time
 from evaluators.txn_scheduling.smf import smf
 from evaluators.txn_scheduling.workloads import Workload, load_source
-from sandbox.session import SandboxSession
 
 NUM_SEQS = 10  # the ADRS API's search-effort argument; the SMF reference uses this many starts
 
@@ -111,8 +110,10 @@ class TxnSchedulingVerifier(Verifier):
     def load_source(self, name: str) -> Sequence[Case]:
         return load_cases(name)
 
-    def solve(self, box: SandboxSession, case: Case) -> int:
-        order = box.call(self.spec.entry, case.workload.as_json(), NUM_SEQS)
+    def arguments(self, case: Case) -> tuple:
+        return case.workload.as_json(), NUM_SEQS
+
+    def accept(self, case: Case, order: object) -> int:
         return makespan(case.txns, check_order(order, case.workload.n))
 
     def score(self, instances: list[Case], results: list[int]) -> tuple[dict[str, float], str]:

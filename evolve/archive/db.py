@@ -1,7 +1,8 @@
 """Engine creation and migration: SQLite (WAL, BEGIN IMMEDIATE) by default, any SQLAlchemy URL.
 
 SQLite gets WAL journaling, a busy timeout and ``BEGIN IMMEDIATE`` transactions so that several
-writer processes serialise instead of failing with "database is locked" on upgrade. The schema
+writer processes serialise instead of failing with "database is locked" on upgrade; connections
+with the execution option ``evolve_read_only`` begin deferred (WAL readers need no lock). The schema
 is always brought to the newest Alembic revision before use.
 """
 
@@ -35,8 +36,9 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _on_begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _on_begin(conn):  # readers (``evolve_read_only``) take no write lock
+            read = conn.get_execution_options().get("evolve_read_only")
+            conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)

@@ -2,7 +2,9 @@
 
 Every method is one short transaction. Reads used per iteration touch indexed columns and
 bounded row counts (elites of one island, top-k by score), so their cost does not grow with
-the number of programs stored.
+the number of programs stored. The per-iteration paths use Core statements on a plain connection
+(the ORM's unit of work cost several ms per iteration), reads take no write lock, and a program
+is cached once evaluated: from then on its code, score and train metrics never change.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,7 +49,6 @@ class ProgramView:
     status: str
     combined_score: float | None
     cell: str | None
-    children_count: int
     metrics: dict
     feedback: str
     error: str | None
@@ -80,6 +82,8 @@ class Archive:
         if migrate:
             upgrade(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self._reader = self.engine.execution_options(evolve_read_only=True)
+        self._programs: dict[int, ProgramView] = {}  # evaluated programs (train view)
 
     @classmethod
     def for_run_dir(cls, run_dir: Path) -> Archive:
@@ -88,6 +92,10 @@ class Archive:
 
     def session(self) -> Session:
         return self._session()
+
+    def _read(self) -> Connection:
+        """A connection for reads: a plain deferred transaction, no write lock."""
+        return self._reader.connect()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -141,31 +149,31 @@ class Archive:
         code already exists in the run is not stored again: the iteration records ``duplicate``
         and points at the original.
         """
-        with self.session() as s, s.begin():
-            number = (s.scalar(select(func.max(Iteration.number)).where(Iteration.run_id == run_id))
+        with self.engine.begin() as c:
+            number = (c.scalar(select(func.max(Iteration.number)).where(Iteration.run_id == run_id))
                       or 0) + 1
             child_id = None
             fresh = False
             if child is not None:
                 sha = code_hash(child.code)
-                child_id = s.scalar(select(Program.id).where(Program.run_id == run_id,
+                child_id = c.scalar(select(Program.id).where(Program.run_id == run_id,
                                                              Program.sha256 == sha))
                 if child_id is not None:
                     outcome, reason = "duplicate", f"same code as program {child_id}"
                 else:
-                    prog = Program(run_id=run_id, sha256=sha, code=child.code,
-                                   parent_id=child.parent_id, parent2_id=child.parent2_id,
-                                   generation=child.generation, island=child.island,
-                                   iteration=number, status="pending")
-                    s.add(prog)
-                    s.flush()
-                    child_id, fresh = prog.id, True
+                    child_id = c.scalar(insert(Program).values(
+                        run_id=run_id, sha256=sha, code=child.code, parent_id=child.parent_id,
+                        parent2_id=child.parent2_id, generation=child.generation,
+                        island=child.island, iteration=number, status="pending",
+                        children_count=0).returning(Program.id))
+                    fresh = True
                     if child.parent_id is not None:
-                        s.execute(update(Program).where(Program.id == child.parent_id)
+                        c.execute(update(Program).where(Program.id == child.parent_id)
                                   .values(children_count=Program.children_count + 1))
-            s.add(Iteration(run_id=run_id, number=number, proposal=proposal, island=island,
-                            parent_id=parent_id, inspiration_ids=inspiration_ids, model=model,
-                            edit_kind=edit_kind, outcome=outcome, reason=reason, child_id=child_id))
+            c.execute(insert(Iteration).values(
+                run_id=run_id, number=number, proposal=proposal, island=island,
+                parent_id=parent_id, inspiration_ids=inspiration_ids, model=model,
+                edit_kind=edit_kind, outcome=outcome, reason=reason, child_id=child_id))
             return number, child_id, fresh
 
     def record_evaluation(self, program_id: int, *, set_name: str, evaluator_version: str,
@@ -176,8 +184,8 @@ class Archive:
         See ``store_outcome``. Returns False (and changes nothing) when the same evaluation was
         already stored.
         """
-        with self.session() as s, s.begin():
-            return store_outcome(s, program_id, set_name, evaluator_version, seed, outcome,
+        with self.engine.begin() as c:
+            return store_outcome(c, program_id, set_name, evaluator_version, seed, outcome,
                                  features, cell, elite_islands)
 
     def evaluation_outcome(self, program_id: int, set_name: str, evaluator_version: str,
@@ -201,25 +209,30 @@ class Archive:
         return [self.program(i) for i in ids]
 
     def program(self, program_id: int, set_name: str = "train") -> ProgramView:
-        with self.session() as s:
-            p = s.get(Program, program_id)
+        """The program with its latest evaluation on ``set_name`` (train: cached once evaluated)."""
+        cached = self._programs.get(program_id) if set_name == "train" else None
+        if cached is not None:
+            return cached
+        with self._read() as c:
+            p = c.execute(select(Program.id, Program.code, Program.parent_id, Program.generation,
+                                 Program.island, Program.status, Program.combined_score,
+                                 Program.cell).where(Program.id == program_id)).first()
             if p is None:
                 raise KeyError(f"no program {program_id}")
-            ev = s.scalar(select(Evaluation).where(Evaluation.program_id == program_id,
-                                                   Evaluation.set_name == set_name)
-                          .order_by(Evaluation.id.desc()).limit(1))
-            return ProgramView(id=p.id, code=p.code, parent_id=p.parent_id,
-                               generation=p.generation, island=p.island, status=p.status,
-                               combined_score=p.combined_score, cell=p.cell,
-                               children_count=p.children_count,
-                               metrics=ev.metrics if ev else {},
-                               feedback=ev.feedback if ev else "",
-                               error=ev.error if ev else None)
+            ev = c.execute(select(Evaluation.metrics, Evaluation.feedback, Evaluation.error)
+                           .where(Evaluation.program_id == program_id,
+                                  Evaluation.set_name == set_name)
+                           .order_by(Evaluation.id.desc()).limit(1)).first()
+        view = ProgramView(*p, metrics=ev.metrics if ev else {}, feedback=ev.feedback if ev else "",
+                           error=ev.error if ev else None)
+        if set_name == "train" and view.status != "pending" and ev is not None:
+            self._programs[program_id] = view
+        return view
 
     def failed_attempts(self, run_id: int, parent_id: int, k: int) -> list[str]:
         """Why the latest proposals from this parent went nowhere (rejections, failed children)."""
-        with self.session() as s:
-            rows = s.execute(select(Iteration.outcome, Iteration.reason, Evaluation.error)
+        with self._read() as c:
+            rows = c.execute(select(Iteration.outcome, Iteration.reason, Evaluation.error)
                              .outerjoin(Evaluation, (Evaluation.program_id == Iteration.child_id)
                                         & (Evaluation.set_name == "train") & (Evaluation.ok.is_(False)))
                              .where(Iteration.run_id == run_id, Iteration.parent_id == parent_id)
@@ -233,16 +246,16 @@ class Archive:
         return out[:k]
 
     def top_programs(self, run_id: int, k: int) -> list[tuple[int, float]]:
-        with self.session() as s:
-            rows = s.execute(select(Program.id, Program.combined_score)
+        with self._read() as c:
+            rows = c.execute(select(Program.id, Program.combined_score)
                              .where(Program.run_id == run_id, Program.combined_score.is_not(None))
                              .order_by(Program.combined_score.desc()).limit(k)).all()
         return [(r[0], r[1]) for r in rows]
 
     # -- MAP-Elites grid ----------------------------------------------------------------------
     def elites(self, run_id: int, island: int) -> list[EliteView]:
-        with self.session() as s:
-            rows = s.execute(select(Elite.cell, Elite.program_id, Elite.score,
+        with self._read() as c:
+            rows = c.execute(select(Elite.cell, Elite.program_id, Elite.score,
                                     Program.children_count)
                              .join(Program, Program.id == Elite.program_id)
                              .where(Elite.run_id == run_id, Elite.island == island)
@@ -251,8 +264,8 @@ class Archive:
 
     def offer_elite(self, run_id: int, island: int, cell: str, program_id: int, score: float) -> bool:
         """Place the program in (island, cell) if the cell is empty or it scores higher."""
-        with self.session() as s, s.begin():
-            return _offer(s, run_id, island, cell, program_id, score)
+        with self.engine.begin() as c:
+            return _offer(c, run_id, island, cell, program_id, score)
 
     def last_migration(self, run_id: int) -> int:
         with self.session() as s:
@@ -263,12 +276,9 @@ class Archive:
             s.execute(update(Run).where(Run.id == run_id).values(last_migration=iteration))
 
     # -- LLM calls ---------------------------------------------------------------------------
-    def record_llm_call(self, run_id: int, **fields: object) -> int:
-        with self.session() as s, s.begin():
-            row = LlmCall(run_id=run_id, **fields)
-            s.add(row)
-            s.flush()
-            return row.id
+    def record_llm_call(self, run_id: int, **fields: object) -> None:
+        with self.engine.begin() as c:
+            c.execute(insert(LlmCall).values(run_id=run_id, **fields))
 
     # -- baselines ---------------------------------------------------------------------------
     def record_baseline(self, run_id: int, name: str, set_name: str, outcome: dict) -> None:
@@ -306,48 +316,49 @@ class Archive:
                                   .where(LlmCall.run_id == run_id)) or 0.0)
 
 
-def _offer(s: Session, run_id: int, island: int, cell: str, program_id: int, score: float) -> bool:
-    """Offer inside an open transaction; safe against concurrent writers (row lock, insert race)."""
-    key = (run_id, island, cell)
-    cur = s.get(Elite, key, with_for_update=True)
-    if cur is None:
-        try:
-            with s.begin_nested():
-                s.add(Elite(run_id=run_id, island=island, cell=cell, program_id=program_id,
-                            score=score))
-            return True
-        except IntegrityError:  # another writer filled the cell first
-            cur = s.get(Elite, key, with_for_update=True, populate_existing=True)
-    if score > cur.score:
-        cur.program_id, cur.score = program_id, score
-        return True
-    return False
+def _dialect_insert(c: Connection | Session, table: type) -> sqlite.Insert | postgresql.Insert:
+    """INSERT with ON CONFLICT clauses (SQLite and PostgreSQL spell them the same way)."""
+    dialect = c.dialect if isinstance(c, Connection) else c.get_bind().dialect
+    return (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(table)
 
 
-def store_outcome(s: Session, program_id: int, set_name: str, evaluator_version: str, seed: int,
-                  outcome: dict, features: dict | None, cell: str | None,
+def _offer(c: Connection | Session, run_id: int, island: int, cell: str, program_id: int,
+           score: float) -> bool:
+    """Place the program in the cell if it is empty or the program scores higher: one upsert,
+    atomic against concurrent writers on SQLite and PostgreSQL."""
+    stmt = _dialect_insert(c, Elite).values(run_id=run_id, island=island, cell=cell,
+                                            program_id=program_id, score=score)
+    stmt = stmt.on_conflict_do_update(index_elements=["run_id", "island", "cell"],
+                                      set_={"program_id": stmt.excluded.program_id,
+                                            "score": stmt.excluded.score},
+                                      where=stmt.excluded.score > Elite.score)
+    return c.execute(stmt.returning(Elite.program_id)).first() is not None
+
+
+def store_outcome(c: Connection | Session, program_id: int, set_name: str, evaluator_version: str,
+                  seed: int, outcome: dict, features: dict | None, cell: str | None,
                   elite_islands: Sequence[int]) -> bool:
     """Insert an evaluation inside an open transaction; False if its key is already stored.
 
     For the train set the program's status, score and cell follow, and a passing program is
     offered to the MAP-Elites grid of each island in ``elite_islands``.
     """
-    try:
-        with s.begin_nested():
-            s.add(Evaluation(program_id=program_id, set_name=set_name,
-                             evaluator_version=evaluator_version, seed=seed, ok=outcome["ok"],
-                             metrics=outcome["metrics"], combined_score=outcome["combined_score"],
-                             feedback=outcome["feedback"], error=outcome["error"],
-                             error_kind=outcome["error_kind"], seconds=outcome["seconds"]))
-    except IntegrityError:
+    stmt = _dialect_insert(c, Evaluation).values(
+        program_id=program_id, set_name=set_name, evaluator_version=evaluator_version, seed=seed,
+        ok=outcome["ok"], metrics=outcome["metrics"], combined_score=outcome["combined_score"],
+        feedback=outcome["feedback"], error=outcome["error"], error_kind=outcome["error_kind"],
+        seconds=outcome["seconds"])
+    stmt = stmt.on_conflict_do_nothing(index_elements=["program_id", "set_name",
+                                                       "evaluator_version", "seed"])
+    if c.execute(stmt.returning(Evaluation.id)).first() is None:
         return False
     if set_name == "train":
         ok = bool(outcome["ok"])
-        s.execute(update(Program).where(Program.id == program_id).values(
+        c.execute(update(Program).where(Program.id == program_id).values(
             status="ok" if ok else "failed",
             combined_score=outcome["combined_score"] if ok else None, features=features, cell=cell))
         if ok and cell is not None:
-            run_id = s.scalar(select(Program.run_id).where(Program.id == program_id))
+            run_id = c.scalar(select(Program.run_id).where(Program.id == program_id))
             for island in elite_islands:
-                _offer(s, run_id, island, cell, program_id, outcome["combined_score"])
+                _offer(c, run_id, island, cell, program_id, outcome["combined_score"])
     return True

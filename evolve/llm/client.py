@@ -1,11 +1,14 @@
-"""One chat completion through litellm, with retries, timeouts and per-attempt accounting.
+"""One chat completion with retries, timeouts and per-attempt accounting.
+
+Models with an ``api_base`` and an ``openai/`` name go straight to that OpenAI-compatible server
+through the openai SDK (``openai_compat``); every other model goes through litellm.
 
 Every attempt (successful or not) is reported to ``record`` with model, tokens, cost, latency and
 error, so the archive holds every call that may have cost money. 429, 5xx, connection errors and
 timeouts are retried with exponential backoff and jitter; authentication and bad-request errors
 fail at once with a one-line message. Prices come from litellm's bundled price map; a model it
-does not know costs 0 and is flagged ``cost_known=False`` (and said once on the console).
-API keys are read by litellm from the environment only.
+does not know costs 0 and is flagged ``cost_known=False`` (and said once on the console); the
+embedded local models cost 0. API keys are read from the environment only.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from functools import cache
 from typing import Any
 
 from evolve.config import LlmConfig, ModelEntry
+from evolve.llm import openai_compat, prices
 from evolve.llm.local_model import MODELS as EMBEDDED
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -86,42 +90,75 @@ class LlmClient:
         self.warn = warn
         self._unpriced: set[str] = set()
         self._import: asyncio.Future | None = None
+        self._http: Any = None
+
+    async def aclose(self) -> None:
+        """Close the connection pool (it belongs to the event loop that made it)."""
+        http, self._http = self._http, None
+        if http is not None:
+            await http.close()
 
     def warm(self) -> None:
-        """Start importing litellm in a thread (about 2.5 s) so that it overlaps other start-up
-        work and never blocks the event loop; call from a running loop."""
+        """Start importing litellm (about 5 s) in a thread if a configured model needs it, so
+        that the import overlaps other start-up work and never blocks the event loop; call from
+        a running loop."""
         if self._import is None:
-            self._import = asyncio.ensure_future(asyncio.to_thread(litellm_module))
+            self._import = asyncio.ensure_future(asyncio.to_thread(self._import_clients))
 
-    def _cost(self, response: Any, model: str) -> tuple[float, bool]:
+    def _import_clients(self) -> None:
+        if not all(openai_compat.handles(m) for m in self.cfg.models):
+            litellm_module()
+
+    def _unknown_price(self, model: str) -> tuple[float, bool]:
+        if model not in self._unpriced:
+            self._unpriced.add(model)
+            self.warn(f"model {model!r} is not in litellm's price map: its calls are "
+                      "recorded with cost 0 (cost_known=false)")
+        return 0.0, False
+
+    async def _via_sdk(self, model: ModelEntry, messages: list[dict[str, str]]
+                       ) -> tuple[openai_compat.Reply, tuple[float, bool]]:
+        if self._http is None:
+            self._http = openai_compat.session()
+        reply = await openai_compat.chat(self._http, model, messages, self.cfg.timeout_seconds)
+        if model.name.removeprefix("openai/") in EMBEDDED:
+            return reply, (0.0, True)
+        price = prices.cost(model.name, reply.prompt_tokens, reply.completion_tokens,
+                            reply.cached_tokens)
+        return reply, ((price, True) if price is not None else self._unknown_price(model.name))
+
+    async def _via_litellm(self, model: ModelEntry, messages: list[dict[str, str]]
+                           ) -> tuple[openai_compat.Reply, tuple[float, bool]]:
         litellm = litellm_module()
-        try:
-            return float(litellm.completion_cost(completion_response=response)), True
-        except Exception:
-            if model not in self._unpriced:
-                self._unpriced.add(model)
-                self.warn(f"model {model!r} is not in litellm's price map: its calls are "
-                          "recorded with cost 0 (cost_known=false)")
-            return 0.0, False
-
-    async def complete(self, model: ModelEntry, messages: list[dict[str, str]],
-                       record: Callable[[Attempt], None]) -> str:
-        """Return the reply text or raise ``LlmFailed``; every attempt goes to ``record``."""
-        self.warm()
-        litellm = await asyncio.shield(self._import)
         kwargs: dict[str, Any] = {"model": model.name, "messages": messages,
                                   "temperature": model.temperature, "max_tokens": model.max_tokens,
                                   "timeout": self.cfg.timeout_seconds, "num_retries": 0}
         if model.api_base:
             kwargs["api_base"] = model.api_base
-            if not os.environ.get("OPENAI_API_KEY") and model.name.startswith("openai/"):
-                kwargs["api_key"] = "no-key"  # a local OpenAI-compatible server needs none
+        response = await litellm.acompletion(**kwargs)
+        usage = getattr(response, "usage", None)
+        reply = openai_compat.Reply(text=response.choices[0].message.content or "",
+                                    prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+                                    completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+                                    cached_tokens=0)
+        try:
+            price = float(litellm.completion_cost(completion_response=response)), True
+        except Exception:
+            price = self._unknown_price(model.name)
+        return reply, price
+
+    async def complete(self, model: ModelEntry, messages: list[dict[str, str]],
+                       record: Callable[[Attempt], None]) -> str:
+        """Return the reply text or raise ``LlmFailed``; every attempt goes to ``record``."""
+        self.warm()
+        await asyncio.shield(self._import)
+        call = self._via_sdk if openai_compat.handles(model) else self._via_litellm
         last = "no attempt made"
         for attempt in range(1, self.cfg.retries + 2):
             started = time.monotonic()
             try:
-                response = await asyncio.wait_for(litellm.acompletion(**kwargs),
-                                                  timeout=self.cfg.timeout_seconds + 5)
+                reply, (cost, known) = await asyncio.wait_for(call(model, messages),
+                                                              timeout=self.cfg.timeout_seconds + 5)
             except Exception as exc:
                 latency = time.monotonic() - started
                 last = _one_line(exc) if not isinstance(exc, asyncio.TimeoutError) else (
@@ -134,15 +171,7 @@ class LlmClient:
                 delay = min(self.cfg.backoff_max_seconds, self.cfg.backoff_seconds * 2 ** (attempt - 1))
                 await asyncio.sleep(delay * (0.5 + random.random() / 2))
                 continue
-            latency = time.monotonic() - started
-            usage = getattr(response, "usage", None)
-            text = response.choices[0].message.content or ""
-            cost, known = ((0.0, True) if model.name.removeprefix("openai/") in EMBEDDED
-                           else self._cost(response, model.name))
-            record(Attempt(model.name, attempt, text,
-                                int(getattr(usage, "prompt_tokens", 0) or 0),
-                                int(getattr(usage, "completion_tokens", 0) or 0),
-                                cost, known, latency, None))
-            return text
+            record(Attempt(model.name, attempt, reply.text, reply.prompt_tokens,
+                           reply.completion_tokens, cost, known, time.monotonic() - started, None))
+            return reply.text
         raise LlmFailed(f"{model.name}: {last}")
-

@@ -1,0 +1,91 @@
+"""The direct OpenAI-compatible path: prices read from litellm's map, HTTP errors named and classed."""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import threading
+
+import pytest
+
+from evolve.config import LlmConfig, ModelEntry
+from evolve.llm import openai_compat, prices
+from evolve.llm.client import LlmClient, LlmFailed
+from evolve.llm.stub_server import Step, StubLLM
+
+
+def test_prices_come_from_litellms_bundled_map():
+    per_call = prices.cost("openai/gpt-4o-mini", 1_000_000, 1_000_000)
+    assert per_call == pytest.approx(0.15 + 0.60)  # $ per 1M input + 1M output tokens
+    assert prices.cost("gpt-4o-mini", 1_000_000, 0, cached_tokens=1_000_000) == pytest.approx(0.075)
+    assert prices.cost("openai/no-such-model", 10, 10) is None
+
+
+def test_only_openai_names_with_an_api_base_go_direct():
+    assert openai_compat.handles(ModelEntry(name="openai/x", api_base="http://h/v1"))
+    assert not openai_compat.handles(ModelEntry(name="openai/gpt-4o-mini"))
+    assert not openai_compat.handles(ModelEntry(name="ollama/llama3", api_base="http://h"))
+
+
+def complete(url: str, retries: int = 0) -> tuple[str | Exception, list]:
+    attempts: list = []
+    client = LlmClient(LlmConfig(retries=retries, backoff_seconds=0.01, timeout_seconds=2))
+
+    async def go():
+        try:
+            return await client.complete(ModelEntry(name="openai/stub", api_base=url),
+                                         [{"role": "user", "content": "hi"}], attempts.append)
+        except LlmFailed as exc:
+            return exc
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go()), attempts
+
+
+def test_replies_tokens_and_unknown_prices():
+    with StubLLM([Step(content="hello", prompt_tokens=7, completion_tokens=3)]) as stub:
+        text, attempts = complete(stub.url)
+    assert text == "hello"
+    a = attempts[0]
+    assert (a.prompt_tokens, a.completion_tokens, a.cost, a.cost_known, a.error) == (7, 3, 0.0, False, None)
+    assert stub.requests[0]["model"] == "stub" and stub.requests[0]["max_tokens"] == 4096
+
+
+@pytest.mark.parametrize("status, name, fatal", [(401, "AuthenticationError", True),
+                                                 (404, "NotFoundError", True),
+                                                 (400, "BadRequestError", False),
+                                                 (429, "RateLimitError", False),
+                                                 (503, "InternalServerError", False)])
+def test_http_errors_are_named_and_classed(status, name, fatal):
+    with StubLLM([Step(status=status)], default=Step(content="late")) as stub:
+        out, attempts = complete(stub.url, retries=1)
+    retryable = status in (429, 503)
+    if retryable:
+        assert out == "late" and len(attempts) == 2  # retried once, then answered
+    else:
+        assert isinstance(out, LlmFailed) and out.fatal == fatal and len(attempts) == 1
+    assert attempts[0].error.startswith(f"{name}: Error code: {status}")
+
+
+def test_unreadable_completions_and_dead_servers_are_retried():
+    class Garbage(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "9")
+            self.end_headers()
+            self.wfile.write(b"not json!")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    out, attempts = complete(f"http://127.0.0.1:{server.server_port}/v1", retries=1)
+    server.shutdown()
+    server.server_close()
+    assert isinstance(out, LlmFailed) and not out.fatal and len(attempts) == 2
+    assert attempts[0].error.startswith("APIError: unreadable completion")
+    out, attempts = complete(f"http://127.0.0.1:{server.server_port}/v1")  # nobody listens now
+    assert isinstance(out, LlmFailed) and attempts[0].error.startswith("APIConnectionError")
