@@ -320,9 +320,17 @@ class Session:
             if pid == 0:
                 time.sleep(0.001)
 
+    def _unread_bytes(self) -> bool:
+        """Bytes waiting on the channel (not just the EOF a dead child leaves)."""
+        try:
+            return bool(self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        except OSError:
+            return False
+
     def end(self) -> dict:
-        forged = self.status is None and bool(select.select([self.fd], [], [], 0)[0])
+        idle = self.status is None  # alive after its last reply: it owes us nothing more
         self.reap()
+        forged = idle and self._unread_bytes()  # checked once it is dead: no write still in flight
         tail = self.stderr_tail()
         self.sock.close()
         try:
