@@ -1,21 +1,24 @@
-"""evolve beside OpenEvolve 0.4.0 on one machine, one toy problem, one scripted LLM.
+"""evolve beside OpenEvolve 0.4.0 and ShinkaEvolve 0.0.7: one machine, one toy problem, one stub LLM.
 
     .venv/bin/python bench/vs_openevolve.py [--iterations 300] [--latencies 0,1] [--workers 2,8]
-                                            [--in-flight 64]
+                                            [--in-flight 64] [--no-shinka]
 
-OpenEvolve is installed into its own virtualenv under ~/.cache/evolve/bench/ (never a project
-dependency). One local OpenAI-compatible stub server answers both systems with the same replies:
-request n gets a full rewrite of the seed's dispatching rule with its own constant, after a
-configurable latency. The toy problem is a 30-job single-machine weighted-tardiness dispatching
-rule on 25 generated instances (one per (TF, RDD) class), scored as the aggregate gap to weighted
-MDD. OpenEvolve evaluates in-process in its worker processes (its contract); evolve evaluates in
-its sandbox (a hardened child process per candidate) through its local executor.
+OpenEvolve and ShinkaEvolve (bench/shinka_peer.py) are each installed into their own virtualenv
+under ~/.cache/evolve/bench/ (never project dependencies). One local OpenAI-compatible stub
+server answers every system with the same replies: request n gets a full rewrite of the seed's
+dispatching rule with its own constant, after a configurable latency. The toy problem is a
+30-job single-machine weighted-tardiness dispatching rule on 25 generated instances (one per
+(TF, RDD) class), scored as the aggregate gap to weighted MDD. OpenEvolve evaluates in-process in
+its worker processes (its contract); ShinkaEvolve starts a fresh ``python evaluate.py`` per
+candidate (its local scheduler, which caps its jobs by CPU count: 1 evaluation + 1 proposal job
+on 2 cores whatever is asked); evolve evaluates in its sandbox (a hardened child process per
+candidate) through its local executor.
 
 Columns: iterations/s (proposals finished per second of wall time), LLM calls in flight (mean:
 calls x latency / wall time; "-" for instant replies), the share of iterations that produced an
-evaluated program, wall seconds, and evolve / OpenEvolve for each OpenEvolve worker count. Wall
-time includes each system's start-up (evolve: about 2 s to its first LLM call, seed evaluated in a
-warm sandbox), so short runs understate both systems' steady-state rates.
+evaluated program, wall seconds, and evolve / peer for each peer row. Wall time includes each
+system's start-up (evolve: about 2 s to its first LLM call; ShinkaEvolve: about 8 s, mostly
+imports), so short runs understate every system's steady-state rate.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ sys.path.insert(0, str(ROOT))
 
 from evaluators.smtt.instances import LEVELS, generate, weighted_tardiness  # noqa: E402
 from evolve.llm.stub_server import Step, StubLLM  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from shinka_peer import run_shinka, shinka_python  # noqa: E402
 
 OE_VERSION = "0.4.0"
 OE_VENV = Path.home() / ".cache" / "evolve" / "bench" / f"openevolve-{OE_VERSION}"
@@ -232,8 +238,11 @@ def main() -> None:
     ap.add_argument("--latencies", default="0,1")
     ap.add_argument("--workers", default="2,8")
     ap.add_argument("--in-flight", type=int, default=64, help="evolve's proposals_in_flight")
+    ap.add_argument("--no-shinka", action="store_true", help="leave ShinkaEvolve 0.0.7 out")
     args = ap.parse_args()
     openevolve_python()
+    if not args.no_shinka:
+        shinka_python()
     rows = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -245,22 +254,25 @@ def main() -> None:
                 for workers in (int(x) for x in args.workers.split(",")):
                     results[f"OpenEvolve {workers} workers"] = run_openevolve(tmp, url, args.iterations,
                                                                               workers)
+                if not args.no_shinka:  # asks for 8 jobs; it caps them by CPU count (1 + 1 on 2 cores)
+                    r = run_shinka(tmp, url, args.iterations, 8)
+                    results[f"ShinkaEvolve {r['eval_jobs']} eval + {r['proposal_jobs']} proposal job"] = r
                 results[f"evolve ({args.in_flight} proposals in flight)"] = run_evolve(
                     tmp, url, args.iterations, args.in_flight)
             for name, r in results.items():
                 rows.append((latency, name, r))
     print(f"\n{args.iterations} iterations each; 2 cores; same stub replies; wall includes start-up")
-    print(f"{'latency':>8}  {'system':<36}{'it/s':>8}{'in flight':>11}{'evaluated':>11}{'wall s':>9}")
+    print(f"{'latency':>8}  {'system':<40}{'it/s':>8}{'in flight':>11}{'evaluated':>11}{'wall s':>9}")
     for latency, name, r in rows:
         rate = r["iterations"] / r["wall"]
         flight = "-" if latency == 0 else f"{r['iterations'] * latency / r['wall']:.1f}"
         share = r["evaluated"] / r["iterations"]
-        print(f"{latency:>7.1f}s  {name:<36}{rate:>8.2f}{flight:>11}{share:>10.0%}{r['wall']:>9.1f}")
+        print(f"{latency:>7.1f}s  {name:<40}{rate:>8.2f}{flight:>11}{share:>10.0%}{r['wall']:>9.1f}")
     print()
     for latency in sorted({lat for lat, _, _ in rows}):
         mine = next(r for lat, n, r in rows if lat == latency and n.startswith("evolve"))
         for lat, name, r in rows:
-            if lat == latency and name.startswith("OpenEvolve"):
+            if lat == latency and not name.startswith("evolve"):
                 ratio = (mine["iterations"] / mine["wall"]) / (r["iterations"] / r["wall"])
                 print(f"latency {latency:.0f} s: evolve / {name} = {ratio:.2f}x")
 

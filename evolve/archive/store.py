@@ -14,16 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from evolve.archive import statements as sql
 from evolve.archive.db import make_engine, sqlite_url
 from evolve.archive.db import migrate as upgrade
 from evolve.archive.models import (
     BaselineScore,
-    Elite,
     Evaluation,
     Iteration,
     LlmCall,
@@ -150,30 +149,27 @@ class Archive:
         and points at the original.
         """
         with self.engine.begin() as c:
-            number = (c.scalar(select(func.max(Iteration.number)).where(Iteration.run_id == run_id))
-                      or 0) + 1
+            number = (c.scalar(sql.LAST_ITERATION, {"run_id": run_id}) or 0) + 1
             child_id = None
             fresh = False
             if child is not None:
                 sha = code_hash(child.code)
-                child_id = c.scalar(select(Program.id).where(Program.run_id == run_id,
-                                                             Program.sha256 == sha))
+                child_id = c.scalar(sql.PROGRAM_BY_HASH, {"run_id": run_id, "sha": sha})
                 if child_id is not None:
                     outcome, reason = "duplicate", f"same code as program {child_id}"
                 else:
-                    child_id = c.scalar(insert(Program).values(
-                        run_id=run_id, sha256=sha, code=child.code, parent_id=child.parent_id,
-                        parent2_id=child.parent2_id, generation=child.generation,
-                        island=child.island, iteration=number, status="pending",
-                        children_count=0).returning(Program.id))
+                    child_id = c.scalar(sql.INSERT_PROGRAM, {
+                        "run_id": run_id, "sha256": sha, "code": child.code,
+                        "parent_id": child.parent_id, "parent2_id": child.parent2_id,
+                        "generation": child.generation, "island": child.island,
+                        "iteration": number, "status": "pending", "children_count": 0})
                     fresh = True
                     if child.parent_id is not None:
-                        c.execute(update(Program).where(Program.id == child.parent_id)
-                                  .values(children_count=Program.children_count + 1))
-            c.execute(insert(Iteration).values(
-                run_id=run_id, number=number, proposal=proposal, island=island,
-                parent_id=parent_id, inspiration_ids=inspiration_ids, model=model,
-                edit_kind=edit_kind, outcome=outcome, reason=reason, child_id=child_id))
+                        c.execute(sql.ADD_CHILD, {"pid": child.parent_id})
+            c.execute(sql.INSERT_ITERATION, {
+                "run_id": run_id, "number": number, "proposal": proposal, "island": island,
+                "parent_id": parent_id, "inspiration_ids": inspiration_ids, "model": model,
+                "edit_kind": edit_kind, "outcome": outcome, "reason": reason, "child_id": child_id})
             return number, child_id, fresh
 
     def record_evaluation(self, program_id: int, *, set_name: str, evaluator_version: str,
@@ -214,15 +210,10 @@ class Archive:
         if cached is not None:
             return cached
         with self._read() as c:
-            p = c.execute(select(Program.id, Program.code, Program.parent_id, Program.generation,
-                                 Program.island, Program.status, Program.combined_score,
-                                 Program.cell).where(Program.id == program_id)).first()
+            p = c.execute(sql.PROGRAM_ROW, {"pid": program_id}).first()
             if p is None:
                 raise KeyError(f"no program {program_id}")
-            ev = c.execute(select(Evaluation.metrics, Evaluation.feedback, Evaluation.error)
-                           .where(Evaluation.program_id == program_id,
-                                  Evaluation.set_name == set_name)
-                           .order_by(Evaluation.id.desc()).limit(1)).first()
+            ev = c.execute(sql.LATEST_EVALUATION, {"pid": program_id, "set_name": set_name}).first()
         view = ProgramView(*p, metrics=ev.metrics if ev else {}, feedback=ev.feedback if ev else "",
                            error=ev.error if ev else None)
         if set_name == "train" and view.status != "pending" and ev is not None:
@@ -232,11 +223,8 @@ class Archive:
     def failed_attempts(self, run_id: int, parent_id: int, k: int) -> list[str]:
         """Why the latest proposals from this parent went nowhere (rejections, failed children)."""
         with self._read() as c:
-            rows = c.execute(select(Iteration.outcome, Iteration.reason, Evaluation.error)
-                             .outerjoin(Evaluation, (Evaluation.program_id == Iteration.child_id)
-                                        & (Evaluation.set_name == "train") & (Evaluation.ok.is_(False)))
-                             .where(Iteration.run_id == run_id, Iteration.parent_id == parent_id)
-                             .order_by(Iteration.number.desc()).limit(4 * k)).all()
+            rows = c.execute(sql.FAILED_ATTEMPTS,
+                             {"run_id": run_id, "parent_id": parent_id, "n": 4 * k}).all()
         out = []
         for outcome, reason, error in rows:
             if outcome == "rejected":
@@ -247,19 +235,13 @@ class Archive:
 
     def top_programs(self, run_id: int, k: int) -> list[tuple[int, float]]:
         with self._read() as c:
-            rows = c.execute(select(Program.id, Program.combined_score)
-                             .where(Program.run_id == run_id, Program.combined_score.is_not(None))
-                             .order_by(Program.combined_score.desc()).limit(k)).all()
+            rows = c.execute(sql.TOP_PROGRAMS, {"run_id": run_id, "n": k}).all()
         return [(r[0], r[1]) for r in rows]
 
     # -- MAP-Elites grid ----------------------------------------------------------------------
     def elites(self, run_id: int, island: int) -> list[EliteView]:
         with self._read() as c:
-            rows = c.execute(select(Elite.cell, Elite.program_id, Elite.score,
-                                    Program.children_count)
-                             .join(Program, Program.id == Elite.program_id)
-                             .where(Elite.run_id == run_id, Elite.island == island)
-                             .order_by(Elite.cell)).all()
+            rows = c.execute(sql.ISLAND_ELITES, {"run_id": run_id, "island": island}).all()
         return [EliteView(*r) for r in rows]
 
     def offer_elite(self, run_id: int, island: int, cell: str, program_id: int, score: float) -> bool:
@@ -278,7 +260,7 @@ class Archive:
     # -- LLM calls ---------------------------------------------------------------------------
     def record_llm_call(self, run_id: int, **fields: object) -> None:
         with self.engine.begin() as c:
-            c.execute(insert(LlmCall).values(run_id=run_id, **fields))
+            c.execute(sql.INSERT_LLM_CALL, {"run_id": run_id, **fields})
 
     # -- baselines ---------------------------------------------------------------------------
     def record_baseline(self, run_id: int, name: str, set_name: str, outcome: dict) -> None:
@@ -316,23 +298,18 @@ class Archive:
                                   .where(LlmCall.run_id == run_id)) or 0.0)
 
 
-def _dialect_insert(c: Connection | Session, table: type) -> sqlite.Insert | postgresql.Insert:
-    """INSERT with ON CONFLICT clauses (SQLite and PostgreSQL spell them the same way)."""
-    dialect = c.dialect if isinstance(c, Connection) else c.get_bind().dialect
-    return (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(table)
+def _dialect(c: Connection | Session) -> str:
+    return (c.dialect if isinstance(c, Connection) else c.get_bind().dialect).name
 
 
 def _offer(c: Connection | Session, run_id: int, island: int, cell: str, program_id: int,
            score: float) -> bool:
     """Place the program in the cell if it is empty or the program scores higher: one upsert,
     atomic against concurrent writers on SQLite and PostgreSQL."""
-    stmt = _dialect_insert(c, Elite).values(run_id=run_id, island=island, cell=cell,
-                                            program_id=program_id, score=score)
-    stmt = stmt.on_conflict_do_update(index_elements=["run_id", "island", "cell"],
-                                      set_={"program_id": stmt.excluded.program_id,
-                                            "score": stmt.excluded.score},
-                                      where=stmt.excluded.score > Elite.score)
-    return c.execute(stmt.returning(Elite.program_id)).first() is not None
+    placed = c.execute(sql.offer_elite(_dialect(c)), {"run_id": run_id, "island": island,
+                                                       "cell": cell, "program_id": program_id,
+                                                       "score": score}).first()
+    return placed is not None
 
 
 def store_outcome(c: Connection | Session, program_id: int, set_name: str, evaluator_version: str,
@@ -343,22 +320,21 @@ def store_outcome(c: Connection | Session, program_id: int, set_name: str, evalu
     For the train set the program's status, score and cell follow, and a passing program is
     offered to the MAP-Elites grid of each island in ``elite_islands``.
     """
-    stmt = _dialect_insert(c, Evaluation).values(
-        program_id=program_id, set_name=set_name, evaluator_version=evaluator_version, seed=seed,
-        ok=outcome["ok"], metrics=outcome["metrics"], combined_score=outcome["combined_score"],
-        feedback=outcome["feedback"], error=outcome["error"], error_kind=outcome["error_kind"],
-        seconds=outcome["seconds"])
-    stmt = stmt.on_conflict_do_nothing(index_elements=["program_id", "set_name",
-                                                       "evaluator_version", "seed"])
-    if c.execute(stmt.returning(Evaluation.id)).first() is None:
+    stored = c.execute(sql.insert_evaluation(_dialect(c)), {
+        "program_id": program_id, "set_name": set_name, "evaluator_version": evaluator_version,
+        "seed": seed, "ok": outcome["ok"], "metrics": outcome["metrics"],
+        "combined_score": outcome["combined_score"], "feedback": outcome["feedback"],
+        "error": outcome["error"], "error_kind": outcome["error_kind"],
+        "seconds": outcome["seconds"]}).first()
+    if stored is None:
         return False
     if set_name == "train":
         ok = bool(outcome["ok"])
-        c.execute(update(Program).where(Program.id == program_id).values(
-            status="ok" if ok else "failed",
-            combined_score=outcome["combined_score"] if ok else None, features=features, cell=cell))
+        c.execute(sql.SCORE_PROGRAM, {"pid": program_id, "status": "ok" if ok else "failed",
+                                      "score": outcome["combined_score"] if ok else None,
+                                      "features": features, "cell": cell})
         if ok and cell is not None:
-            run_id = c.scalar(select(Program.run_id).where(Program.id == program_id))
+            run_id = c.scalar(sql.RUN_OF_PROGRAM, {"pid": program_id})
             for island in elite_islands:
                 _offer(c, run_id, island, cell, program_id, outcome["combined_score"])
     return True
