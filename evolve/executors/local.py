@@ -2,9 +2,9 @@
 
 Workers are started with the ``spawn`` method (no inherited engine state). Each worker warms up
 as it starts: it loads the problem's verifier and starts its sandbox template, all workers at
-once when the executor is made, so the first evaluations do not pay for them in series. (A fork
+once when the executor is made, so the first evaluations do not pay for them in series (a fork
 server was measured too: its workers still import the main module, and it gained nothing
-measurable here.) The candidate itself
+measurable here). A worker dies with the engine (parent-death signal). The candidate itself
 runs one level further down, in a sandbox child that the verifier starts and kills on its
 deadline. As a second line of defence the executor gives every job a guard timeout (the problem's
 wall limit plus a margin); a worker that overruns it is killed with the whole pool, which is
@@ -14,6 +14,7 @@ rebuilt, and the job is recorded as an executor timeout.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -28,8 +29,16 @@ from sandbox.session import template
 GUARD_MARGIN_SECONDS = 30.0
 
 
-def _start_worker(problem: str | None) -> None:
+PR_SET_PDEATHSIG = 1
+
+
+def _start_worker(problem: str | None, engine_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the controller's to handle
+    # a SIGKILLed engine takes its workers (and their sandboxes) with it; without this they would
+    # wait forever, each holding the other's end of the pool's job queue
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != engine_pid:
+        os._exit(0)  # the engine died before the line above
     if problem is None:
         return
     try:
@@ -56,7 +65,8 @@ class LocalExecutor(Executor):
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.capacity,
                                              mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_start_worker, initargs=(self.problem,))
+                                             initializer=_start_worker,
+                                             initargs=(self.problem, os.getpid()))
             for _ in range(self.capacity):
                 self._pool.submit(_ready)
         return self._pool

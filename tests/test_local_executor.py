@@ -1,0 +1,52 @@
+"""The local executor's workers live and die with the engine that started them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENGINE = """
+import asyncio, sys, time
+from evolve.executors.base import EvalJob
+from evolve.executors.local import LocalExecutor
+
+if __name__ == "__main__":
+    ex = LocalExecutor(2, 10, "smtt")
+    code = "def schedule(p, w, d):\\n    return list(range(len(p)))\\n"
+    out = asyncio.run(ex.evaluate(EvalJob("smtt", code, "train", 1, "x", (0,))))
+    print(out["ok"], *ex._pool._processes, flush=True)
+    time.sleep(600)
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_workers_die_with_a_killed_engine(tmp_path):
+    script = tmp_path / "engine.py"
+    script.write_text(ENGINE)
+    engine = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        ok, *workers = engine.stdout.readline().split()
+        assert ok == "True" and len(workers) == 2
+        pids = [int(w) for w in workers]
+        assert all(alive(p) for p in pids)
+        engine.send_signal(signal.SIGKILL)  # no atexit, no pool shutdown: the machine-died case
+        engine.wait()
+        deadline = time.monotonic() + 10
+        while any(alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(p) for p in pids), "a worker outlived its engine"
+    finally:
+        engine.kill()
