@@ -148,3 +148,22 @@ def test_concurrent_scorers_store_each_evaluation_once(backend, tmp_path, reques
     best = ids[0]  # score -id: the lowest id is the best, whatever order the writers raced in
     assert [tuple(e) for e in elites] == [(0, best), (1, best)]
     a.close()
+
+
+def test_evaluated_program_cache_is_bounded(tmp_path, monkeypatch):
+    from evolve.archive import store
+
+    monkeypatch.setattr(store, "PROGRAM_CACHE", 3)
+    a = Archive.for_run_dir(tmp_path / "run")
+    run = a.create_run("cache", "smtt", {})
+    ids = []
+    for i in range(6):
+        _, pid, _ = a.commit_iteration(run, proposal=f"p{i}", island=0, parent_id=None,
+                                       inspiration_ids=[], model="m", edit_kind="rewrite",
+                                       outcome="child", reason=None,
+                                       child=ChildDraft(f"code {i}", None, None, 1, 0))
+        a.record_evaluation(pid, set_name="train", evaluator_version="v1", outcome=OUT)
+        ids.append(pid)
+        assert a.program(pid).status == "ok"
+    assert list(a._programs) == ids[-3:]  # the oldest went; the newest are served from memory
+    assert a.program(ids[0]).code == "code 0"  # an evicted program is read again

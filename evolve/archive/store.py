@@ -31,6 +31,8 @@ from evolve.archive.models import (
     utcnow,
 )
 
+PROGRAM_CACHE = 4096  # evaluated programs kept in memory (parents and inspirations recur)
+
 
 def code_hash(code: str) -> str:
     return hashlib.sha256(code.encode("utf-8")).hexdigest()
@@ -82,7 +84,7 @@ class Archive:
             upgrade(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self._reader = self.engine.execution_options(evolve_read_only=True)
-        self._programs: dict[int, ProgramView] = {}  # evaluated programs (train view)
+        self._programs: dict[int, ProgramView] = {}  # evaluated programs (train view), oldest first
 
     @classmethod
     def for_run_dir(cls, run_dir: Path) -> Archive:
@@ -218,6 +220,8 @@ class Archive:
                            error=ev.error if ev else None)
         if set_name == "train" and view.status != "pending" and ev is not None:
             self._programs[program_id] = view
+            if len(self._programs) > PROGRAM_CACHE:  # bounded: a 100k-program run stays small
+                del self._programs[next(iter(self._programs))]
         return view
 
     def failed_attempts(self, run_id: int, parent_id: int, k: int) -> list[str]:
