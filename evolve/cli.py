@@ -302,15 +302,16 @@ def _run_log(handle: RunHandle) -> None:
 
 
 def _drive(handle: RunHandle) -> None:
-    from evolve.llm.client import LlmClient
-    from evolve.loop import Controller, RunFailed
-
     _run_log(handle)
     cfg = handle.cfg
     for note in ensure_local_servers(cfg):
         console.print(note)
+    # local workers start warming up now, while this process imports the loop and the LLM client
     executor = _executor(handle.spec, cfg.evaluations_in_flight, cfg.executor, handle.archive,
                          handle.name, note=lambda m: console.print(f"[yellow]note:[/yellow] {escape(m)}"))
+    from evolve.llm.client import LlmClient
+    from evolve.loop import Controller, RunFailed
+
     llm = LlmClient(cfg.llm, warn=lambda msg: console.print(f"[yellow]note:[/yellow] {msg}"))
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("best {task.fields[best]} · ${task.fields[cost]} · failed "

@@ -1,8 +1,9 @@
 """The sandbox's template process and the candidate child it forks (runs inside the sandbox).
 
 Started once per worker (inside bubblewrap namespaces, or as a plain child on the fallback
-level), the template pre-imports what candidates commonly use, then serves the worker over
-length-framed JSON on its stdin/stdout:
+level), the template pre-imports what candidates commonly use (numpy only once a candidate's
+source names it: it doubles the template's start-up), then serves the worker over length-framed
+JSON on its stdin/stdout:
 
     spawn {code, uid, limits, timeout}  -> fork a child, harden it, load the code -> ready | error
     call  {name, args, timeout}         -> relay to the child, wait, measure its CPU -> ok | error
@@ -42,7 +43,7 @@ _FILTER: object | None = None  # the seccomp filter, built once by the template
 
 
 class Reaper:
-    """A small helper process, forked before the template preloads numpy, that kills every process
+    """A small helper process, forked before the template preloads anything, that kills every process
     of a uid and empties its folder on request (``hardening.kill_uid`` forks once per session, and
     forking this process costs a third of forking the template). It is detached from the
     template (double fork), so the template's wait for orphaned escapees never waits for it. If it
@@ -193,8 +194,21 @@ def child_main(sock: socket.socket, workdir: str, code_path: str, uid: int, limi
 
 
 # -- the template --------------------------------------------------------------------------------
+def preload(names: list[str]) -> list[str]:
+    """Import modules into the template (inherited by every child it forks); those that import."""
+    loaded = []
+    for name in names:
+        try:
+            importlib.import_module(name)
+            loaded.append(name)
+        except ImportError:
+            pass
+    return loaded
+
+
 class Session:
     def __init__(self, cfg: dict, msg: dict):
+        preload([m for m in cfg.get("on_demand", []) if m not in sys.modules and m in msg["code"]])
         self.uid = int(msg["uid"])
         self.limits = msg["limits"]
         self.workdir = os.path.join(cfg["root"], f"c{self.uid}")
@@ -354,13 +368,7 @@ def template_main() -> None:
     cfg = protocol.read_frame(cin)
     _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     _libc.prctl(hardening.PR_SET_DUMPABLE, 0, 0, 0, 0)  # no /proc/<pid>/fd or ptrace into us
-    loaded = []
-    for name in cfg.get("preload", []):
-        try:
-            importlib.import_module(name)
-            loaded.append(name)
-        except ImportError:
-            pass
+    loaded = preload(cfg.get("preload", []))
     _FILTER = hardening.seccomp_filter()
     seccomp = _FILTER is not None
     protocol.write_frame(cout, {"ready": True, "pid": os.getpid(), "preloaded": loaded,

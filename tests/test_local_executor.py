@@ -1,4 +1,5 @@
-"""The local executor's workers live and die with the engine that started them."""
+"""The local executor's workers live and die with the engine that started them, and start
+without re-running the engine's main module."""
 
 from __future__ import annotations
 
@@ -50,3 +51,29 @@ def test_workers_die_with_a_killed_engine(tmp_path):
         assert not any(alive(p) for p in pids), "a worker outlived its engine"
     finally:
         engine.kill()
+
+
+MAIN = """
+import os, sys, time
+with open(sys.argv[1], "a") as fh:  # every process that runs this module leaves its pid
+    fh.write(f"{os.getpid()}\\n")
+from evolve.executors.local import LocalExecutor
+
+if __name__ == "__main__":
+    ex = LocalExecutor(2, 10, "smtt")
+    for f in [ex._pool.submit(time.sleep, 0.5) for _ in range(2)]:  # one on each worker
+        f.result()
+    print(*ex._pool._processes, flush=True)
+    ex.close()
+"""
+
+
+def test_workers_do_not_rerun_the_engines_main_module(tmp_path):
+    script, marks = tmp_path / "engine.py", tmp_path / "marks.txt"
+    script.write_text(MAIN)
+    out = subprocess.run([sys.executable, str(script), str(marks)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    workers, ran_main = out.stdout.split(), marks.read_text().split()
+    assert len(workers) == 2  # both workers ran a job
+    assert len(ran_main) == 1 and ran_main[0] not in workers  # the engine only

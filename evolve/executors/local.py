@@ -2,13 +2,15 @@
 
 Workers are started with the ``spawn`` method (no inherited engine state). Each worker warms up
 as it starts: it loads the problem's verifier and starts its sandbox template, all workers at
-once when the executor is made, so the first evaluations do not pay for them in series (a fork
-server was measured too: its workers still import the main module, and it gained nothing
-measurable here). A worker dies with the engine (parent-death signal). The candidate itself
-runs one level further down, in a sandbox child that the verifier starts and kills on its
-deadline. As a second line of defence the executor gives every job a guard timeout (the problem's
-wall limit plus a margin); a worker that overruns it is killed with the whole pool, which is
-rebuilt, and the job is recorded as an executor timeout.
+once when the executor is made, so the first evaluations do not pay for them in series. Spawned
+workers would re-import the engine's ``__main__`` (the CLI: about 0.5 s of CPU per worker for
+imports no job needs), so the pool starts them with ``__main__`` hidden; the initializer and the
+jobs are functions of importable modules. (A fork server was measured too: its workers still
+import the main module, and it gained nothing measurable here.) A worker dies with the engine
+(parent-death signal). The candidate itself runs one level further down, in a sandbox child that
+the verifier starts and kills on its deadline. As a second line of defence the executor gives
+every job a guard timeout (the problem's wall limit plus a margin); a worker that overruns it is
+killed with the whole pool, which is rebuilt, and the job is recorded as an executor timeout.
 """
 
 from __future__ import annotations
@@ -18,8 +20,12 @@ import ctypes
 import multiprocessing
 import os
 import signal
+import sys
+import types
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 
 from evaluators.base import EvalOutcome
 from evaluators.jobs import run_job, verifier_for
@@ -52,6 +58,18 @@ def _ready() -> None:
     """A no-op job: submitting one per worker makes the pool start every worker now."""
 
 
+@contextmanager
+def _main_hidden() -> Iterator[None]:
+    """While a spawn-method pool launches its workers (on its first submits, in this thread), show
+    it an empty ``__main__``, so the workers neither import nor re-run the engine's main module."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 class LocalExecutor(Executor):
     def __init__(self, workers: int, guard_seconds: float, problem: str | None = None):
         self.capacity = max(1, workers)
@@ -67,8 +85,9 @@ class LocalExecutor(Executor):
                                              mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_start_worker,
                                              initargs=(self.problem, os.getpid()))
-            for _ in range(self.capacity):
-                self._pool.submit(_ready)
+            with _main_hidden():
+                for _ in range(self.capacity):
+                    self._pool.submit(_ready)
         return self._pool
 
     def _reset_pool(self) -> None:
