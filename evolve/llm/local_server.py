@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from evolve.llm.llama_check import REBUILD
 from evolve.llm.local_model import DEFAULT_MODEL, LocalModelError, cache_dir, llama_installed, model_file
 
 DEFAULT_PORT = 8765
@@ -77,10 +78,37 @@ def _pid_file(port: int) -> Path:
     return cache_dir() / f"llama-server-{port}.pid"
 
 
+def first_token(port: int, name: str, proc: subprocess.Popen, log: Path | None) -> None:
+    """Ask the new server for one token: a llama.cpp that cannot compute on this CPU loads the
+    model, answers /models, and dies only here (SIGILL)."""
+    body = json.dumps({"model": name, "max_tokens": 1, "temperature": 0,
+                       "messages": [{"role": "user", "content": "hi"}]}).encode()
+    req = urllib.request.Request(f"{api_base(port)}/chat/completions", data=body,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=READY_SECONDS) as resp:
+            resp.read()
+        return
+    except (urllib.error.URLError, OSError) as exc:
+        error = exc
+    try:
+        code = proc.wait(timeout=5.0)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise LocalModelError(f"the llama.cpp server failed its first completion ({error}); see {log}") \
+            from None
+    if code == -signal.SIGILL:
+        raise LocalModelError("the llama.cpp server died on its first token (SIGILL): llama.cpp was "
+                              f"built for instructions this CPU cannot run; rebuild it: {REBUILD}")
+    raise LocalModelError(f"the llama.cpp server exited with code {code} on its first completion; "
+                          f"see {log}")
+
+
 def wait_ready(port: int, name: str, proc: subprocess.Popen, log: Path | None) -> None:
     deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
         if served_model(port) == name:
+            first_token(port, name, proc, log)
             return
         if proc.poll() is not None:
             tail = log.read_text()[-400:].strip().splitlines()[-1:] if log and log.exists() else []
