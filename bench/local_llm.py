@@ -54,7 +54,7 @@ def seed_view() -> ProgramView:
     out = run_job({"problem": "smtt", "code": SPEC.initial_code, "set": "train"})
     return ProgramView(id=1, code=SPEC.initial_code, parent_id=None, generation=0, island=0,
                        status="ok", combined_score=out["combined_score"], cell=None,
-                       children_count=0, metrics=out["metrics"], feedback=out["feedback"],
+                       metrics=out["metrics"], feedback=out["feedback"],
                        error=None)
 
 

@@ -121,27 +121,35 @@ def archive_iteration(archive: Archive, run_id: int, i: int, rng: random.Random)
     archive.offer_elite(run_id, island, "0,0", child, -0.2)
 
 
-def archive_scale(sizes: list[int], reps: int) -> dict[int, float]:
-    out = {}
-    for n in sizes:
-        with tempfile.TemporaryDirectory() as tmp:
-            archive = Archive.for_run_dir(Path(tmp))
+def archive_scale(sizes: list[int], reps: int, block: int = 20) -> dict[int, float]:
+    """Median archive time per iteration for each size. The sizes take turns in blocks of
+    ``block`` iterations, so drift on a shared machine (disk, other load) falls on all alike."""
+    samples: dict[int, list[float]] = {n: [] for n in sizes}
+    with tempfile.TemporaryDirectory() as tmp:
+        archives = {}
+        for n in sizes:
+            archive = Archive.for_run_dir(Path(tmp) / str(n))
             run_id = archive.create_run("scale", "smtt", {})
             t = time.perf_counter()
             populate(archive, run_id, n)
-            fill = time.perf_counter() - t
+            print(f"  {n:>7} programs filled in {time.perf_counter() - t:.1f}s", flush=True)
             rng = random.Random(1)
             for i in range(20):  # warm caches
                 archive_iteration(archive, run_id, i, rng)
-            samples = []
-            for i in range(reps):
-                t = time.perf_counter()
-                archive_iteration(archive, run_id, 1000 + i, rng)
-                samples.append(time.perf_counter() - t)
-            out[n] = statistics.median(samples)
-            print(f"  {n:>7} programs: {1000 * out[n]:.2f} ms/iteration (median of {reps}; "
-                  f"filled in {fill:.1f}s)", flush=True)
+            archives[n] = (archive, run_id, rng)
+        for start in range(0, reps, block):
+            for n in sizes:
+                archive, run_id, rng = archives[n]
+                for i in range(start, min(reps, start + block)):
+                    t = time.perf_counter()
+                    archive_iteration(archive, run_id, 1000 + i, rng)
+                    samples[n].append(time.perf_counter() - t)
+        for archive, _, _ in archives.values():
             archive.close()
+    out = {n: statistics.median(v) for n, v in samples.items()}
+    for n in sizes:
+        print(f"  {n:>7} programs: {1000 * out[n]:.2f} ms/iteration (median of {reps}, "
+              f"sizes interleaved in blocks of {block})", flush=True)
     return out
 
 
