@@ -86,8 +86,7 @@ class Template:
                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd,
                                       env=env, start_new_session=True)
         read_paths = system_read_paths()
-        self._send({"root": root, "preload": PRELOAD, "on_demand": ON_DEMAND,
-                    "read_paths": read_paths,
+        self._send({"root": root, "preload": PRELOAD, "on_demand": ON_DEMAND, "read_paths": read_paths,
                     "landlock": self.level.name == "landlock"})
         self.info = self._receive(30.0)
 

@@ -5,7 +5,7 @@ caches) can use instructions that another CPU, or a VM that hides them, cannot r
 machine with AMX it loads a model fine and dies with SIGILL on its first token where the VM does
 not grant AMX. This loads the embedded model and evaluates a few tokens in a child process. Exit
 code 0 when that works or nothing is installed to check, 1 with a one-line reason otherwise;
-``scripts/setup.sh`` then rebuilds llama.cpp for any CPU (``scripts/rebuild-llama.sh``).
+``scripts/setup.sh`` then rebuilds llama.cpp with flags for this CPU (``scripts/rebuild-llama.sh``).
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ def problem(name: str = DEFAULT_MODEL, timeout: float = 300.0) -> str | None:
         res = subprocess.run([sys.executable, "-c", PROBE, str(model_file(name))], capture_output=True,
                              text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return f"llama.cpp did not evaluate 6 tokens of {name} within {timeout:.0f}s"
+        return f"llama.cpp did not evaluate a few tokens of {name} within {timeout:.0f}s"
     if res.returncode == -signal.SIGILL:
         return (f"llama.cpp was built for instructions this CPU cannot run (SIGILL on its first "
-                f"token); rebuild it for any CPU: {REBUILD}")
+                f"token); rebuild it for this CPU: {REBUILD}")
     if res.returncode != 0:
         tail = (res.stderr.strip().splitlines() or ["no output"])[-1]
         return f"llama.cpp failed to evaluate {name} (exit code {res.returncode}: {tail})"
