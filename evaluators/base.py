@@ -28,13 +28,19 @@ class EvalOutcome:
     combined_score: float | None = None
     feedback: str = ""
     error: str | None = None
-    error_kind: str | None = None  # load | exception | timeout | crash | protocol | invalid | slow ...
+    # load | exception | timeout | crash | protocol | invalid | slow | same ...
+    error_kind: str | None = None
     seconds: float = 0.0
+    fingerprint: str | None = None  # digest of the candidate's replies on the gate set
 
     def to_dict(self) -> dict:
         return {"ok": self.ok, "metrics": self.metrics, "combined_score": self.combined_score,
                 "feedback": self.feedback, "error": self.error, "error_kind": self.error_kind,
-                "seconds": self.seconds}
+                "seconds": self.seconds, "fingerprint": self.fingerprint}
+
+
+SAME_BEHAVIOUR = ("quick check: the same outputs as its parent on every check instance (the change "
+                  "did not alter a single decision); not evaluated further")
 
 
 class InvalidOutput(Exception):
@@ -71,12 +77,18 @@ class Verifier(ABC):
 
     def instances(self, set_name: str) -> list[Any]:
         """The instances of a set (inputs and references; only inputs go to the candidate): the
-        set's sources in order, each ``name`` or ``name:count`` (its first ``count`` instances)."""
+        set's sources in order, each ``name``, ``name:count`` (its first ``count`` instances) or
+        ``name@i,j`` (its instances number i and j, counting from 1)."""
         if set_name not in self.spec.sets:
             raise ValueError(f"unknown instance set {set_name!r} for {self.spec.name} "
                              f"(known: {', '.join(self.spec.sets)})")
         out: list[Any] = []
         for source in self.spec.sets[set_name].sources:
+            if "@" in source:
+                name, _, picks = source.partition("@")
+                items = self.load_source(name)
+                out.extend(items[int(i) - 1] for i in picks.split(","))
+                continue
             name, _, count = source.partition(":")
             out.extend(self.load_source(name)[: int(count) if count else None])
         return out
@@ -136,23 +148,33 @@ class Verifier(ABC):
     def score(self, instances: list[Any], results: list[Any]) -> tuple[dict[str, float], str]:
         """Trusted metrics and feedback text from validated results."""
 
-    def evaluate(self, code: str, set_name: str = "train") -> EvalOutcome:
+    def evaluate(self, code: str, set_name: str = "train", same_as: str | None = None) -> EvalOutcome:
+        """Gate, then ``set_name``, in one warm session. ``same_as``: the gate fingerprint of the
+        program this one was derived from; identical replies on the gate stop the evaluation
+        there with ``error_kind`` "same" (the program behaves like that one)."""
         instances = self.instances(set_name)
         gate = self.instances(self.gate_set) if self.gate_set in self.spec.sets and \
             set_name != self.gate_set else []
         started = time.monotonic()
         stage, cpu, loaded = "gate", 0.0, False
+        fingerprint: str | None = None
         results: list[Any] = []
         try:
             with SandboxSession(code, self.limits()) as box:
                 loaded = True
+                box.start_digest()
                 _, gate_cpu = self._solve_all(box, gate)
+                fingerprint = box.stop_digest() if gate else None
                 for inst, spent in zip(gate, gate_cpu, strict=True):
                     if spent > self.gate_cpu_seconds:
                         name = getattr(inst, "name", "a gate instance")
                         return self._fail("slow", f"quick check: {name} took {spent:.2f} CPU-s, "
                                           f"over the gate's {self.gate_cpu_seconds:.2g}s; the full set "
                                           "has larger instances and would time out", started)
+                if same_as is not None and fingerprint == same_as:
+                    return EvalOutcome(ok=False, error=SAME_BEHAVIOUR, error_kind="same",
+                                       feedback=SAME_BEHAVIOUR, fingerprint=fingerprint,
+                                       seconds=time.monotonic() - started)
                 stage = "full"
                 results, cpus = self._solve_all(box, instances)
                 cpu = sum(cpus)
@@ -171,7 +193,8 @@ class Verifier(ABC):
         metrics, feedback = self.score(instances, results)
         metrics = finite({**metrics, "cpu_seconds": cpu})
         return EvalOutcome(ok=True, metrics=metrics, combined_score=self.combined_score(metrics),
-                           feedback=feedback, seconds=time.monotonic() - started)
+                           feedback=feedback, seconds=time.monotonic() - started,
+                           fingerprint=fingerprint)
 
     @staticmethod
     def _fail(kind: str, message: str, started: float) -> EvalOutcome:

@@ -30,14 +30,40 @@ def verifier_for(problem: str) -> Verifier:
 
 
 def run_job(job: dict) -> dict:
-    """Evaluate ``job["code"]`` for ``job["problem"]`` on ``job["set"]``; never raises."""
+    """Evaluate ``job["code"]`` for ``job["problem"]`` on ``job["set"]``; never raises.
+
+    ``job["behaviour_of"]``, if set, is ``[program id, gate fingerprint]`` of the program the code
+    was derived from: a candidate with the same replies on the gate comes back with
+    ``error_kind`` "same" and ``same_as`` that id, without a full evaluation."""
+    if job.get("settings"):
+        return run_settings(job)
     started = time.monotonic()
     version = "unknown"
+    behaviour_of = job.get("behaviour_of")
     try:
         verifier = verifier_for(job["problem"])
         version = verifier.version
-        outcome = verifier.evaluate(job["code"], job.get("set", "train"))
+        outcome = verifier.evaluate(job["code"], job.get("set", "train"),
+                                    same_as=behaviour_of[1] if behaviour_of else None)
     except Exception as exc:
         outcome = EvalOutcome(ok=False, error=f"verifier error: {type(exc).__name__}: {exc}",
                               error_kind="verifier", seconds=time.monotonic() - started)
-    return {**outcome.to_dict(), "evaluator_version": version}
+    out = {**outcome.to_dict(), "evaluator_version": version}
+    if outcome.error_kind == "same" and behaviour_of:
+        out["same_as"] = int(behaviour_of[0])
+    return out
+
+
+def run_settings(job: dict) -> dict:
+    """Constant tuning: the train score of each of ``job["settings"]`` for the parameterised
+    ``job["code"]``, all in one sandbox session (``scores``: None where a setting failed)."""
+    from evaluators.tuning_job import score_settings
+
+    try:
+        verifier = verifier_for(job["problem"])
+        scores = score_settings(verifier, job["code"], [list(x) for x in job["settings"]],
+                                job.get("set", "train"))
+        return {"ok": True, "scores": scores, "error": None, "evaluator_version": verifier.version}
+    except Exception as exc:
+        return {"ok": False, "scores": None, "error": f"verifier error: {type(exc).__name__}: {exc}",
+                "evaluator_version": "unknown"}

@@ -195,11 +195,20 @@ def run(problem: str,
         target: Annotated[Optional[float], typer.Option(help="stop at this combined score")] = None,
         wall_seconds: Annotated[Optional[float], typer.Option(help="stop after this long")] = None,
         report: Annotated[bool, typer.Option(help="score the winner on the held-out set")] = True,
+        start_from: Annotated[Optional[str], typer.Option(
+            "--from", help="starting programs, comma-separated: initial, baselines (every human "
+            "baseline of the problem, each on its own island) or baseline names")] = None,
         executor_kind: ExecutorKind = None, broker: BrokerUrl = None,
         runs_dir: RunsDir = Path("runs"), db: DbUrl = None) -> None:
-    """Evolve PROBLEM from its initial program."""
+    """Evolve PROBLEM from its initial program (or from the baselines people wrote: --from)."""
     with user_errors():
         cfg = _overrides(load_config(config), iterations, budget, target, wall_seconds, report)
+        if start_from is not None:
+            names = [n.strip() for n in start_from.split(",") if n.strip()]
+            if not names:
+                raise UserError("--from needs at least one starting program: initial, baselines "
+                                "or a baseline name")
+            cfg = cfg.model_copy(update={"seeds": names})
         cfg = _with_executor(resolve_models(cfg, model or [], api_base), executor_kind, broker)
         _check_broker(cfg)
         handle = create_run(problem, cfg, run_name, runs_dir, db)
@@ -360,30 +369,53 @@ def _drive(handle: RunHandle) -> None:
 
 
 def _final_report(handle: RunHandle, executor) -> None:
-    from evolve.report import baseline_results, baseline_table, evaluate_many, record_test_evaluation
+    from evolve.report import (
+        baseline_results,
+        baseline_table,
+        evaluate_many,
+        program_name,
+        record_test_evaluation,
+        standing,
+        standing_lines,
+    )
 
-    spec = handle.spec
-    top = handle.archive.top_programs(handle.run_id, 1)
+    spec, archive = handle.spec, handle.archive
+    top = archive.top_programs(handle.run_id, 1)
     if not top:
         return
-    best = handle.archive.program(top[0][0])
+    best = archive.program(top[0][0])
     held_out = [s for s in ("test",) if s in spec.sets]
     sets = ["train", *held_out]
-    winner = f"evolved #{best.id}"
+    winner = f"winner: {program_name(best.edit_kind, best.label, best.id)}"
+    # the starting programs that are not baselines (the seed) are scored beside them
+    starts = [archive.program(st.id) for st in archive.starts(handle.run_id)
+              if st.edit_kind == "seed" and st.status == "ok"]
+    own = {winner: best, **{program_name(p.edit_kind, p.label, p.id): p for p in starts if p.id != best.id}}
     console.print("scoring the winner on " + ", ".join(held_out) + " and the baselines on "
                   + ", ".join(sets) + " ...")
-    results = {(winner, "train"): {"ok": True, "metrics": best.metrics}}  # already in the archive
+    results = {(name, "train"): {"ok": True, "metrics": p.metrics} for name, p in own.items()}
 
     async def both() -> list[dict]:
-        return await asyncio.gather(evaluate_many(executor, spec, {winner: best.code}, held_out),
-                                    baseline_results(handle.archive, handle.run_id, spec, executor,
-                                                     sets))
+        return await asyncio.gather(
+            evaluate_many(executor, spec, {name: p.code for name, p in own.items()}, held_out),
+            baseline_results(archive, handle.run_id, spec, executor, sets))
 
     for part in asyncio.run(both()):
         results.update(part)
-    for s in held_out:
-        record_test_evaluation(handle.archive, best.id, results[(winner, s)])
-    console.print(baseline_table(spec, results, sets, f"{spec.name}: winner vs baselines"))
+    for name, p in own.items():
+        for s in held_out:
+            record_test_evaluation(archive, p.id, results[(name, s)])
+    for st in archive.starts(handle.run_id):  # a baseline start's held-out score is its baseline's
+        for s in held_out:
+            out = results.get((st.label, s))
+            if st.edit_kind == "baseline" and st.id != best.id and out is not None:
+                record_test_evaluation(archive, st.id, out)
+    console.print(baseline_table(spec, results, sets, f"{spec.name}: winner vs starting points and "
+                                 "baselines"))
+    st = standing(archive, handle.run_id, spec.objective.metric)
+    if st is not None:
+        for line in standing_lines(spec, st):
+            console.print(escape(line), highlight=False)
 
 
 @app.command()

@@ -79,12 +79,44 @@ class ExecutorConfig(_Strict):
                                                                   "the broker is unreachable this long")
 
 
+class HygieneConfig(_Strict):
+    request_seed: bool = Field(True, description="a fresh sampling seed on every LLM request")
+    dedupe: bool = Field(True, description="a child equal to any earlier program of the run up to "
+                                           "comments, docstrings and layout is not evaluated")
+    same_behaviour: bool = Field(True, description="a child whose outputs on the quick-check set "
+                                                   "equal its parent's is stored as 'same' unevaluated")
+
+
+class RepairConfig(_Strict):
+    enabled: bool = Field(True, description="a child failing with an exception or invalid output "
+                                            "gets one repair call before it counts as failed")
+
+
+class TuningConfig(_Strict):
+    enabled: bool = Field(True, description="tune the numeric constants of new island bests")
+    budget: int = Field(40, ge=1, le=10_000, description="settings scored per tuning")
+    batch: int = Field(8, ge=1, le=256, description="settings scored in one sandbox session")
+    max_params: int = Field(12, ge=1, le=100, description="constants tuned per program at most")
+
+
+class PromptConfig(_Strict):
+    edge_cases: bool = Field(True, description="the brief's 'Inputs that break naive code' section")
+    failing_values: bool = Field(True, description="the values that made a candidate fail, in "
+                                                   "the feedback shown to the LLM")
+
+
 class RunConfig(_Strict):
     llm: LlmConfig = LlmConfig()
     search: SearchConfig = SearchConfig()
     edits: EditConfig = EditConfig()
     stop: StopConfig = StopConfig()
     executor: ExecutorConfig = ExecutorConfig()
+    hygiene: HygieneConfig = HygieneConfig()
+    repair: RepairConfig = RepairConfig()
+    tuning: TuningConfig = TuningConfig()
+    prompts: PromptConfig = PromptConfig()
+    seeds: list[str] = Field(["initial"], min_length=1, description="starting programs: initial, "
+                             "baselines (all of the problem's), or baseline names; each on its own island")
     proposals_in_flight: int = Field(2, ge=1, le=256)
     evaluations_in_flight: int = Field(2, ge=1, le=256)
     seed: int = 0

@@ -17,20 +17,33 @@ import random
 import signal
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from evolve.archive.store import Archive, ChildDraft
-from evolve.config import RunConfig
+from evolve.archive.store import Archive, ChildDraft, ProgramView
+from evolve.config import ModelEntry, RunConfig
 from evolve.edits import EditRejected, apply_reply
 from evolve.executors.base import EvalJob, Executor, ExecutorError
 from evolve.llm.client import Attempt, LlmClient, LlmFailed
 from evolve.llm.pool import ModelPool
 from evolve.problem import ProblemSpec
-from evolve.prompts.builder import build_compact_messages, build_messages, directions
+from evolve.prompts.builder import (
+    build_compact_messages,
+    build_messages,
+    build_repair_messages,
+    directions,
+    focus_for,
+)
 from evolve.search.grid import cell_key, feature_values
 from evolve.search.islands import island_for, migrate_ring
 from evolve.search.selection import Ratios, choose_inspirations, choose_parent
+from evolve.starts import islands_of, resolve_starts
+from evolve.tuning import operator as tuning
+
+# a child failing like this gets one repair call; timeouts, crashes and forgeries do not
+REPAIRABLE = frozenset({"load", "exception", "invalid"})
+LLM_EDITS = frozenset({"diff", "rewrite", "function"})  # children of a proposal (not repairs, tunings)
 
 log = logging.getLogger("evolve.run")
 
@@ -50,8 +63,13 @@ class Progress:
     cost: float = 0.0
     evaluated: int = 0
     failed: int = 0
+    same: int = 0  # children that behaved exactly like their parent (not evaluated further)
     rejected: int = 0
     llm_errors: int = 0
+    repairs: int = 0  # repair calls whose child was evaluated
+    repaired: int = 0  # ... and passed
+    tunings: int = 0
+    tuned: int = 0  # tunings whose tuned program beat its parent
     proposals_in_flight: int = 0
     evaluations_in_flight: int = 0
     messages: list[str] = field(default_factory=list)
@@ -75,6 +93,9 @@ class Controller:
                              cfg.search.random_ratio, cfg.search.novelty_bonus)
         self._proposals: set[asyncio.Task] = set()
         self._evaluations: set[asyncio.Task] = set()
+        self._tunings: set[asyncio.Task] = set()
+        self._repairs: deque[int] = deque()  # failed children waiting for their repair call
+        self._tuned: set[int] = set()  # programs tuned (or being tuned) in this run
         self._interrupted: str | None = None
         self._fatal: str | None = None
         self._wake = asyncio.Event()
@@ -114,13 +135,14 @@ class Controller:
         top = self.archive.top_programs(self.run_id, 1)
         if top:
             p.best_program, p.best_score = top[0]
+        self._tuned = self.archive.tuned_parents(self.run_id)
         try:
             try:
-                await self._ensure_seed()
+                await self._ensure_starts()
             except ExecutorError as exc:
                 raise RunFailed(str(exc)) from None
             for prog in self.archive.pending_programs(self.run_id):
-                self._start_evaluation(prog.id, prog.code, prog.island)
+                self._start_evaluation(prog, (prog.island,))
             reason = await self._main(started)
         finally:
             await self.llm.aclose()
@@ -160,10 +182,10 @@ class Controller:
                 while (len(self._proposals) < self.cfg.proposals_in_flight
                        and p.iterations + len(self._proposals) < self.cfg.stop.iterations):
                     self._start_proposal()
-            elif not (self._proposals or self._evaluations) or self._abandons(reason):
+            elif not (self._proposals or self._evaluations or self._tunings) or self._abandons(reason):
                 break
             self._emit()
-            tasks = self._proposals | self._evaluations
+            tasks = self._proposals | self._evaluations | self._tunings
             if not tasks:
                 continue  # nothing in flight: the stop check above will end the loop
             self._wake.clear()
@@ -180,7 +202,7 @@ class Controller:
         return reason == self._interrupted or reason.startswith("wall-time") or reason == self._fatal
 
     async def _cancel_all(self) -> None:
-        tasks = self._proposals | self._evaluations
+        tasks = self._proposals | self._evaluations | self._tunings
         for t in tasks:
             t.cancel()
         if tasks:
@@ -214,19 +236,41 @@ class Controller:
 
         task.add_done_callback(done)
 
-    # -- seed --------------------------------------------------------------------------------
-    async def _ensure_seed(self) -> None:
-        seed_id = self.archive.add_seed(self.run_id, self.spec.initial_code)
-        seed = self.archive.program(seed_id)
-        if seed.status == "pending":
-            await self._evaluate(seed_id, seed.code, island=None)
-            seed = self.archive.program(seed_id)
-        if seed.status != "ok":
-            raise RunFailed(f"the initial program of {self.spec.name} failed evaluation: "
-                            f"{seed.error} (fix problems/{self.spec.name}/initial.py)")
+    # -- starting programs -------------------------------------------------------------------
+    async def _ensure_starts(self) -> None:
+        """Store and evaluate the starting programs (the seed and/or baselines), each the first
+        elite of its islands; islands whose start failed begin from the best start that passed."""
+        starts = resolve_starts(self.spec, self.cfg.seeds)
+        islands = self.cfg.search.islands
+        ids = [self.archive.add_start(self.run_id, st.code, st.kind, st.label, i % islands)
+               for i, st in enumerate(starts)]
+        views = [self.archive.program(pid) for pid in ids]
+        await asyncio.gather(*(self._evaluate(v, islands_of(i, len(starts), islands))
+                               for i, v in enumerate(views) if v.status == "pending"))
+        views = [self.archive.program(pid) for pid in ids]
+        passed = [v for v in views if v.status == "ok"]
+        for st, v in zip(starts, views, strict=True):
+            if v.status != "ok" and passed:
+                self._note(f"starting program {st.name} failed on the training set and is not a "
+                           f"starting point: {str(v.error)[:200]}")
+        if not passed:
+            first = views[0]
+            where = (f"problems/{self.spec.name}/initial.py" if starts[0].kind == "seed"
+                     else f"problems/{self.spec.name}/baselines/{starts[0].label}.py")
+            what = "the initial program" if starts[0].kind == "seed" else f"baseline {starts[0].name}"
+            raise RunFailed(f"{what} of {self.spec.name} failed evaluation: {first.error} (fix {where})")
+        best = max(passed, key=lambda v: v.combined_score)
+        for i, v in enumerate(views):
+            if v.status != "ok" and best.cell is not None:
+                for island in islands_of(i, len(starts), islands):
+                    self.archive.offer_elite(self.run_id, island, best.cell, best.id,
+                                             best.combined_score)
 
     # -- proposals ---------------------------------------------------------------------------
     def _start_proposal(self) -> None:
+        if self._repairs:
+            self._track(self._proposals, self._repair(self._repairs.popleft()))
+            return
         island = island_for(self._slot, self.cfg.search.islands)
         self._slot += 1
         self._track(self._proposals, self._propose(island))
@@ -242,13 +286,29 @@ class Controller:
         inspirations = [self.archive.program(i) for i in insp_ids]
         failures = self.archive.failed_attempts(self.run_id, parent.id, 3)
         model = self.pool.pick(self.rng)
+        focus = None
         if model.style == "compact":
             edit_kind = "function"
+            focus = focus_for(self.spec, parent.code)
             messages = build_compact_messages(self.spec, parent, inspirations, failures,
-                                              self.rng.choice(directions()))
+                                              self.rng.choice(directions()), self.cfg.prompts)
         else:
             edit_kind = "diff" if self.rng.random() < ed.diff_ratio else "rewrite"
-            messages = build_messages(self.spec, parent, inspirations, edit_kind, failures)
+            messages = build_messages(self.spec, parent, inspirations, edit_kind, failures,
+                                      self.cfg.prompts)
+        await self._ask(model, messages, parent, island, insp_ids, edit_kind, focus)
+
+    async def _repair(self, failed_id: int) -> None:
+        """One repair call for a child that failed: its code and error, fix one function."""
+        failed = self.archive.program(failed_id)
+        model = self.pool.pick(self.rng)
+        messages, target = build_repair_messages(self.spec, failed, model.style == "compact",
+                                                 self.cfg.prompts)
+        await self._ask(model, messages, failed, failed.island, [], "repair", target)
+
+    async def _ask(self, model: ModelEntry, messages: list[dict[str, str]], parent: ProgramView,
+                   island: int, insp_ids: list[int], edit_kind: str, focus: str | None) -> None:
+        """One LLM call and what came of it: an iteration row, and a child to evaluate."""
         proposal = uuid.uuid4().hex
 
         def record(a: Attempt) -> None:
@@ -256,15 +316,16 @@ class Controller:
                 self.run_id, proposal=proposal, attempt=a.attempt, model=a.model,
                 messages=messages, reply=a.reply, prompt_tokens=a.prompt_tokens,
                 completion_tokens=a.completion_tokens, cost=a.cost, cost_known=a.cost_known,
-                latency=a.latency, error=a.error)
+                latency=a.latency, error=a.error, seed=a.seed)
             self.progress.cost += a.cost
             if a.error:
                 self._note(f"LLM attempt {a.attempt} failed: {a.error}")
 
         common = dict(proposal=proposal, island=island, parent_id=parent.id,
                       inspiration_ids=insp_ids, model=model.name, edit_kind=edit_kind)
+        seeds = (lambda: self.rng.getrandbits(31)) if self.cfg.hygiene.request_seed else None
         try:
-            reply = await self.llm.complete(model, messages, record)
+            reply = await self.llm.complete(model, messages, record, seeds)
         except LlmFailed as exc:
             self._commit(**common, outcome="llm_error", reason=str(exc), child=None)
             self.progress.llm_errors += 1
@@ -272,24 +333,24 @@ class Controller:
                 self._fatal = f"the LLM provider rejected the request: {exc}"
             return
         try:
-            edit = apply_reply(reply, parent.code, self.spec.entry, ed.max_code_chars,
-                               focus=(self.spec.focus or self.spec.entry) if edit_kind == "function"
-                               else None)
+            edit = apply_reply(reply, parent.code, self.spec.entry, self.cfg.edits.max_code_chars,
+                               focus=focus)
         except EditRejected as exc:
             self._commit(**common, outcome="rejected", reason=exc.reason, child=None)
             self.progress.rejected += 1
             self._note(f"reply rejected: {exc.reason}")
             return
-        common["edit_kind"] = edit.kind
+        kind = "repair" if edit_kind == "repair" else edit.kind
+        common["edit_kind"] = kind
         child = ChildDraft(code=edit.code, parent_id=parent.id, parent2_id=None,
-                           generation=parent.generation + 1, island=island)
+                           generation=parent.generation + 1, island=island, edit_kind=kind)
         child_id, fresh = self._commit(**common, outcome="child", reason=None, child=child)
         if fresh and child_id is not None:
-            self._start_evaluation(child_id, edit.code, island)
+            self._start_evaluation(self.archive.program(child_id), (island,))
 
     def _commit(self, *, child: ChildDraft | None, outcome: str, **fields: object) -> tuple[int | None, bool]:
-        number, child_id, fresh = self.archive.commit_iteration(self.run_id, outcome=outcome,
-                                                                child=child, **fields)
+        number, child_id, fresh = self.archive.commit_iteration(
+            self.run_id, outcome=outcome, child=child, normalised=self.cfg.hygiene.dedupe, **fields)
         self.progress.iterations += 1
         if number - self._last_migration >= self.cfg.search.migration_interval:
             moves = migrate_ring(self.archive, self.run_id, self.cfg.search.islands)
@@ -300,27 +361,89 @@ class Controller:
         return child_id, fresh
 
     # -- evaluations -------------------------------------------------------------------------
-    def _start_evaluation(self, program_id: int, code: str, island: int | None) -> None:
-        self._track(self._evaluations, self._evaluate(program_id, code, island))
+    def _start_evaluation(self, prog: ProgramView, islands: tuple[int, ...]) -> None:
+        self._track(self._evaluations, self._evaluate(prog, islands))
 
-    async def _evaluate(self, program_id: int, code: str, island: int | None) -> None:
-        islands = range(self.cfg.search.islands) if island is None else [island]
-        out = await self.executor.evaluate(EvalJob(self.spec.name, code, "train", program_id,
-                                                   self.run_name, tuple(islands)))
+    def _behaviour_of(self, prog: ProgramView) -> tuple[int, str] | None:
+        """The parent a child must differ from on the quick check: an LLM child's passing parent."""
+        if not self.cfg.hygiene.same_behaviour or prog.edit_kind not in LLM_EDITS or prog.parent_id is None:
+            return None
+        parent = self.archive.program(prog.parent_id)
+        if parent.status != "ok" or not parent.fingerprint:
+            return None
+        return parent.id, parent.fingerprint
+
+    async def _evaluate(self, prog: ProgramView, islands: tuple[int, ...]) -> None:
+        before = [self.archive.island_best(self.run_id, i) for i in islands]
+        out = await self.executor.evaluate(EvalJob(self.spec.name, prog.code, "train", prog.id,
+                                                   self.run_name, tuple(islands),
+                                                   self._behaviour_of(prog)))
         features = cell = None
         if out["ok"]:
-            features = feature_values(code, out["metrics"], self.spec.features)
+            features = feature_values(prog.code, out["metrics"], self.spec.features)
             cell = cell_key(features, self.spec.features)
-        self.archive.record_evaluation(program_id, set_name="train",
+        self.archive.record_evaluation(prog.id, set_name="train",
                                        evaluator_version=out.get("evaluator_version", "unknown"),
                                        outcome=out, features=features, cell=cell,
                                        elite_islands=islands)
         p = self.progress
         p.evaluated += 1
+        if prog.edit_kind == "repair":
+            p.repairs += 1
+            p.repaired += bool(out["ok"])
+        if out.get("error_kind") == "same":
+            p.same += 1
+            self._note(f"program {prog.id} behaves exactly like its parent {prog.parent_id} on the "
+                       "quick check; not evaluated further")
+            return
         if not out["ok"]:
             p.failed += 1
-            self._note(f"program {program_id} failed: {str(out['error'])[:200]}")
+            self._note(f"program {prog.id} failed: {str(out['error'])[:200]}")
+            if (self.cfg.repair.enabled and prog.edit_kind in LLM_EDITS
+                    and out.get("error_kind") in REPAIRABLE):
+                self._repairs.append(prog.id)
             return
         score = out["combined_score"]
         if p.best_score is None or score > p.best_score:
-            p.best_score, p.best_program = score, program_id
+            p.best_score, p.best_program = score, prog.id
+        if prog.edit_kind == "tune" and prog.parent_id is not None:
+            parent = self.archive.program(prog.parent_id)
+            p.tuned += parent.combined_score is not None and score > parent.combined_score
+        new_best = any(b is None or score > b for b in before)
+        if self.cfg.tuning.enabled and new_best and prog.edit_kind != "tune" and prog.id not in self._tuned:
+            self._tuned.add(prog.id)
+            self._track(self._tunings, self._tune(self.archive.program(prog.id)))
+
+    # -- constant tuning ---------------------------------------------------------------------
+    async def _tune(self, prog: ProgramView) -> None:
+        """Tune the numeric constants of a new island best on the training set; a better setting
+        becomes a child (edit kind ``tune``) evaluated like any other."""
+        cfg = self.cfg.tuning
+        plan = tuning.plan(prog.code, cfg.max_params, self.spec.entry)
+        if plan is None:
+            return
+        self.progress.tunings += 1
+
+        async def score(settings: list[list[float]]) -> list[float | None]:
+            out = await self.executor.evaluate(EvalJob(
+                self.spec.name, plan.code, "train", settings=tuple(tuple(x) for x in settings)))
+            scores = out.get("scores")
+            return list(scores) if isinstance(scores, list) else [None] * len(settings)
+
+        found = await tuning.search(plan, score, cfg.budget, cfg.batch,
+                                    seed=self.cfg.seed * 1_000_003 + prog.id)
+        if found is None or prog.combined_score is None or found.score <= prog.combined_score:
+            self._note(f"tuning program {prog.id}: no setting of its {len(plan.literals)} constants "
+                       "beat it on the training set")
+            return
+        code = tuning.apply(prog.code, plan, found.values)
+        draft = ChildDraft(code=code, parent_id=prog.id, parent2_id=None,
+                           generation=prog.generation + 1, island=prog.island, edit_kind="tune",
+                           params=tuning.params_record(plan, found.values))
+        child_id, fresh = self.archive.add_program(self.run_id, draft, self.progress.iterations,
+                                                   self.cfg.hygiene.dedupe)
+        if fresh:
+            self._note(f"tuning program {prog.id}: {len(plan.literals)} constants tuned "
+                       f"({found.score:.6g} vs {prog.combined_score:.6g} on the training set); "
+                       f"evaluating program {child_id}")
+            await self._evaluate(self.archive.program(child_id), (prog.island,))

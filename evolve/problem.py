@@ -63,6 +63,19 @@ class ProblemSpec(BaseModel):
     def brief(self) -> str:
         return (self.root / "brief.md").read_text(encoding="utf-8")
 
+    def prompt_brief(self, edge_cases: bool = True) -> str:
+        """The brief for a prompt, without trailing whitespace. ``edge_cases=False`` drops its last
+        section, ``## Inputs that break naive code`` (the inputs of the instance sets that crash
+        naive policies), which runs from its heading to the end of the file."""
+        text = self.brief
+        if not edge_cases:
+            heading = "## Inputs that break naive code"
+            lines = text.splitlines(keepends=True)
+            at = next((k for k, line in enumerate(lines) if line.rstrip() == heading), None)
+            if at is not None:
+                text = "".join(lines[:at])
+        return text.rstrip()
+
     @property
     def initial_code(self) -> str:
         return (self.root / "initial.py").read_text(encoding="utf-8")

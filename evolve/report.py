@@ -7,14 +7,18 @@ module formats them with rich.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from rich.table import Table
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from evolve.archive.models import EvalTask, Evaluation, Iteration, LlmCall, Program, Run
 from evolve.archive.store import Archive
 from evolve.executors.base import EvalJob, Executor
-from evolve.problem import ProblemSpec
+from evolve.problem import ProblemSpec, load_problem
+
+Parent = aliased(Program)
 
 
 def pct(x: float | None) -> str:
@@ -110,6 +114,14 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
         tests = dict(s.execute(select(Evaluation.program_id, Evaluation.combined_score)
                                .where(Evaluation.set_name == "test",
                                       Evaluation.program_id.in_([p.id for p in best]))).all())
+        made = dict(s.execute(select(Program.edit_kind, func.count()).where(Program.run_id == run_id)
+                              .group_by(Program.edit_kind)).all())
+        repaired = s.scalar(select(func.count()).select_from(Program).where(
+            Program.run_id == run_id, Program.edit_kind == "repair", Program.status == "ok")) or 0
+        tuned_better = s.scalar(select(func.count()).select_from(Program)
+                                .join(Parent, Parent.id == Program.parent_id)
+                                .where(Program.run_id == run_id, Program.edit_kind == "tune",
+                                       Program.combined_score > Parent.combined_score)) or 0
     summary = Table(title=f"run {run.name} ({run.problem}): {run.status}", show_header=False)
     summary.add_column("what")
     summary.add_column("value")
@@ -120,6 +132,26 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
                     f"{calls[3]} out")
     summary.add_row("cost", f"${calls[1]:.4f}" + (f" ({unpriced} calls of unknown price counted as $0)"
                                                     if unpriced else ""))
+    repair_calls = outcomes_of(archive, run_id, "repair")
+    if repair_calls:
+        summary.add_row("repairs", f"{repair_calls} repair calls, {made.get('repair', 0)} children, "
+                        f"{repaired} passed ({100 * repaired / repair_calls:.0f}% of calls)")
+    if made.get("tune"):
+        summary.add_row("tuning", f"{made['tune']} tuned programs, {tuned_better} better than "
+                        "the program they were tuned from")
+    if programs.get("same"):
+        summary.add_row("same behaviour", f"{programs['same']} children computed the same outputs as "
+                        "their parent on the quick check (not evaluated further)")
+    starts = archive.starts(run_id)
+    if starts:
+        summary.add_row("starting points", ", ".join(
+            f"{program_name(st.edit_kind, st.label, st.id)} "
+            + (f"{st.combined_score:.6g}" if st.combined_score is not None else st.status)
+            for st in starts))
+    spec = load_problem(run.problem)
+    st = standing(archive, run_id, spec.objective.metric)
+    if st is not None:
+        summary.add_row("winner", "\n".join(standing_lines(spec, st)))
     if ledger[0]:
         summary.add_row("distributed", f"{ledger[0]} evaluations sent to workers, {ledger[1]} "
                         f"executions, {ledger[2]} not finished")
@@ -135,6 +167,83 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
     return summary, table
 
 
+def outcomes_of(archive: Archive, run_id: int, edit_kind: str) -> int:
+    """Iterations (LLM calls) of one edit kind, whatever came of them."""
+    with archive.session() as s:
+        return s.scalar(select(func.count()).select_from(Iteration).where(
+            Iteration.run_id == run_id, Iteration.edit_kind == edit_kind)) or 0
+
+
 def record_test_evaluation(archive: Archive, program_id: int, out: dict) -> None:
     archive.record_evaluation(program_id, set_name="test",
                               evaluator_version=out.get("evaluator_version", "unknown"), outcome=out)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """The run's winner (best on train; the earliest on ties) against its best starting point,
+    in the problem's own metric; test values where the held-out set has been scored."""
+
+    winner_id: int
+    winner_name: str
+    start_id: int
+    start_name: str
+    train: tuple[float | None, float | None]  # (winner, start)
+    test: tuple[float | None, float | None]
+
+
+def program_name(kind: str | None, label: str | None, pid: int) -> str:
+    if kind == "seed":
+        return f"initial (#{pid})"
+    if kind == "baseline":
+        return f"{label} (#{pid})"
+    return f"evolved #{pid}" + (f" ({kind})" if kind in ("repair", "tune") else "")
+
+
+def standing(archive: Archive, run_id: int, metric: str) -> Standing | None:
+    starts = [s for s in archive.starts(run_id) if s.status == "ok" and s.combined_score is not None]
+    top = archive.top_programs(run_id, 1)
+    if not starts or not top:
+        return None
+    start = max(starts, key=lambda s: (s.combined_score, -s.id))
+    win = archive.program(top[0][0])
+    with archive.session() as s:
+        tests = dict(s.execute(select(Evaluation.program_id, Evaluation.metrics)
+                               .where(Evaluation.set_name == "test", Evaluation.ok.is_(True),
+                                      Evaluation.program_id.in_([win.id, start.id]))
+                               .order_by(Evaluation.id)).all())
+    start_view = archive.program(start.id)
+
+    def value(metrics: dict | None) -> float | None:
+        return None if not metrics else metrics.get(metric)
+
+    return Standing(win.id, program_name(win.edit_kind, win.label, win.id), start.id,
+                    program_name(start.edit_kind, start.label, start.id),
+                    (value(win.metrics), value(start_view.metrics)),
+                    (value(tests.get(win.id)), value(tests.get(start.id))))
+
+
+def change(spec: ProblemSpec, new: float | None, old: float | None) -> str:
+    """``new`` against ``old`` in the objective's metric: both values and the difference, and
+    whether that is better (direction-aware)."""
+    if new is None or old is None:
+        return "-"
+    show = pct if spec.objective.percent else fmt
+    diff = new - old
+    better = diff < 0 if spec.objective.direction == "minimize" else diff > 0
+    verdict = "better" if better else "worse" if diff else "equal"
+    amount = (f"{100 * abs(diff):.2f} points" if spec.objective.percent else f"{abs(diff):.4g}")
+    rel = f", {100 * abs(diff) / abs(old):.1f}%" if old else ""
+    return f"{show(new)} vs {show(old)}: {verdict}" + (f" by {amount}{rel}" if diff else "")
+
+
+def standing_lines(spec: ProblemSpec, st: Standing) -> list[str]:
+    metric = spec.objective.metric
+    if st.winner_id == st.start_id:
+        return [f"winner: {st.winner_name}, a starting program: evolution found nothing better "
+                f"on the training set"]
+    lines = [f"winner {st.winner_name} vs the best starting point {st.start_name}, {metric}:",
+             f"  train: {change(spec, *st.train)}"]
+    if st.test[0] is not None:
+        lines.append(f"  test (held out): {change(spec, *st.test)}")
+    return lines

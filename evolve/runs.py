@@ -20,6 +20,7 @@ from evolve.archive.store import Archive
 from evolve.config import ModelEntry, RunConfig
 from evolve.llm import local_model, local_server
 from evolve.problem import ProblemSpec, load_problem
+from evolve.starts import with_start_islands
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 LOCAL_TEMPERATURE = 0.3  # bench/local_llm.py probe: 81% valid replies at 0.3 vs 62% at 0.8, 56% at 1.1
@@ -113,6 +114,7 @@ def open_archive(run_dir: Path, db_url: str | None) -> Archive:
 def create_run(problem: str, cfg: RunConfig, name: str | None, runs_dir: Path,
                db_url: str | None) -> RunHandle:
     spec = load_problem(problem)
+    cfg = with_start_islands(cfg, spec)  # one island per starting program; checks their names
     name = name or default_run_name(problem)
     run_dir = runs_dir / name
     if not db_url and (run_dir / "archive.db").exists():

@@ -10,6 +10,8 @@ outside the candidate.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
 import shutil
@@ -177,6 +179,21 @@ class SandboxSession:
         self.batch_cpu: list[float] = []  # per call of the last call_many
         self.cpu_total = 0.0
         self.stderr = ""
+        self._digest: hashlib._Hash | None = None
+
+    def start_digest(self) -> None:
+        """From now on, fold every reply into a digest (``stop_digest`` returns it)."""
+        self._digest = hashlib.sha256()
+
+    def stop_digest(self) -> str:
+        """The digest of every reply since ``start_digest``: equal digests, equal replies."""
+        digest, self._digest = self._digest, None
+        return digest.hexdigest() if digest is not None else ""
+
+    def _fold(self, value: Any) -> None:
+        if self._digest is not None:
+            self._digest.update(json.dumps(value, sort_keys=True, separators=(",", ":")).encode())
+            self._digest.update(b"\n")
 
     def __enter__(self) -> SandboxSession:
         self.start()
@@ -221,6 +238,7 @@ class SandboxSession:
         if "ok" in reply:
             self.last_cpu = float(reply.get("cpu", 0.0))
             self.calls_cpu += self.last_cpu
+            self._fold(reply["ok"])
             return reply["ok"]
         kind = reply.get("kind", "exception")
         message = str(reply.get("error"))
@@ -245,6 +263,8 @@ class SandboxSession:
             self.batch_cpu = [float(c) for c in reply.get("cpu", [])]
             self.last_cpu = self.batch_cpu[-1] if self.batch_cpu else 0.0
             self.calls_cpu += sum(self.batch_cpu)
+            for value in reply["ok"]:
+                self._fold(value)
             return reply["ok"]
         kind, message, index = reply.get("kind", "exception"), str(reply.get("error")), reply.get("index")
         if kind == "timeout":

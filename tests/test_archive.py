@@ -39,15 +39,48 @@ def exercise(a: Archive) -> None:
                                      reason="syntax error", child=None)
     assert (n3, none) == (3, None)
     assert a.iteration_count(run) == 3
-    assert a.failed_attempts(run, seed, 3) == ["reply rejected: syntax error"]
+    assert a.failed_attempts(run, seed, 3) == [
+        "reply rejected: syntax error",
+        f"the reply repeated program {child} (same code as program {child}): propose a different change"]
+    # a child equal to an earlier program up to comments, docstrings and layout is a duplicate
+    _, first, new = a.commit_iteration(run, proposal="p4", island=0, parent_id=seed, inspiration_ids=[],
+                                       model="m", edit_kind="function", outcome="child", reason=None,
+                                       child=ChildDraft("def f(x):\n    return x + 1\n", seed, None, 1, 0,
+                                                        edit_kind="function"))
+    assert new
+    _, again, new = a.commit_iteration(
+        run, proposal="p5", island=0, parent_id=seed, inspiration_ids=[], model="m", edit_kind="function",
+        outcome="child", reason=None,
+        child=ChildDraft('def f(x):\n    """Add one."""\n    return (x + 1)  # one more\n', seed, None, 1, 0))
+    assert (again, new) == (first, False)
+    assert "up to comments, docstrings and layout" in a.failed_attempts(run, seed, 1)[0]
+    _, exact_only, new = a.commit_iteration(
+        run, proposal="p6", island=0, parent_id=seed, inspiration_ids=[], model="m", edit_kind="function",
+        outcome="child", reason=None, normalised=False,
+        child=ChildDraft("def f(x):\n    return (x + 1)\n", seed, None, 1, 0))
+    assert new and exact_only != first  # with the check off, only exact copies are duplicates
+    # a child that behaved like its parent on the quick check
+    same = {**OUT, "ok": False, "combined_score": None, "error_kind": "same", "error": "same outputs",
+            "same_as": seed, "fingerprint": "f" * 64}
+    a.record_evaluation(first, set_name="train", evaluator_version="v1", outcome=same)
+    view = a.program(first)
+    assert (view.status, view.same_as, view.fingerprint, view.edit_kind) == ("same", seed, "f" * 64,
+                                                                             "function")
+    assert any("computed exactly the same outputs as its parent" in f
+               for f in a.failed_attempts(run, seed, 3))
+    a.record_evaluation(exact_only, set_name="train", evaluator_version="v1",
+                        outcome={**OUT, "ok": False, "combined_score": None, "error_kind": "exception",
+                                 "error": "ZeroDivisionError"})
+    assert a.program(exact_only).status == "failed"
     with a.engine.connect() as c:
         outcomes = dict(c.execute(text("select outcome, count(*) from iterations where run_id = :r "
                                        "group by outcome"), {"r": run}).all())
-    assert outcomes["duplicate"] == 1 and outcomes["rejected"] == 1
+    assert outcomes["duplicate"] == 2 and outcomes["rejected"] == 1
     with a.engine.connect() as c:
         assert c.execute(text("select children_count from programs where id = :p"),
-                         {"p": seed}).scalar() == 1
+                         {"p": seed}).scalar() == 3
     assert [p.id for p in a.pending_programs(run)] == [child]
+    assert a.program(seed).edit_kind == "seed"
     a.record_evaluation(child, set_name="train", evaluator_version="v1",
                         outcome=dict(OUT, combined_score=-0.1), features={"code_length": 10.0}, cell="0,0")
     assert a.top_programs(run, 2) == [(child, -0.1), (seed, -0.5)]

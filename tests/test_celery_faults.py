@@ -109,7 +109,7 @@ def _kill_controllers() -> Iterator[None]:
 
 def run_args(stub: StubLLM, broker: str, name: str, iterations: int, tmp_path: Path,
              db: str | None, cfg: str = "", problem: str = "smtt", report: bool = False) -> list[str]:
-    config = write_config(tmp_path / f"{name}.yaml", "proposals_in_flight: 3\n"
+    config = write_config(tmp_path / f"{name}.yaml", "tuning:\n  enabled: false\nproposals_in_flight: 3\n"
                           "evaluations_in_flight: 4\nsearch:\n  islands: 2\n  migration_interval: 4\n"
                           + cfg)
     return ["run", problem, "--api-base", stub.url, "--iterations", str(iterations), "--config",
@@ -150,13 +150,16 @@ def test_run_on_two_workers_with_postgresql(workers, redis_url, pg_url, tmp_path
     with StubLLM(responder=lambda n, body: Step(content=variant_rewrite(n))) as stub:
         res = run_cli(*run_args(stub, redis_url, "two", 12, tmp_path, pg_url, report=True), env=env())
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "executor celery" in res.stdout and "winner vs baselines" in res.stdout
+    assert "executor celery" in res.stdout and "winner vs starting points and baselines" in res.stdout
     assert_exact(pg_url, 12)
     assert q(pg_url, "select max(attempts) from eval_tasks") == [(1,)]
     claimants = {r[0].split("|")[2] for r in q(pg_url, "select claimed_by from eval_tasks")}
     assert len(claimants) == 2  # both workers' pool processes evaluated
-    # the final report scored the winner on the held-out set (baselines went through workers too)
-    assert q(pg_url, "select count(*) from evaluations where set_name = 'test'") == [(1,)]
+    # the final report scored the winner (and the seed, its starting point) on the held-out set;
+    # baselines went through workers too
+    best = q(pg_url, "select id from programs order by combined_score desc, id limit 1")[0][0]
+    tested = {r[0] for r in q(pg_url, "select program_id from evaluations where set_name = 'test'")}
+    assert best in tested and tested <= {best, 1}
 
 
 @pytest.mark.parametrize("victim", ["pool process", "whole worker"])

@@ -89,3 +89,30 @@ def test_unreadable_completions_and_dead_servers_are_retried():
     assert attempts[0].error.startswith("APIError: unreadable completion")
     out, attempts = complete(f"http://127.0.0.1:{server.server_port}/v1")  # nobody listens now
     assert isinstance(out, LlmFailed) and attempts[0].error.startswith("APIConnectionError")
+
+
+def test_every_attempt_carries_a_fresh_sampling_seed():
+    """llama.cpp's server returns the same sample for the same prompt at any temperature unless
+    the request carries a seed: each request, retries included, gets its own."""
+    drawn = iter([11, 22, 33])
+    with StubLLM([Step(status=500), Step(content="a"), Step(content="b")]) as stub:
+        client = LlmClient(LlmConfig(retries=2, backoff_seconds=0.01, timeout_seconds=2))
+        attempts: list = []
+
+        async def go():
+            model = ModelEntry(name="openai/stub", api_base=stub.url)
+            try:
+                first = await client.complete(model, [{"role": "user", "content": "hi"}],
+                                              attempts.append, lambda: next(drawn))
+                second = await client.complete(model, [{"role": "user", "content": "hi"}],
+                                               attempts.append, lambda: next(drawn))
+                return first, second
+            finally:
+                await client.aclose()
+
+        assert asyncio.run(go()) == ("a", "b")
+    assert [r["seed"] for r in stub.requests] == [11, 22, 33]
+    assert [a.seed for a in attempts] == [11, 22, 33]
+    with StubLLM([Step(content="c")]) as stub:  # no seed source: no seed field (hosted APIs vary)
+        complete(stub.url)
+    assert "seed" not in stub.requests[0]

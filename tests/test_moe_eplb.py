@@ -320,5 +320,5 @@ def test_evolve_run_scores_a_child(stub, tmp_path):
     assert rows[2] > rows[1] > 0  # the dealt child beats the in-order seed
     prompt = json.dumps(stub.requests[0]["messages"])
     assert "rebalance_experts" in prompt and "Balancedness per family" in prompt  # brief + feedback
-    assert "winner vs baselines" in res.stdout
+    assert "winner vs starting points and baselines" in res.stdout
 

@@ -54,7 +54,7 @@ def assert_consistent(db) -> None:
     assert query(db, "select count(*), count(distinct program_id) from evaluations "
                      "where set_name = 'train'") == [(programs, programs)]
     for (pid,) in query(db, "select child_id from iterations where outcome = 'child'"):
-        assert query(db, "select status from programs where id = ?", pid)[0][0] in ("ok", "failed")
+        assert query(db, "select status from programs where id = ?", pid)[0][0] in ("ok", "failed", "same")
     assert query(db, "select status from runs") == [("finished",)]
 
 

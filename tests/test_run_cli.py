@@ -64,7 +64,7 @@ def test_run_stores_lineage_rejections_retries_and_improves(stub, tmp_path):
     assert "aggregate_gap" in first_prompt
     # the final report scored the winner on the held-out set
     assert query(db, "select count(*) from evaluations where set_name='test' and program_id=2") == [(1,)]
-    assert "winner vs baselines" in res.stdout
+    assert "winner vs starting points and baselines" in res.stdout
     status = run_cli("status", "lineage", "--runs-dir", str(tmp_path / "runs"))
     assert status.returncode == 0 and "child=2" in status.stdout and "rejected=3" in status.stdout
 

@@ -82,9 +82,9 @@ def test_cheats_and_crashes_are_failures_with_reasons():
 
 def test_batched_calls_name_the_failing_instance():
     # instances go to the candidate in one batch; a failure still names its instance and stage
-    out = job("def schedule(p, w, d):\n    assert len(p) < 40, 'too big'\n    return list(range(len(p)))\n")
+    out = job("def schedule(p, w, d):\n    assert len(p) < 50, 'too big'\n    return list(range(len(p)))\n")
     assert out["error_kind"] == "exception" and "evaluation on " in out["error"] and "too big" in out["error"]
-    assert "40" in out["error"].split("evaluation on ")[1].split(":")[0]  # e.g. orlib40-1
+    assert "50" in out["error"].split("evaluation on ")[1].split(":")[0]  # e.g. wt50#1
     out = job("def schedule(p, w, d):\n    return list(range(len(p)))[::-1] if len(p) > 40 else [0]\n")
     assert out["error_kind"] == "invalid" and "quick check: invalid output on " in out["error"]
 

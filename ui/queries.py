@@ -97,7 +97,9 @@ def score_progress(frame: pd.DataFrame) -> pd.DataFrame:
 FAILURE_KIND = {"exception": "crash", "crash": "crash", "load": "crash", "timeout": "timeout",
                 "invalid": "cheat / invalid output", "protocol": "cheat / invalid output",
                 "oversize": "cheat / invalid output", "verifier": "infrastructure",
-                "executor": "infrastructure", "worker_lost": "infrastructure"}
+                "executor": "infrastructure", "worker_lost": "infrastructure",
+                "same": "same behaviour as its parent", "slow": "timeout"}
+OUTCOME_KIND = {"rejected": "parse / apply", "llm_error": "llm error", "duplicate": "duplicate code"}
 
 
 def failures(engine: Engine, run_id: int) -> pd.DataFrame:
@@ -105,14 +107,14 @@ def failures(engine: Engine, run_id: int) -> pd.DataFrame:
     where: the LLM step, the quick gate check before the full set, or the full set."""
     with Session(engine) as s:
         outcomes = s.execute(select(Iteration.outcome, func.count()).where(
-            Iteration.run_id == run_id, Iteration.outcome.in_(["rejected", "llm_error"]))
+            Iteration.run_id == run_id, Iteration.outcome.in_(list(OUTCOME_KIND)))
             .group_by(Iteration.outcome)).all()
         stage = case((Evaluation.error.like("quick check%"), "gate (quick check)"), else_="full set")
         evals = s.execute(select(Evaluation.error_kind, stage, func.count())
                           .join(Program, Program.id == Evaluation.program_id)
                           .where(Program.run_id == run_id, Evaluation.ok.is_(False))
                           .group_by(Evaluation.error_kind, stage)).all()
-    rows = [("parse / apply" if o == "rejected" else "llm error", "reply", n) for o, n in outcomes]
+    rows = [(OUTCOME_KIND[o], "reply", n) for o, n in outcomes]
     rows += [(FAILURE_KIND.get(kind or "", kind or "other"), where, n) for kind, where, n in evals]
     frame = pd.DataFrame(rows, columns=["failure", "where", "count"])
     return frame.groupby(["failure", "where"], as_index=False)["count"].sum()

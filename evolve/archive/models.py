@@ -50,17 +50,26 @@ class Program(Base):
         UniqueConstraint("run_id", "sha256", name="uq_program_run_sha"),
         Index("ix_programs_run_score", "run_id", "combined_score"),
         Index("ix_programs_run_status", "run_id", "status"),
+        Index("ix_programs_run_norm", "run_id", "norm_hash"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
     sha256: Mapped[str] = mapped_column(String(64))
+    norm_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)  # codehash.normalised_hash
     code: Mapped[str] = mapped_column(Text)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)
     parent2_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)
     generation: Mapped[int] = mapped_column(Integer, default=0)
     island: Mapped[int] = mapped_column(Integer, default=0)
     iteration: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|ok|failed
+    # pending|ok|failed, or same: its outputs on the quick check equal those of program ``same_as``
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    # how it was made: seed|baseline|diff|rewrite|function|repair|tune (label: the baseline's name)
+    edit_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    label: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    same_as: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)  # quick-check outputs
+    params: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # tuned constants (edit_kind tune)
     combined_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     cell: Mapped[str | None] = mapped_column(String(64), nullable=True)
     features: Mapped[dict | None] = mapped_column(JSON, nullable=True)
@@ -102,6 +111,7 @@ class LlmCall(Base):
     cost_known: Mapped[bool] = mapped_column(Boolean, default=True)
     latency: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    seed: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the request's sampling seed
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -119,7 +129,7 @@ class Iteration(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)
     inspiration_ids: Mapped[list] = mapped_column(JSON, default=list)
     model: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    edit_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)  # diff|rewrite
+    edit_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)  # diff|rewrite|function|repair
     outcome: Mapped[str] = mapped_column(String(20))  # child|duplicate|rejected|llm_error
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     child_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from sqlalchemy import Insert, Integer, bindparam, func, select, update
+from sqlalchemy import Insert, Integer, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from evolve.archive.models import Elite, Evaluation, Iteration, LlmCall, Program
@@ -21,8 +21,10 @@ LLM_CALLS = LlmCall.__table__
 
 LIMIT = bindparam("n", type_=Integer, literal_execute=True)  # a row count, rendered inline
 LAST_ITERATION = select(func.max(Iteration.number)).where(Iteration.run_id == bindparam("run_id"))
-PROGRAM_BY_HASH = select(Program.id).where(Program.run_id == bindparam("run_id"),
-                                           Program.sha256 == bindparam("sha"))
+PROGRAM_BY_HASH = (select(Program.id)
+                   .where(Program.run_id == bindparam("run_id"),
+                          or_(Program.sha256 == bindparam("sha"), Program.norm_hash == bindparam("norm")))
+                   .order_by(Program.id).limit(1))
 INSERT_PROGRAM = PROGRAMS.insert().returning(PROGRAMS.c.id)
 ADD_CHILD = (update(PROGRAMS).where(PROGRAMS.c.id == bindparam("pid"))
              .values(children_count=PROGRAMS.c.children_count + 1))
@@ -30,13 +32,15 @@ INSERT_ITERATION = ITERATIONS.insert()
 INSERT_LLM_CALL = LLM_CALLS.insert()
 
 PROGRAM_ROW = select(Program.id, Program.code, Program.parent_id, Program.generation, Program.island,
-                     Program.status, Program.combined_score, Program.cell
+                     Program.status, Program.combined_score, Program.cell, Program.edit_kind,
+                     Program.label, Program.fingerprint, Program.same_as, Program.params
                      ).where(Program.id == bindparam("pid"))
 LATEST_EVALUATION = (select(Evaluation.metrics, Evaluation.feedback, Evaluation.error)
                      .where(Evaluation.program_id == bindparam("pid"),
                             Evaluation.set_name == bindparam("set_name"))
                      .order_by(Evaluation.id.desc()).limit(1))
-FAILED_ATTEMPTS = (select(Iteration.outcome, Iteration.reason, Evaluation.error)
+FAILED_ATTEMPTS = (select(Iteration.outcome, Iteration.reason, Evaluation.error, Evaluation.error_kind,
+                          Iteration.child_id)
                    .outerjoin(Evaluation, (Evaluation.program_id == Iteration.child_id)
                               & (Evaluation.set_name == "train") & (Evaluation.ok.is_(False)))
                    .where(Iteration.run_id == bindparam("run_id"),
@@ -44,7 +48,7 @@ FAILED_ATTEMPTS = (select(Iteration.outcome, Iteration.reason, Evaluation.error)
                    .order_by(Iteration.number.desc()).limit(LIMIT))
 TOP_PROGRAMS = (select(Program.id, Program.combined_score)
                 .where(Program.run_id == bindparam("run_id"), Program.combined_score.is_not(None))
-                .order_by(Program.combined_score.desc()).limit(LIMIT))
+                .order_by(Program.combined_score.desc(), Program.id).limit(LIMIT))
 ISLAND_ELITES = (select(Elite.cell, Elite.program_id, Elite.score, Program.children_count)
                  .join(Program, Program.id == Elite.program_id)
                  .where(Elite.run_id == bindparam("run_id"), Elite.island == bindparam("island"))
@@ -53,7 +57,8 @@ ISLAND_ELITES = (select(Elite.cell, Elite.program_id, Elite.score, Program.child
 SCORE_PROGRAM = (update(PROGRAMS).where(PROGRAMS.c.id == bindparam("pid"))
                  .values(status=bindparam("status"), combined_score=bindparam("score"),
                          features=bindparam("features", type_=PROGRAMS.c.features.type),
-                         cell=bindparam("cell")))
+                         cell=bindparam("cell"), fingerprint=bindparam("fingerprint"),
+                         same_as=bindparam("same_as")))
 RUN_OF_PROGRAM = select(Program.run_id).where(Program.id == bindparam("pid"))
 
 

@@ -9,7 +9,6 @@ is cached once evaluated: from then on its code, score and train metrics never c
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from evolve.archive import statements as sql
+from evolve.archive.codehash import code_hash, normalised_hash
 from evolve.archive.db import make_engine, sqlite_url
 from evolve.archive.db import migrate as upgrade
 from evolve.archive.models import (
     BaselineScore,
+    Elite,
     Evaluation,
     Iteration,
     LlmCall,
@@ -32,10 +33,6 @@ from evolve.archive.models import (
 )
 
 PROGRAM_CACHE = 4096  # evaluated programs kept in memory (parents and inspirations recur)
-
-
-def code_hash(code: str) -> str:
-    return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -53,6 +50,11 @@ class ProgramView:
     metrics: dict
     feedback: str
     error: str | None
+    edit_kind: str | None = None  # seed|baseline|diff|rewrite|function|repair|tune
+    label: str | None = None  # a baseline's name
+    fingerprint: str | None = None  # digest of its outputs on the quick check
+    same_as: int | None = None  # status "same": the program it behaved exactly like
+    params: dict | None = None  # a tuned program's constants
 
 
 @dataclass(frozen=True)
@@ -65,13 +67,28 @@ class EliteView:
 
 @dataclass(frozen=True)
 class ChildDraft:
-    """What an applied edit produced, before evaluation."""
+    """What an applied edit (or a tuning) produced, before evaluation."""
 
     code: str
     parent_id: int | None
     parent2_id: int | None
     generation: int
     island: int
+    edit_kind: str | None = None
+    params: dict | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class StartView:
+    """A starting program of a run (the seed or a baseline) and its train score."""
+
+    id: int
+    edit_kind: str
+    label: str | None
+    island: int
+    status: str
+    combined_score: float | None
 
 
 class Archive:
@@ -130,49 +147,65 @@ class Archive:
 
     def add_seed(self, run_id: int, code: str) -> int:
         """Insert the initial program (generation 0) once; return its id."""
+        return self.add_start(run_id, code, "seed", None, 0)
+
+    def add_start(self, run_id: int, code: str, kind: str, label: str | None, island: int) -> int:
+        """Insert a starting program (``seed`` or ``baseline``, generation 0) once; its id. A start
+        whose code another start already has (exactly) is that one."""
         existing = self.program_by_hash(run_id, code)
         if existing is not None:
             return existing
         with self.session() as s, s.begin():
-            prog = Program(run_id=run_id, sha256=code_hash(code), code=code, generation=0,
-                           island=0, iteration=0, status="pending")
+            prog = Program(run_id=run_id, sha256=code_hash(code), norm_hash=normalised_hash(code),
+                           code=code, generation=0, island=island, iteration=0, status="pending",
+                           edit_kind=kind, label=label)
             s.add(prog)
             s.flush()
             return prog.id
 
+    def starts(self, run_id: int) -> list[StartView]:
+        """The run's starting programs (seed, baselines), oldest first."""
+        with self._read() as c:
+            rows = c.execute(select(Program.id, Program.edit_kind, Program.label, Program.island,
+                                    Program.status, Program.combined_score)
+                             .where(Program.run_id == run_id,
+                                    Program.edit_kind.in_(("seed", "baseline")))
+                             .order_by(Program.id)).all()
+        return [StartView(*r) for r in rows]
+
     def commit_iteration(self, run_id: int, *, proposal: str, island: int, parent_id: int | None,
                          inspiration_ids: list[int], model: str | None, edit_kind: str | None,
-                         outcome: str, reason: str | None,
-                         child: ChildDraft | None) -> tuple[int, int | None, bool]:
+                         outcome: str, reason: str | None, child: ChildDraft | None,
+                         normalised: bool = True) -> tuple[int, int | None, bool]:
         """Store a finished proposal and its child (if any) in one transaction.
 
         Returns (iteration number, child program id, whether the child is new). A child whose
-        code already exists in the run is not stored again: the iteration records ``duplicate``
-        and points at the original.
+        code already exists in the run (exactly, or, with ``normalised``, up to comments,
+        docstrings and layout) is not stored again: the iteration records ``duplicate`` and
+        points at the original.
         """
         with self.engine.begin() as c:
             number = (c.scalar(sql.LAST_ITERATION, {"run_id": run_id}) or 0) + 1
             child_id = None
             fresh = False
             if child is not None:
-                sha = code_hash(child.code)
-                child_id = c.scalar(sql.PROGRAM_BY_HASH, {"run_id": run_id, "sha": sha})
-                if child_id is not None:
-                    outcome, reason = "duplicate", f"same code as program {child_id}"
-                else:
-                    child_id = c.scalar(sql.INSERT_PROGRAM, {
-                        "run_id": run_id, "sha256": sha, "code": child.code,
-                        "parent_id": child.parent_id, "parent2_id": child.parent2_id,
-                        "generation": child.generation, "island": child.island,
-                        "iteration": number, "status": "pending", "children_count": 0})
-                    fresh = True
-                    if child.parent_id is not None:
-                        c.execute(sql.ADD_CHILD, {"pid": child.parent_id})
+                child_id, fresh = _insert_child(c, run_id, child, number, normalised)
+                if not fresh:
+                    outcome = "duplicate"
+                    reason = f"same code as program {child_id}" + (
+                        "" if _same_text(c, child_id, child.code) else
+                        " up to comments, docstrings and layout")
             c.execute(sql.INSERT_ITERATION, {
                 "run_id": run_id, "number": number, "proposal": proposal, "island": island,
                 "parent_id": parent_id, "inspiration_ids": inspiration_ids, "model": model,
                 "edit_kind": edit_kind, "outcome": outcome, "reason": reason, "child_id": child_id})
             return number, child_id, fresh
+
+    def add_program(self, run_id: int, child: ChildDraft, iteration: int,
+                    normalised: bool = True) -> tuple[int, bool]:
+        """Store a program made without an LLM call (a tuning); (id, whether it is new)."""
+        with self.engine.begin() as c:
+            return _insert_child(c, run_id, child, iteration, normalised)
 
     def record_evaluation(self, program_id: int, *, set_name: str, evaluator_version: str,
                           outcome: dict, seed: int = 0, features: dict | None = None,
@@ -195,9 +228,13 @@ class Archive:
                 Evaluation.evaluator_version == evaluator_version, Evaluation.seed == seed))
             if ev is None:
                 return None
-            return {"ok": ev.ok, "metrics": ev.metrics, "combined_score": ev.combined_score,
-                    "feedback": ev.feedback, "error": ev.error, "error_kind": ev.error_kind,
-                    "seconds": ev.seconds, "evaluator_version": ev.evaluator_version}
+            out = {"ok": ev.ok, "metrics": ev.metrics, "combined_score": ev.combined_score,
+                   "feedback": ev.feedback, "error": ev.error, "error_kind": ev.error_kind,
+                   "seconds": ev.seconds, "evaluator_version": ev.evaluator_version}
+            if set_name == "train":  # what the train outcome set on the program itself
+                prog = s.get(Program, program_id)
+                out["fingerprint"], out["same_as"] = prog.fingerprint, prog.same_as
+            return out
 
     def pending_programs(self, run_id: int) -> list[ProgramView]:
         with self.session() as s:
@@ -216,7 +253,7 @@ class Archive:
             if p is None:
                 raise KeyError(f"no program {program_id}")
             ev = c.execute(sql.LATEST_EVALUATION, {"pid": program_id, "set_name": set_name}).first()
-        view = ProgramView(*p, metrics=ev.metrics if ev else {}, feedback=ev.feedback if ev else "",
+        view = ProgramView(**p._mapping, metrics=ev.metrics if ev else {}, feedback=ev.feedback if ev else "",
                            error=ev.error if ev else None)
         if set_name == "train" and view.status != "pending" and ev is not None:
             self._programs[program_id] = view
@@ -230,12 +267,30 @@ class Archive:
             rows = c.execute(sql.FAILED_ATTEMPTS,
                              {"run_id": run_id, "parent_id": parent_id, "n": 4 * k}).all()
         out = []
-        for outcome, reason, error in rows:
+        for outcome, reason, error, kind, child in rows:
             if outcome == "rejected":
                 out.append(f"reply rejected: {reason}")
+            elif outcome == "duplicate":
+                out.append(f"the reply repeated program {child} ({reason}): propose a different change")
+            elif outcome == "child" and kind == "same":
+                out.append(f"program {child} computed exactly the same outputs as its parent on every "
+                           "check instance: the change had no effect on the decisions; change what "
+                           "the function computes, not how it is written")
             elif outcome == "child" and error:
                 out.append(f"program failed: {error}")
         return out[:k]
+
+    def tuned_parents(self, run_id: int) -> set[int]:
+        """Programs of the run that have a tuned child already."""
+        with self._read() as c:
+            return set(c.scalars(select(Program.parent_id).where(
+                Program.run_id == run_id, Program.edit_kind == "tune")).all())
+
+    def island_best(self, run_id: int, island: int) -> float | None:
+        """The best score in the island's MAP-Elites grid (None: empty)."""
+        with self._read() as c:
+            return c.scalar(select(func.max(Elite.score)).where(Elite.run_id == run_id,
+                                                                Elite.island == island))
 
     def top_programs(self, run_id: int, k: int) -> list[tuple[int, float]]:
         with self._read() as c:
@@ -302,6 +357,29 @@ class Archive:
                                   .where(LlmCall.run_id == run_id)) or 0.0)
 
 
+def _insert_child(c: Connection, run_id: int, child: ChildDraft, iteration: int,
+                  normalised: bool) -> tuple[int, bool]:
+    """Insert the child unless the run has its code already; (program id, whether inserted)."""
+    sha, norm = code_hash(child.code), normalised_hash(child.code)
+    existing = c.scalar(sql.PROGRAM_BY_HASH, {"run_id": run_id, "sha": sha,
+                                              "norm": norm if normalised else None})
+    if existing is not None:
+        return existing, False
+    child_id = c.scalar(sql.INSERT_PROGRAM, {
+        "run_id": run_id, "sha256": sha, "norm_hash": norm, "code": child.code,
+        "parent_id": child.parent_id, "parent2_id": child.parent2_id,
+        "generation": child.generation, "island": child.island, "iteration": iteration,
+        "status": "pending", "children_count": 0, "edit_kind": child.edit_kind,
+        "label": child.label, "params": child.params})
+    if child.parent_id is not None:
+        c.execute(sql.ADD_CHILD, {"pid": child.parent_id})
+    return child_id, True
+
+
+def _same_text(c: Connection, program_id: int, code: str) -> bool:
+    return c.scalar(select(Program.sha256).where(Program.id == program_id)) == code_hash(code)
+
+
 def _dialect(c: Connection | Session) -> str:
     return (c.dialect if isinstance(c, Connection) else c.get_bind().dialect).name
 
@@ -334,9 +412,12 @@ def store_outcome(c: Connection | Session, program_id: int, set_name: str, evalu
         return False
     if set_name == "train":
         ok = bool(outcome["ok"])
-        c.execute(sql.SCORE_PROGRAM, {"pid": program_id, "status": "ok" if ok else "failed",
+        same = outcome.get("same_as") if outcome["error_kind"] == "same" else None
+        c.execute(sql.SCORE_PROGRAM, {"pid": program_id,
+                                      "status": "ok" if ok else "same" if same else "failed",
                                       "score": outcome["combined_score"] if ok else None,
-                                      "features": features, "cell": cell})
+                                      "features": features, "cell": cell,
+                                      "fingerprint": outcome.get("fingerprint"), "same_as": same})
         if ok and cell is not None:
             run_id = c.scalar(sql.RUN_OF_PROGRAM, {"pid": program_id})
             for island in elite_islands:

@@ -18,6 +18,16 @@ class EvalJob:
     program_id: int | None = None
     run: str | None = None
     elite_islands: tuple[int, ...] = ()  # grids a passing program is offered to ((): its own)
+    # (program id, gate fingerprint) of the program this one was derived from: the same replies
+    # on the gate end the evaluation there ("same" behaviour)
+    behaviour_of: tuple[int, str] | None = None
+    # constant tuning: ``code`` is parameterised; score each setting in one session ("scores")
+    settings: tuple[tuple[float, ...], ...] | None = None
+
+    @property
+    def sessions(self) -> int:
+        """How many evaluations' worth of time the job may take."""
+        return max(1, len(self.settings or ()))
 
     def to_dict(self) -> dict:
         data = asdict(self)

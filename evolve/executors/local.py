@@ -105,11 +105,11 @@ class LocalExecutor(Executor):
         loop = asyncio.get_running_loop()
         try:
             fut = loop.run_in_executor(self._get_pool(), run_job, job.to_dict())
-            return await asyncio.wait_for(fut, timeout=self.guard_seconds)
+            return await asyncio.wait_for(fut, timeout=self.guard_seconds * job.sessions)
         except TimeoutError:
             self._reset_pool()
             return _failure("executor", f"worker exceeded the guard timeout of "
-                                        f"{self.guard_seconds:.0f}s; worker pool restarted")
+                                        f"{self.guard_seconds * job.sessions:.0f}s; worker pool restarted")
         except BrokenProcessPool as exc:
             self._reset_pool()
             return _failure("executor", f"worker process died ({exc}); worker pool restarted")

@@ -50,6 +50,7 @@ class Attempt:
     cost_known: bool
     latency: float
     error: str | None
+    seed: int | None = None  # the sampling seed the request carried
 
 
 class LlmFailed(Exception):
@@ -116,23 +117,25 @@ class LlmClient:
                       "recorded with cost 0 (cost_known=false)")
         return 0.0, False
 
-    async def _via_sdk(self, model: ModelEntry, messages: list[dict[str, str]]
+    async def _via_sdk(self, model: ModelEntry, messages: list[dict[str, str]], seed: int | None
                        ) -> tuple[openai_compat.Reply, tuple[float, bool]]:
         if self._http is None:
             self._http = openai_compat.session()
-        reply = await openai_compat.chat(self._http, model, messages, self.cfg.timeout_seconds)
+        reply = await openai_compat.chat(self._http, model, messages, self.cfg.timeout_seconds, seed)
         if model.name.removeprefix("openai/") in EMBEDDED:
             return reply, (0.0, True)
         price = prices.cost(model.name, reply.prompt_tokens, reply.completion_tokens,
                             reply.cached_tokens)
         return reply, ((price, True) if price is not None else self._unknown_price(model.name))
 
-    async def _via_litellm(self, model: ModelEntry, messages: list[dict[str, str]]
+    async def _via_litellm(self, model: ModelEntry, messages: list[dict[str, str]], seed: int | None
                            ) -> tuple[openai_compat.Reply, tuple[float, bool]]:
         litellm = litellm_module()
         kwargs: dict[str, Any] = {"model": model.name, "messages": messages,
                                   "temperature": model.temperature, "max_tokens": model.max_tokens,
                                   "timeout": self.cfg.timeout_seconds, "num_retries": 0}
+        if seed is not None:
+            kwargs["seed"] = seed  # providers without one drop it (litellm.drop_params)
         if model.api_base:
             kwargs["api_base"] = model.api_base
         response = await litellm.acompletion(**kwargs)
@@ -148,22 +151,25 @@ class LlmClient:
         return reply, price
 
     async def complete(self, model: ModelEntry, messages: list[dict[str, str]],
-                       record: Callable[[Attempt], None]) -> str:
-        """Return the reply text or raise ``LlmFailed``; every attempt goes to ``record``."""
+                       record: Callable[[Attempt], None],
+                       seeds: Callable[[], int] | None = None) -> str:
+        """Return the reply text or raise ``LlmFailed``; every attempt goes to ``record``.
+        ``seeds`` draws a fresh sampling seed for every attempt (retries included)."""
         self.warm()
         await asyncio.shield(self._import)
         call = self._via_sdk if openai_compat.handles(model) else self._via_litellm
         last = "no attempt made"
         for attempt in range(1, self.cfg.retries + 2):
             started = time.monotonic()
+            seed = seeds() if seeds is not None else None
             try:
-                reply, (cost, known) = await asyncio.wait_for(call(model, messages),
+                reply, (cost, known) = await asyncio.wait_for(call(model, messages, seed),
                                                               timeout=self.cfg.timeout_seconds + 5)
             except Exception as exc:
                 latency = time.monotonic() - started
                 last = _one_line(exc) if not isinstance(exc, asyncio.TimeoutError) else (
                     f"Timeout: no reply within {self.cfg.timeout_seconds:.0f}s")
-                record(Attempt(model.name, attempt, None, 0, 0, 0.0, True, latency, last))
+                record(Attempt(model.name, attempt, None, 0, 0, 0.0, True, latency, last, seed))
                 if not _retryable(exc):
                     raise LlmFailed(f"{model.name}: {last}", fatal=type(exc).__name__ in FATAL) from exc
                 if attempt > self.cfg.retries:
@@ -172,6 +178,6 @@ class LlmClient:
                 await asyncio.sleep(delay * (0.5 + random.random() / 2))
                 continue
             record(Attempt(model.name, attempt, reply.text, reply.prompt_tokens,
-                           reply.completion_tokens, cost, known, time.monotonic() - started, None))
+                           reply.completion_tokens, cost, known, time.monotonic() - started, None, seed))
             return reply.text
         raise LlmFailed(f"{model.name}: {last}")

@@ -100,12 +100,17 @@ def _error_message(status: int, body: bytes) -> str:
 
 
 async def chat(http: aiohttp.ClientSession, model: ModelEntry, messages: list[dict[str, str]],
-               timeout: float) -> Reply:
-    """One chat completion, or one of the errors above."""
+               timeout: float, seed: int | None = None) -> Reply:
+    """One chat completion, or one of the errors above. ``seed``: the request's sampling seed
+    (llama.cpp's server returns the same sample for the same prompt at any temperature without
+    one)."""
     assert model.api_base is not None
     key = os.environ.get("OPENAI_API_KEY") or "no-key"  # a local server needs none
-    body = json.dumps({"model": model.name.removeprefix("openai/"), "messages": messages,
-                       "temperature": model.temperature, "max_tokens": model.max_tokens})
+    request = {"model": model.name.removeprefix("openai/"), "messages": messages,
+               "temperature": model.temperature, "max_tokens": model.max_tokens}
+    if seed is not None:
+        request["seed"] = seed
+    body = json.dumps(request)
     try:
         async with http.post(f"{model.api_base.rstrip('/')}/chat/completions", data=body,
                              headers={"Content-Type": "application/json",

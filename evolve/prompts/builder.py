@@ -9,11 +9,14 @@ local models get ``build_compact_messages``: the same facts, cut to what fits a 
 
 from __future__ import annotations
 
+import ast
+import re
 from functools import cache
 from pathlib import Path
 from string import Template
 
 from evolve.archive.store import ProgramView
+from evolve.config import PromptConfig
 from evolve.problem import ProblemSpec
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -35,22 +38,60 @@ def format_score(score: float | None) -> str:
     return "failed" if score is None else f"{score:.6g}"
 
 
+_VALUES_LINE = re.compile(r"^[ \t]*values: .*(?:\n|$)", re.MULTILINE)
+
+
+def brief(spec: ProblemSpec, opts: PromptConfig) -> str:
+    """The problem brief as prompts show it (with or without its edge-case section)."""
+    return spec.prompt_brief(opts.edge_cases)
+
+
+def shown_error(text: str, opts: PromptConfig) -> str:
+    """A candidate's error as the LLM sees it: the values that triggered it only when asked."""
+    return text if opts.failing_values else _VALUES_LINE.sub("", text)
+
+
+def error_summary(text: str, opts: PromptConfig) -> str:
+    """The first line of an error (the exception and where, at most 250 characters), plus its
+    ``values:`` line (at most 300): a long first line cannot push the values out."""
+    lines = shown_error(text, opts).strip().splitlines()
+    values = [ln.strip()[:300] for ln in lines[1:] if ln.lstrip().startswith("values: ")][:1]
+    return " ".join([*(ln[:250] for ln in lines[:1]), *values])
+
+
+def defines(code: str, name: str) -> bool:
+    """Whether ``code`` has a top-level function ``name`` (False if it does not parse)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return False
+    return any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name
+               for n in tree.body)
+
+
+def focus_for(spec: ProblemSpec, code: str) -> str:
+    """The function a function-rewrite prompt asks for: the problem's ``focus`` where the program
+    has it (the seed's dispatching rule), else the entry (a baseline written without one)."""
+    return spec.focus if spec.focus and defines(code, spec.focus) else spec.entry
+
+
 def build_messages(spec: ProblemSpec, parent: ProgramView, inspirations: list[ProgramView],
-                   edit_kind: str, failures: list[str] = ()) -> list[dict[str, str]]:
+                   edit_kind: str, failures: list[str] = (),
+                   opts: PromptConfig = PromptConfig()) -> list[dict[str, str]]:
     """Chat messages for one proposal; ``failures`` are recent dead ends from this parent."""
     insp = "".join("\n" + template("inspiration").substitute(score=format_score(p.combined_score),
                                                              code=p.code.rstrip())
                    for p in inspirations)
     user = template("user").substitute(
-        brief=spec.brief.strip(),
+        brief=brief(spec, opts),
         signature=spec.signature,
         parent_score=format_score(parent.combined_score),
         parent_code=parent.code.rstrip(),
         parent_metrics=format_metrics(parent.metrics),
-        parent_feedback=(parent.feedback or parent.error or "(none)").strip(),
+        parent_feedback=shown_error(parent.feedback or parent.error or "(none)", opts).strip(),
         inspirations=insp,
         failures=("\n# Recent attempts from this program that failed (avoid repeating them)\n"
-                  + "".join(f"- {f[:400]}\n" for f in failures)) if failures else "",
+                  + "".join(f"- {error_summary(f, opts)}\n" for f in failures)) if failures else "",
         edit_format=template("diff" if edit_kind == "diff" else "rewrite").template.strip(),
     )
     return [{"role": "system", "content": template("system").template.strip()},
@@ -71,7 +112,8 @@ def directions() -> list[str]:
 
 
 def build_compact_messages(spec: ProblemSpec, parent: ProgramView, inspirations: list[ProgramView],
-                           failures: list[str] = (), direction: str = "") -> list[dict[str, str]]:
+                           failures: list[str] = (), direction: str = "",
+                           opts: PromptConfig = PromptConfig()) -> list[dict[str, str]]:
     """A short prompt for small models on CPU: only the evolved function, the score, the first
     lines of feedback, at most one better program and one recent failure, and one direction to
     try (sampled by the caller from ``directions()``: small models answer a bare "improve it"
@@ -80,11 +122,42 @@ def build_compact_messages(spec: ProblemSpec, parent: ProgramView, inspirations:
               and (parent.combined_score is None or p.combined_score > parent.combined_score)]
     insp = template("compact_inspiration").substitute(
         score=format_score(better[0].combined_score), code=evolved_part(better[0].code)) if better else ""
-    feedback = " ".join((parent.feedback or parent.error or "none").strip().splitlines()[:4])
+    feedback = " ".join(shown_error(parent.feedback or parent.error or "none", opts)
+                        .strip().splitlines()[:4])
     user = template("compact_user").substitute(
-        brief=spec.brief.strip(), parent_score=format_score(parent.combined_score),
+        brief=brief(spec, opts), parent_score=format_score(parent.combined_score),
         parent_block=evolved_part(parent.code), parent_feedback=feedback[:600],
-        failures=f"Last attempt failed: {failures[0][:300]}\n" if failures else "",
-        inspiration=insp, focus=spec.focus or spec.entry, direction=direction)
+        failures=f"Last attempt failed: {error_summary(failures[0], opts)}\n" if failures else "",
+        inspiration=insp, focus=focus_for(spec, parent.code), direction=direction)
     return [{"role": "system", "content": template("compact_system").template.strip()},
             {"role": "user", "content": user}]
+
+
+_FAILED_IN = re.compile(r"\(line \d+ in (?P<name>[A-Za-z_][A-Za-z0-9_]*):")
+
+
+def repair_target(spec: ProblemSpec, code: str, error: str) -> str:
+    """The function a repair asks for: the one the error names (the candidate's innermost frame)
+    if the program defines it, else the entry (invalid output is the entry's answer)."""
+    found = _FAILED_IN.search(error)
+    if found and defines(code, found.group("name")):
+        return found.group("name")
+    return spec.entry
+
+
+def build_repair_messages(spec: ProblemSpec, failed: ProgramView, compact: bool,
+                          opts: PromptConfig = PromptConfig()) -> tuple[list[dict[str, str]], str]:
+    """A short prompt that asks to fix one failing function of ``failed``: its code, the error
+    (exception, line, values), nothing else. Starts like every proposal prompt of the same style
+    (system message, then the brief), so a server that reuses prompt prefixes reuses that part.
+    Returns the messages and the name of the function asked for."""
+    error = shown_error(failed.error or failed.feedback or "unknown error", opts).strip()
+    target = repair_target(spec, failed.code, error)
+    lines = error.splitlines()
+    shown = "\n".join(lines[:2] + [ln for ln in lines[2:6] if ln.strip()])[:900]
+    user = template("repair_user").substitute(
+        brief=brief(spec, opts), block=evolved_part(failed.code), error=shown, focus=target)
+    if not compact:
+        user = "# Problem\n" + user
+    system = template("compact_system" if compact else "system").template.strip()
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}], target

@@ -97,7 +97,8 @@ class CeleryExecutor(Executor):
         islands = list(job.elite_islands) if job.elite_islands else [program.island]
         return {"task_id": row.task_id, "db": self._db, "problem": job.problem, "set": job.set_name,
                 "version": row.evaluator_version, "islands": islands, "lease": self.settings.lease_seconds,
-                "max_attempts": self.settings.max_attempts}
+                "max_attempts": self.settings.max_attempts,
+                "behaviour_of": list(job.behaviour_of) if job.behaviour_of else None}
 
     async def _send(self, ids: list[int]) -> None:
         messages = []
@@ -191,7 +192,7 @@ class CeleryExecutor(Executor):
 
     # -- code without a program row ------------------------------------------------------------
     async def _evaluate_code(self, job: EvalJob) -> dict:
-        soft, hard = time_limits(load_problem(job.problem))
+        soft, hard = (limit * job.sessions for limit in time_limits(load_problem(job.problem)))
         result = await asyncio.to_thread(
             self.app.send_task, EVALUATE_CODE, args=[job.to_dict()], queue=QUEUE,
             soft_time_limit=soft, time_limit=hard)

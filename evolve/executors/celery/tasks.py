@@ -135,7 +135,8 @@ def _run_claimed(ledger: Ledger, claim: Claim, claimant: str, payload: dict) -> 
                             daemon=True)
     beat.start()
     try:
-        out = run_job({"problem": payload["problem"], "code": claim.code, "set": payload["set"]})
+        out = run_job({"problem": payload["problem"], "code": claim.code, "set": payload["set"],
+                       "behaviour_of": payload.get("behaviour_of")})
     finally:
         stop.set()
     features = cell = None

@@ -1,0 +1,1 @@
+"""Constant tuning: a program's numeric literals as parameters, searched on the training set."""

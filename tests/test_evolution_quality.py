@@ -1,0 +1,129 @@
+"""Making every LLM call count, end to end through `evolve run` against a real HTTP chat server:
+fresh sampling seeds, duplicates and same-behaviour children caught before a full evaluation,
+one repair call for a failing child, human baselines as starting points, constant tuning."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from evolve.llm.stub_server import Step, StubLLM
+
+from .conftest import ROOT, clean_env, query, run_cli, write_config
+
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def env() -> dict[str, str]:
+    return clean_env(PYTHONPATH=f"{FIXTURES}{os.pathsep}{ROOT}", EVOLVE_PROBLEMS=str(FIXTURES / "problems"))
+
+
+def rule(body: str) -> str:
+    return f"```python\ndef priority(p_j, w_j, d_j, t):\n    {body}\n```"
+
+
+def compact_config(tmp_path, url: str, extra: str = "") -> str:
+    model = f"{{name: openai/stub, api_base: '{url}', style: compact, temperature: 0.3, max_tokens: 600}}"
+    return str(write_config(tmp_path / "run.yaml", f"llm:\n  models:\n    - {model}\n"
+                            "proposals_in_flight: 1\nevaluations_in_flight: 1\n" + extra))
+
+
+@pytest.mark.slow
+def test_duplicates_same_behaviour_and_one_repair(tmp_path):
+    proposals = iter([rule("return d_j + 0  # no-op"),           # same outputs as the seed
+                      rule("return (d_j)  # earliest due date"),  # the seed, up to layout
+                      rule("return d_j / (w_j - w_j)")])          # ZeroDivisionError
+    fixed = rule("return max(p_j, d_j - t) / w_j")
+
+    def reply(n: int, body: dict) -> Step:
+        if "failed the verifier" in body["messages"][-1]["content"]:
+            return Step(content=fixed)
+        return Step(content=next(proposals, "The program is fine as it is."))
+
+    with StubLLM(responder=reply) as stub:
+        cfg = compact_config(tmp_path, stub.url, "search:\n  islands: 1\ntuning:\n  enabled: false\n")
+        res = run_cli("run", "smtt_small", "--config", cfg, "--iterations", "5", "--runs-dir",
+                      str(tmp_path / "runs"), "--run-name", "q", env=env())
+    assert res.returncode == 0, res.stdout + res.stderr
+    db = tmp_path / "runs" / "q" / "archive.db"
+    progs = {r[0]: r[1:] for r in query(db, "select id, parent_id, generation, status, edit_kind, "
+                                            "same_as from programs")}
+    same = [pid for pid, r in progs.items() if r[2] == "same"]
+    failed = [pid for pid, r in progs.items() if r[2] == "failed"]
+    repaired = [pid for pid, r in progs.items() if r[3] == "repair"]
+    assert len(same) == 1 and progs[same[0]][4] == 1  # behaves like the seed: not evaluated in full
+    assert query(db, "select error_kind from evaluations where program_id = ?", same[0]) == [("same",)]
+    assert len(failed) == 1 and len(repaired) == 1
+    r = progs[repaired[0]]
+    assert (r[0], r[1], r[2]) == (failed[0], progs[failed[0]][1] + 1, "ok")  # its own lineage
+    iters = query(db, "select outcome, edit_kind, parent_id, child_id, reason from iterations "
+                      "order by number")
+    assert len(iters) == 5
+    assert next(i for i in iters if i[0] == "duplicate")[4] == \
+        "same code as program 1 up to comments, docstrings and layout"
+    assert [(i[1], i[2], i[3]) for i in iters if i[1] == "repair"] == [("repair", failed[0], repaired[0])]
+    # the repair prompt: the failing code and its error, after the same prefix as every proposal
+    fix = next(b for b in stub.requests if "failed the verifier" in b["messages"][-1]["content"])
+    first = stub.requests[0]
+    assert fix["messages"][0] == first["messages"][0]
+    brief_head = first["messages"][1]["content"][:200]
+    assert fix["messages"][1]["content"].startswith(brief_head)
+    assert "ZeroDivisionError" in fix["messages"][1]["content"]
+    assert "d_j / (w_j - w_j)" in fix["messages"][1]["content"]
+    # a proposal from the seed after the no-op was told its change had no effect
+    told = [b for b in stub.requests if "had no effect" in json.dumps(b["messages"])
+            or "repeated program" in json.dumps(b["messages"])]
+    assert told
+    # every request carried its own sampling seed, recorded with the call
+    seeds = [b["seed"] for b in stub.requests]
+    assert len(set(seeds)) == len(seeds) == 5
+    assert sorted(s for (s,) in query(db, "select seed from llm_calls")) == sorted(seeds)
+    status = run_cli("status", "q", "--runs-dir", str(tmp_path / "runs"), env=env())
+    assert status.returncode == 0, status.stderr
+    assert "1 repair calls, 1 children, 1 passed (100% of calls)" in status.stdout
+    assert "same behaviour" in status.stdout
+
+
+@pytest.mark.slow
+def test_baselines_start_their_own_islands_and_constants_get_tuned(tmp_path):
+    with StubLLM(default=Step(content="The program is fine as it is.")) as stub:
+        cfg = compact_config(tmp_path, stub.url, "search:\n  islands: 1\ntuning:\n  budget: 8\n  batch: 4\n")
+        res = run_cli("run", "smtt_small", "--config", cfg, "--iterations", "1", "--from",
+                      "initial,baselines", "--runs-dir", str(tmp_path / "runs"), "--run-name", "b",
+                      env=env())
+    assert res.returncode == 0, res.stdout + res.stderr
+    db = tmp_path / "runs" / "b" / "archive.db"
+    starts = query(db, "select id, edit_kind, label, island, status from programs "
+                       "where edit_kind in ('seed', 'baseline') order by id")
+    assert [(k, lab, isl) for _, k, lab, isl, _ in starts] == [
+        ("seed", None, 0), ("baseline", "weighted_edd", 1), ("baseline", "wmdd", 2)]
+    assert all(s[4] == "ok" for s in starts)
+    elites = dict(query(db, "select island, program_id from elites"))
+    assert sorted(elites) == [0, 1, 2]  # one island per starting program
+    cfg_stored = json.loads(query(db, "select config from runs")[0][0])
+    assert cfg_stored["search"]["islands"] == 3 and cfg_stored["seeds"] == ["initial", "baselines"]
+    # the start with a constant (w ** 0.2) was tuned; the tuned child beats it on the training set
+    weighted = starts[1][0]
+    tuned = query(db, "select id, parent_id, island, status, combined_score, params, code from programs "
+                      "where edit_kind = 'tune'")
+    assert len(tuned) == 1, res.stdout
+    _, parent, island, status, score, params, code = tuned[0]
+    parent_score = query(db, "select combined_score from programs where id = ?", weighted)[0][0]
+    assert (parent, island, status) == (weighted, 1, "ok") and score > parent_score
+    change = json.loads(params)["constants"]
+    assert len(change) == 1 and change[0]["from"] == 0.2 and f"** {change[0]['to']}" in code
+    assert "tuning program" in res.stdout
+    assert "winner: wmdd (#3), a starting program" in res.stdout  # the strongest start stays best
+    status = run_cli("status", "b", "--runs-dir", str(tmp_path / "runs"), env=env())
+    assert "starting points" in status.stdout and "weighted_edd" in status.stdout
+    assert "1 tuned programs, 1 better" in status.stdout
+
+
+def test_unknown_starting_program_is_one_line(tmp_path):
+    res = run_cli("run", "smtt", "--from", "nosuch", "--api-base", "http://127.0.0.1:9/v1",
+                  "--runs-dir", str(tmp_path / "runs"))
+    assert res.returncode == 2
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "nosuch" in lines[0] and "atc_api" in lines[0] and "baselines" in lines[0]
