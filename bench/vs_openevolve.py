@@ -139,7 +139,7 @@ def run_evolve(tmp: Path, url: str, iterations: int, in_flight: int) -> dict:
         from sqlalchemy import text
 
         evaluated = s.execute(text("select count(*) from programs where status != 'pending' "
-                                   "and iteration > 0")).scalar()
+                                   "and iteration > 0 and edit_kind != 'tune'")).scalar()
     archive.close()
     return {"wall": wall, "iterations": iterations, "evaluated": evaluated}
 

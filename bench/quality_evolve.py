@@ -1,0 +1,191 @@
+"""evolve under test: its run config, one ``evolve run`` through the CLI, and what its archive says.
+
+The run config names one model entry, the embedded model's settings (``evolve.runs.local_entry``:
+``style: compact``, its temperature and max_tokens) pointing at the counting proxy, with the
+model named ``openai/<upstream model id>``: for an embedded model evolve then treats the proxy as
+that model's server (``ensure_local_servers`` finds the model answering /v1/models there and
+reuses it). Feature switches are plain dicts merged into the config: ``FULL`` is every feature on
+and starting from the initial program and the human baselines; each entry of ``ABLATIONS``
+turns one feature off.
+
+From the archive (tables ``iterations``, ``programs``, ``llm_calls``, ``evaluations``) it reads
+the run's best-so-far train score by LLM calls (a program counts from the number of ``llm_calls``
+rows recorded before it was stored), the winner (``Archive.top_programs(run_id, 1)``), children
+and failed children, duplicates (an iteration with outcome ``duplicate``, or whose child has the
+normalised code of an earlier program of the run), behaviour duplicates (status ``same``) and
+repairs (iterations with edit_kind ``repair``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+from quality_eval import norm_hash
+from quality_types import Endpoint, RunKey, RunTrace, curve_of
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET_VARS = ("OPENAI_API_KEY", "EVOLVE_MODEL", "EVOLVE_API_BASE", "ANTHROPIC_API_KEY")
+LLM_TIMEOUT_SECONDS = 900.0  # both systems: never fires before the server answers (llama.cpp keeps
+# generating for a client that gave up, so a retry after a timeout only queues behind it)
+
+FULL: dict = {
+    "seeds": ["initial", "baselines"],
+    "hygiene": {"request_seed": True, "dedupe": True, "same_behaviour": True},
+    "repair": {"enabled": True},
+    "tuning": {"enabled": True, "budget": 40, "max_params": 12},
+    "prompts": {"edge_cases": True, "failing_values": True},
+}
+ABLATIONS: dict[str, dict] = {  # variant -> what it changes in FULL
+    "no-hygiene": {"hygiene": {"request_seed": False, "dedupe": False, "same_behaviour": False}},
+    "no-repair": {"repair": {"enabled": False}},
+    "from-initial": {"seeds": ["initial"]},
+    "no-tuning": {"tuning": {"enabled": False}},
+    "no-prompts": {"prompts": {"edge_cases": False, "failing_values": False}},
+}
+
+
+class EvolveRunFailed(Exception):
+    """``evolve run`` exited with an error; the message carries its last lines."""
+
+
+def merged(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in override.items():
+        out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def features(variant: str) -> dict:
+    return FULL if variant == "full" else merged(FULL, ABLATIONS[variant])
+
+
+def model_entry(endpoint: Endpoint, proxy_url: str) -> dict:
+    from evolve.runs import local_entry
+
+    settings = local_entry()  # the embedded model's sampling and prompt style
+    return {"name": f"openai/{endpoint.model}", "api_base": proxy_url, "style": settings.style,
+            "temperature": settings.temperature, "max_tokens": settings.max_tokens}
+
+
+def run_config(endpoint: Endpoint, proxy_url: str, seed: int, variant: str) -> dict:
+    return {"llm": {"models": [model_entry(endpoint, proxy_url)],
+                    "timeout_seconds": LLM_TIMEOUT_SECONDS},
+            "seed": seed, "final_report": False, **features(variant)}
+
+
+def evolve_command() -> list[str]:
+    exe = Path(sys.executable).parent / "evolve"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "evolve.cli"]
+
+
+def run_evolve(key: RunKey, budget: int, endpoint: Endpoint, proxy_url: str, out: Path) -> RunTrace:
+    """One ``evolve run`` of ``budget`` iterations (one LLM call each) through the CLI."""
+    runs_dir = out / "runs"
+    run_dir = runs_dir / key.name
+    if run_dir.exists():  # an interrupted earlier attempt: start it again from nothing
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    cfg = run_config(endpoint, proxy_url, key.seed, key.variant)
+    notes = []
+    cfg_file = runs_dir / f"{key.name}.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_VARS}
+    env.update(PYTHONUNBUFFERED="1", COLUMNS="160")
+    log = runs_dir / f"{key.name}.log"
+    started = time.monotonic()
+    with log.open("w") as f:
+        res = subprocess.run([*evolve_command(), "run", key.problem, "--config", str(cfg_file),
+                              "--iterations", str(budget), "--run-name", key.name,
+                              "--runs-dir", str(runs_dir), "--no-report"],
+                             cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT,
+                             timeout=budget * 900 + 1800)
+    wall = time.monotonic() - started
+    text = log.read_text(errors="replace")
+    if res.returncode != 0:
+        tail = "\n".join(line for line in text.splitlines()[-12:] if line.strip())
+        raise EvolveRunFailed(f"evolve run {key.name} exited with {res.returncode}; see {log}:\n{tail}")
+    if endpoint.embedded and "already running" not in text:
+        notes.append("evolve did not report reusing the proxy as its model server (check the log)")
+    trace = read_run(run_dir / "archive.db", key, budget, wall, "+".join(cfg.get("seeds", ["initial"])))
+    return RunTrace(**{**trace.__dict__, "notes": tuple(notes) + trace.notes})
+
+
+def _when(value: str | datetime) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def read_run(db: Path, key: RunKey, budget: int, wall: float, start: str) -> RunTrace:
+    """The run's trace from its archive (read-only)."""
+    from evolve.archive.store import Archive
+
+    archive = Archive(f"sqlite:///{db}", migrate=False)
+    try:
+        run = archive.find_run(key.name)
+        if run is None:
+            raise EvolveRunFailed(f"no run {key.name} in {db}")
+        run_id = run.id
+        top = archive.top_programs(run_id, 1)
+        winner = archive.program(top[0][0]).code if top else ""
+    finally:
+        archive.close()
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return _trace(con, run_id, key, budget, wall, start, winner)
+    finally:
+        con.close()
+
+
+def _trace(con: sqlite3.Connection, run_id: int, key: RunKey, budget: int, wall: float, start: str,
+           winner: str) -> RunTrace:
+    from evolve.problem import load_problem
+
+    metric = load_problem(key.problem).objective.metric
+    programs = {row[0]: row for row in con.execute(
+        "select id, status, combined_score, code, created_at from programs where run_id = ? "
+        "order by id", (run_id,))}
+    call_times = sorted(_when(r[0]) for r in con.execute(
+        "select created_at from llm_calls where run_id = ?", (run_id,)))
+    train = {pid: json.loads(m) if isinstance(m, str) else m for pid, m in con.execute(
+        "select e.program_id, e.metrics from evaluations e join programs p on p.id = e.program_id "
+        "where p.run_id = ? and e.set_name = 'train' order by e.id", (run_id,))}
+    points = []
+    for pid, _status, score, _code, created in programs.values():
+        if score is None:
+            continue
+        made = _when(created)
+        calls = sum(1 for t in call_times if t <= made)
+        points.append((calls, float(score), (train.get(pid) or {}).get(metric)))
+    iterations = con.execute("select number, outcome, edit_kind, child_id from iterations "
+                             "where run_id = ? order by number", (run_id,)).fetchall()
+    hashes: dict[int, str] = {pid: norm_hash(row[3]) for pid, row in programs.items()}
+    duplicates = sum(1 for _, outcome, _, _ in iterations if outcome == "duplicate")
+    for _, outcome, _, child in iterations:
+        if outcome == "child" and child in hashes:
+            if any(hashes[other] == hashes[child] for other in programs if other < child):
+                duplicates += 1
+    child_status = [programs[c][1] for _, outcome, _, c in iterations
+                    if outcome == "child" and c in programs]
+    children = [s for s in child_status if s != "pending"]
+    repairs = [(programs[c][1] if c in programs else None) for _, outcome, kind, c in iterations
+               if kind == "repair"]
+    notes = []
+    if len(call_times) != len(iterations):
+        notes.append(f"{len(call_times)} LLM calls recorded for {len(iterations)} iterations")
+    return RunTrace(
+        key=key, budget=budget, curve=curve_of(points), winner_code=winner, iterations=len(iterations),
+        children=len(children), valid_children=sum(1 for s in children if s in ("ok", "same")),
+        duplicates=duplicates,
+        same_behaviour=sum(1 for s in children if s == "same"),
+        repairs=len(repairs) if repairs else None,
+        repairs_ok=sum(1 for s in repairs if s == "ok") if repairs else None,
+        wall_seconds=wall, start=start, notes=tuple(notes))
