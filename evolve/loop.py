@@ -289,9 +289,9 @@ class Controller:
         focus = None
         if model.style == "compact":
             edit_kind = "function"
-            focus = focus_for(self.spec, parent.code)
+            focus = focus_for(self.spec, parent.code, self.rng)
             messages = build_compact_messages(self.spec, parent, inspirations, failures,
-                                              self.rng.choice(directions()), self.cfg.prompts)
+                                              self.rng.choice(directions()), self.cfg.prompts, focus)
         else:
             edit_kind = "diff" if self.rng.random() < ed.diff_ratio else "rewrite"
             messages = build_messages(self.spec, parent, inspirations, edit_kind, failures,

@@ -97,23 +97,22 @@ def test_run_with_no_model_configured_uses_the_embedded_model(tmp_path):
     """The README's main command path: no key, no --model; the run starts the server itself."""
     require_local_model()
     port = local_server.DEFAULT_PORT
-    was_running = local_server.served_model(port) is not None
-    try:
-        res = run_cli("run", "smtt", "--iterations", "2", "--no-report", "--runs-dir",
-                      str(tmp_path / "runs"), "--run-name", "local", timeout=600)
-        assert res.returncode == 0, res.stdout + res.stderr
-        assert f"local model {local_model.DEFAULT_MODEL} on 127.0.0.1:{port}" in res.stdout
-        db = tmp_path / "runs" / "local" / "archive.db"
-        calls = query(db, "select model, error from llm_calls")
-        assert len(calls) >= 2 and all(e is None for _, e in calls)
-        assert all(m == f"openai/{local_model.DEFAULT_MODEL}" for m, _ in calls)
-        assert query(db, "select count(*) from iterations") == [(2,)]
-        prompts = [m for (m,) in query(db, "select messages from llm_calls")]
-        assert all("new `priority` function" in m for m in prompts)  # compact style, focus function
-        assert all(len(m) < 4000 for m in prompts)  # short enough for a CPU prefill
-    finally:
-        if not was_running:
-            local_server.stop_server(port)
+    res = run_cli("run", "smtt", "--iterations", "2", "--no-report", "--runs-dir",
+                  str(tmp_path / "runs"), "--run-name", "local", timeout=600)
+    # stop the server only if this run started it: one that was already up (a user's run, busy
+    # or not) is left alone
+    if "(llama.cpp, started in" in res.stdout:
+        local_server.stop_server(port)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"local model {local_model.DEFAULT_MODEL} on 127.0.0.1:{port}" in res.stdout
+    db = tmp_path / "runs" / "local" / "archive.db"
+    calls = query(db, "select model, error from llm_calls")
+    assert len(calls) >= 2 and all(e is None for _, e in calls)
+    assert all(m == f"openai/{local_model.DEFAULT_MODEL}" for m, _ in calls)
+    assert query(db, "select count(*) from iterations") == [(2,)]
+    prompts = [m for (m,) in query(db, "select messages from llm_calls")]
+    assert all("new `priority` function" in m for m in prompts)  # compact style, focus function
+    assert all(len(m) < 4000 for m in prompts)  # short enough for a CPU prefill
 
 
 def test_default_model_resolution_prefers_keys_then_the_embedded_model(monkeypatch):

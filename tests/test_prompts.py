@@ -46,3 +46,28 @@ def test_compact_prompt_is_short_and_asks_for_the_focus_function():
     assert "return d_j / w_j" in user and "return -d_j" not in user  # only a better program inspires
     assert "NameError" in user and "new `priority` function" in user
     assert len(user) < 4300  # about a thousand tokens: CPU prefill stays in seconds
+
+
+def test_a_program_without_the_focus_function_is_asked_for_one_of_its_functions():
+    """A baseline is several functions and lacks the seed's rule: a compact prompt names one of
+    them (drawn), so the reply restates that one, and the edit keeps the others."""
+    import random
+
+    from evolve.edits import apply_reply
+    from evolve.prompts.builder import focus_for
+
+    spec = load_problem("smtt")
+    code = spec.baselines()["atc_api"]
+    assert "def priority" not in code
+    names = {"total_weighted_tardiness", "atc_sequence", "adjacent_interchange", "schedule"}
+    drawn = {focus_for(spec, code, random.Random(s)) for s in range(40)}
+    assert drawn == names
+    assert focus_for(spec, code) == "schedule"  # without a draw: the entry
+    assert focus_for(spec, spec.initial_code, random.Random(1)) == "priority"
+    parent = view(3, code, -0.029)
+    user = build_compact_messages(spec, parent, [], [], directions()[0],
+                                  focus="adjacent_interchange")[1]["content"]
+    assert "new `adjacent_interchange` function" in user and "other functions stay as they are" in user
+    reply = "```python\ndef adjacent_interchange(order, p, w, d):\n    return list(order)\n```"
+    child = apply_reply(reply, code, spec.entry, focus="adjacent_interchange").code
+    assert "def atc_sequence" in child and "return list(order)" in child and "improved = True" not in child

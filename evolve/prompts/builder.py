@@ -10,6 +10,7 @@ local models get ``build_compact_messages``: the same facts, cut to what fits a 
 from __future__ import annotations
 
 import ast
+import random
 import re
 from functools import cache
 from pathlib import Path
@@ -59,20 +60,30 @@ def error_summary(text: str, opts: PromptConfig) -> str:
     return " ".join([*(ln[:250] for ln in lines[:1]), *values])
 
 
-def defines(code: str, name: str) -> bool:
-    """Whether ``code`` has a top-level function ``name`` (False if it does not parse)."""
+def functions(code: str) -> list[str]:
+    """Names of the top-level functions of ``code``, in order ([] if it does not parse)."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
-        return False
-    return any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name
-               for n in tree.body)
+        return []
+    return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
 
 
-def focus_for(spec: ProblemSpec, code: str) -> str:
+def defines(code: str, name: str) -> bool:
+    """Whether ``code`` has a top-level function ``name`` (False if it does not parse)."""
+    return name in functions(code)
+
+
+def focus_for(spec: ProblemSpec, code: str, rng: random.Random | None = None) -> str:
     """The function a function-rewrite prompt asks for: the problem's ``focus`` where the program
-    has it (the seed's dispatching rule), else the entry (a baseline written without one)."""
-    return spec.focus if spec.focus and defines(code, spec.focus) else spec.entry
+    has it (the seed's dispatching rule); in a program without it (a baseline, written as several
+    functions) one of the evolved block's functions drawn with ``rng``, so a reply restates one
+    function instead of the whole program (which a small model's reply cannot fit); the entry
+    without ``rng``."""
+    if spec.focus and defines(code, spec.focus):
+        return spec.focus
+    names = functions(evolved_part(code))
+    return rng.choice(names) if rng is not None and names else spec.entry
 
 
 def build_messages(spec: ProblemSpec, parent: ProgramView, inspirations: list[ProgramView],
@@ -113,11 +124,13 @@ def directions() -> list[str]:
 
 def build_compact_messages(spec: ProblemSpec, parent: ProgramView, inspirations: list[ProgramView],
                            failures: list[str] = (), direction: str = "",
-                           opts: PromptConfig = PromptConfig()) -> list[dict[str, str]]:
-    """A short prompt for small models on CPU: only the evolved function, the score, the first
+                           opts: PromptConfig = PromptConfig(),
+                           focus: str | None = None) -> list[dict[str, str]]:
+    """A short prompt for small models on CPU: only the evolved block, the score, the first
     lines of feedback, at most one better program and one recent failure, and one direction to
     try (sampled by the caller from ``directions()``: small models answer a bare "improve it"
-    with the same program); asks for a rewrite of the function."""
+    with the same program); asks for a rewrite of one function, ``focus`` (default
+    ``focus_for(spec, parent.code)``)."""
     better = [p for p in inspirations if p.combined_score is not None
               and (parent.combined_score is None or p.combined_score > parent.combined_score)]
     insp = template("compact_inspiration").substitute(
@@ -128,7 +141,7 @@ def build_compact_messages(spec: ProblemSpec, parent: ProgramView, inspirations:
         brief=brief(spec, opts), parent_score=format_score(parent.combined_score),
         parent_block=evolved_part(parent.code), parent_feedback=feedback[:600],
         failures=f"Last attempt failed: {error_summary(failures[0], opts)}\n" if failures else "",
-        inspiration=insp, focus=focus_for(spec, parent.code), direction=direction)
+        inspiration=insp, focus=focus or focus_for(spec, parent.code), direction=direction)
     return [{"role": "system", "content": template("compact_system").template.strip()},
             {"role": "user", "content": user}]
 
