@@ -176,8 +176,9 @@ def _trace(con: sqlite3.Connection, run_id: int, key: RunKey, budget: int, wall:
     child_status = [programs[c][1] for _, outcome, _, c in iterations
                     if outcome == "child" and c in programs]
     children = [s for s in child_status if s != "pending"]
-    repairs = [(programs[c][1] if c in programs else None) for _, outcome, kind, c in iterations
-               if kind == "repair"]
+    # a repair's outcome: its own child's status (a repair that repeated a program made none)
+    repairs = [(programs[c][1] if outcome == "child" and c in programs else None)
+               for _, outcome, kind, c in iterations if kind == "repair"]
     notes = []
     if len(call_times) != len(iterations):
         notes.append(f"{len(call_times)} LLM calls recorded for {len(iterations)} iterations")

@@ -39,8 +39,8 @@ class EvalOutcome:
                 "seconds": self.seconds, "fingerprint": self.fingerprint}
 
 
-SAME_BEHAVIOUR = ("quick check: the same outputs as its parent on every check instance (the change "
-                  "did not alter a single decision); not evaluated further")
+SAME_BEHAVIOUR = ("quick check: the same outputs as its parent on every quick-check instance (the "
+                  "change did not alter a single decision there); not evaluated further")
 
 
 class InvalidOutput(Exception):

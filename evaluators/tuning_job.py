@@ -4,12 +4,14 @@
 the set's instances, with no new process, no reload and no gate (the program being tuned passed
 its gate already). The verifier validates every reply and computes every metric in this process,
 exactly as ``Verifier.evaluate`` does; the candidate only ever sees instance inputs and the
-parameter values. A setting that fails (exception, invalid output, timeout, crash) scores None;
+parameter values. A setting that fails (exception, invalid output, timeout, crash) or takes
+longer than one evaluation may (the verifier's wall limit) scores None;
 after a failure that ended the candidate's process the remaining settings get one fresh session.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -37,6 +39,7 @@ def score_settings(verifier: Verifier, code: str, settings: Sequence[Sequence[fl
     """The combined score (higher is better) of each setting of ``code`` (``parameterise``'s
     output) on ``set_name``, or None where that setting failed."""
     instances = verifier.instances(set_name)
+    budget = verifier.limits().wall_seconds  # one setting: what one evaluation may take
     scores: list[float | None] = [None] * len(settings)
     next_index, sessions = 0, 0
     while next_index < len(settings) and sessions <= RESTARTS:
@@ -46,7 +49,10 @@ def score_settings(verifier: Verifier, code: str, settings: Sequence[Sequence[fl
             with SandboxSession(code, batch_limits(verifier, len(settings) - first)) as box:
                 while next_index < len(settings):
                     index, next_index = next_index, next_index + 1
+                    started = time.monotonic()
                     scores[index], alive = _score_one(verifier, box, instances, settings[index])
+                    if time.monotonic() - started > budget:  # slower than an evaluation may be
+                        scores[index] = None
                     if not alive:
                         break
         except CandidateError:

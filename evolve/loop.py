@@ -94,6 +94,7 @@ class Controller:
         self._proposals: set[asyncio.Task] = set()
         self._evaluations: set[asyncio.Task] = set()
         self._tunings: set[asyncio.Task] = set()
+        self._tuning_slot = asyncio.Semaphore(1)  # one tuning at a time: children keep a worker
         self._repairs: deque[int] = deque()  # failed children waiting for their repair call
         self._tuned: set[int] = set()  # programs tuned (or being tuned) in this run
         self._interrupted: str | None = None
@@ -244,9 +245,14 @@ class Controller:
         islands = self.cfg.search.islands
         ids = [self.archive.add_start(self.run_id, st.code, st.kind, st.label, i % islands)
                for i, st in enumerate(starts)]
-        views = [self.archive.program(pid) for pid in ids]
-        await asyncio.gather(*(self._evaluate(v, islands_of(i, len(starts), islands))
-                               for i, v in enumerate(views) if v.status == "pending"))
+        homes = [islands_of(i, len(starts), islands) for i in range(len(starts))]
+        # two starts with the same code are one program: evaluated once, for all their islands
+        union: dict[int, list[int]] = {}
+        for pid, home in zip(ids, homes, strict=True):
+            union.setdefault(pid, []).extend(home)
+        pending = [self.archive.program(pid) for pid in union]
+        await asyncio.gather(*(self._evaluate(v, tuple(union[v.id])) for v in pending
+                               if v.status == "pending"))
         views = [self.archive.program(pid) for pid in ids]
         passed = [v for v in views if v.status == "ok"]
         for st, v in zip(starts, views, strict=True):
@@ -260,11 +266,12 @@ class Controller:
             what = "the initial program" if starts[0].kind == "seed" else f"baseline {starts[0].name}"
             raise RunFailed(f"{what} of {self.spec.name} failed evaluation: {first.error} (fix {where})")
         best = max(passed, key=lambda v: v.combined_score)
-        for i, v in enumerate(views):
-            if v.status != "ok" and best.cell is not None:
-                for island in islands_of(i, len(starts), islands):
-                    self.archive.offer_elite(self.run_id, island, best.cell, best.id,
-                                             best.combined_score)
+        for v, home in zip(views, homes, strict=True):  # every island gets an elite
+            elite = v if v.status == "ok" else best
+            if elite.cell is not None:
+                for island in home:
+                    self.archive.offer_elite(self.run_id, island, elite.cell, elite.id,
+                                             elite.combined_score)
 
     # -- proposals ---------------------------------------------------------------------------
     def _start_proposal(self) -> None:
@@ -430,8 +437,9 @@ class Controller:
             scores = out.get("scores")
             return list(scores) if isinstance(scores, list) else [None] * len(settings)
 
-        found = await tuning.search(plan, score, cfg.budget, cfg.batch,
-                                    seed=self.cfg.seed * 1_000_003 + prog.id)
+        async with self._tuning_slot:
+            found = await tuning.search(plan, score, cfg.budget, cfg.batch,
+                                        seed=self.cfg.seed * 1_000_003 + prog.id)
         if found is None or prog.combined_score is None or found.score <= prog.combined_score:
             self._note(f"tuning program {prog.id}: no setting of its {len(plan.literals)} constants "
                        "beat it on the training set")

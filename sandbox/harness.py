@@ -169,6 +169,12 @@ class _ValueRepr(reprlib.Repr):
         return self._first(x, level, "frozenset({", "})", self.maxfrozenset) if x else "frozenset()"
 
     def repr_instance(self, x: object, level: int) -> str:
+        # subclasses of the containers (defaultdict, Counter, OrderedDict, a list subclass) get
+        # the bounded forms: their own repr would print every item, within the call's time limit
+        for base, bounded in ((dict, self.repr_dict), (list, self.repr_list), (tuple, self.repr_tuple),
+                              (set, self.repr_set), (frozenset, self.repr_frozenset)):
+            if isinstance(x, base):
+                return f"{type(x).__name__}({bounded(x, level)})"
         text = repr(x)  # unlike reprlib's, lets a failing __repr__ raise (shown as <unprintable>)
         if len(text) <= self.maxother:
             return text
@@ -396,6 +402,10 @@ class Session:
         if not isinstance(reply, dict) or not ({"ok", "error", "ready"} & reply.keys()):
             self.reap()
             return {"error": "reply is not a protocol object", "kind": "protocol"}
+        if "ok" in reply:
+            return {"ok": reply["ok"]}
+        if "error" in reply:  # the candidate's own words: never a kind it names itself
+            return {"error": str(reply["error"])[:3000], "kind": "exception"}  # head first
         return reply
 
     def call(self, msg: dict) -> dict:
@@ -412,8 +422,6 @@ class Session:
         wall = time.monotonic() - started
         if "ok" in reply:
             return {"ok": reply["ok"], "cpu": max(0.0, proc_cpu(self.pid) - before), "wall": wall}
-        if "kind" not in reply:
-            reply = {"error": str(reply.get("error"))[:3000], "kind": "exception"}  # head first
         return reply
 
     def map(self, msg: dict) -> dict:
@@ -434,8 +442,6 @@ class Session:
             reply = self.receive(max(0.0, min(per_call, wall_end - time.monotonic())),
                                  int(self.limits["max_reply_bytes"]))
             if "ok" not in reply:
-                if "kind" not in reply:
-                    reply = {"error": str(reply.get("error"))[:3000], "kind": "exception"}  # head first
                 return {**reply, "index": index}
             now = proc_cpu(self.pid)
             cpus.append(max(0.0, now - before))

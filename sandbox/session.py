@@ -50,12 +50,17 @@ class Limits:
     max_reply_bytes: int = 8 * 1024 * 1024
 
 
+KINDS = frozenset({"load", "exception", "timeout", "crash", "oversize", "protocol", "eof"})
+
+
 class CandidateError(Exception):
     """The candidate failed: load, exception, timeout, crash, oversize or protocol.
 
-    ``index`` is the position of the failing call in a ``call_many`` batch."""
+    ``index`` is the position of the failing call in a ``call_many`` batch. A kind outside
+    ``KINDS`` (a reply the template should never have passed on) counts as protocol."""
 
     def __init__(self, kind: str, message: str, index: int | None = None):
+        kind = kind if isinstance(kind, str) and kind in KINDS else "protocol"
         super().__init__(f"{kind}: {message}")
         self.kind = kind
         self.message = message

@@ -127,3 +127,26 @@ def test_unknown_starting_program_is_one_line(tmp_path):
     assert res.returncode == 2
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "nosuch" in lines[0] and "atc_api" in lines[0] and "baselines" in lines[0]
+
+
+@pytest.mark.slow
+def test_two_starting_programs_with_the_same_code_are_one_program_on_both_islands(tmp_path):
+    import shutil
+
+    problems = tmp_path / "problems"
+    shutil.copytree(FIXTURES / "problems" / "smtt_small", problems / "smtt_small")
+    home = problems / "smtt_small"
+    shutil.copy(home / "initial.py", home / "baselines" / "as_initial.py")
+    with StubLLM(default=Step(content="The program is fine as it is.")) as stub:
+        cfg = compact_config(tmp_path, stub.url, "search:\n  islands: 1\ntuning:\n  enabled: false\n")
+        res = run_cli("run", "smtt_small", "--config", cfg, "--iterations", "3", "--from",
+                      "initial,baselines", "--runs-dir", str(tmp_path / "runs"), "--run-name", "d",
+                      env={**env(), "EVOLVE_PROBLEMS": str(problems)})
+    assert res.returncode == 0, res.stdout + res.stderr
+    db = tmp_path / "runs" / "d" / "archive.db"
+    assert query(db, "select count(*) from programs where edit_kind in ('seed', 'baseline')") == [(3,)]
+    assert query(db, "select count(*) from evaluations where program_id = 1 and set_name = 'train'") == [(1,)]
+    elites = query(db, "select island, program_id from elites order by island")
+    assert [i for i, _ in elites] == [0, 1, 2, 3]  # four starts (one repeated): every island begins
+    assert sum(1 for _, p in elites if p == 1) == 2
+    assert query(db, "select count(*) from iterations") == [(3,)]

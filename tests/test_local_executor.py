@@ -78,3 +78,31 @@ def test_workers_do_not_rerun_the_engines_main_module(tmp_path):
     workers, ran_main = out.stdout.split(), marks.read_text().split()
     assert len(workers) == 2  # the pool's two worker processes
     assert len(ran_main) == 1 and ran_main[0] not in workers  # the engine only
+
+
+def test_a_job_waiting_for_a_worker_is_not_timed_out_by_the_guard():
+    """The guard timeout counts a worker's time on a job, not the job's wait in line: five jobs
+    on one worker, each well inside the guard, all pass (tuning batches queue beside children)."""
+    import asyncio
+
+    from evolve.executors.base import EvalJob
+    from evolve.executors.local import LocalExecutor
+
+    code = "import time\ndef schedule(p, w, d):\n    time.sleep(0.005)\n    return list(range(len(p)))\n"
+    ex = LocalExecutor(1, 10, "smtt")
+    try:
+        async def one() -> dict:
+            return await ex.evaluate(EvalJob("smtt", code, "train", 1, "x", (0,)))
+
+        assert asyncio.run(one())["ok"]  # the worker is up
+        started = time.monotonic()
+        assert asyncio.run(one())["ok"]
+        ex.guard_seconds = 2.5 * (time.monotonic() - started)
+
+        async def five() -> list[dict]:
+            return await asyncio.gather(*(one() for _ in range(5)))
+
+        outs = asyncio.run(five())
+        assert [o["ok"] for o in outs] == [True] * 5, [o.get("error") for o in outs]
+    finally:
+        ex.close()

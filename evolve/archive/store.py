@@ -274,8 +274,8 @@ class Archive:
                 out.append(f"the reply repeated program {child} ({reason}): propose a different change")
             elif outcome == "child" and kind == "same":
                 out.append(f"program {child} computed exactly the same outputs as its parent on every "
-                           "check instance: the change had no effect on the decisions; change what "
-                           "the function computes, not how it is written")
+                           "quick-check instance (small ones): the change had no effect on those "
+                           "decisions; change what the function computes, not how it is written")
             elif outcome == "child" and error:
                 out.append(f"program failed: {error}")
         return out[:k]

@@ -76,6 +76,7 @@ class LocalExecutor(Executor):
         self.guard_seconds = guard_seconds + GUARD_MARGIN_SECONDS
         self.problem = problem
         self._pool: ProcessPoolExecutor | None = None
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         if problem is not None:
             self._get_pool()
 
@@ -101,8 +102,19 @@ class LocalExecutor(Executor):
                 pass
         pool.shutdown(wait=False, cancel_futures=True)
 
+    def _slot(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
+        """One slot per worker (per event loop): a job waits here, not in the pool's queue, so
+        its guard timeout counts only the time a worker spends on it."""
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(self.capacity))
+        return self._slots[1]
+
     async def evaluate(self, job: EvalJob) -> dict:
         loop = asyncio.get_running_loop()
+        async with self._slot(loop):
+            return await self._run(loop, job)
+
+    async def _run(self, loop: asyncio.AbstractEventLoop, job: EvalJob) -> dict:
         try:
             fut = loop.run_in_executor(self._get_pool(), run_job, job.to_dict())
             return await asyncio.wait_for(fut, timeout=self.guard_seconds * job.sessions)

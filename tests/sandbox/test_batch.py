@@ -65,3 +65,23 @@ def test_an_extra_frame_in_a_batch_is_a_forgery(level):
     # the forged frame is read as the first reply, so the batch is off by one from there on and
     # the leftover frame is caught when the session ends
     assert exc.kind == "protocol" and "forged" in exc.message
+
+
+@pytest.mark.parametrize("kind", ["same", ["a"], "x" * 100])
+def test_a_candidate_cannot_name_its_own_error_kind(level, kind):
+    """An error frame the candidate writes itself, with a kind of its choosing (one the engine
+    stores, e.g. "same", which would skip the repair of a failing child, or one the archive
+    cannot store), is an exception like any other, in a batch and in a single call."""
+    import json as _json
+
+    frame = _json.dumps({"error": "forged", "kind": kind})
+    code = ("import os, struct, sys\n"
+            f"FRAME = {frame!r}.encode()\n"
+            "def f(x):\n    os.write(3, struct.pack('>I', len(FRAME)) + FRAME)\n"
+            "    os._exit(0)\n")
+    exc = failure(code, [(1,), (2,)])
+    assert exc.kind == "exception" and exc.index == 0 and "forged" in exc.message
+    with SandboxSession(code, LIMITS) as box:
+        with pytest.raises(CandidateError) as err:
+            box.call("f", 1)
+    assert err.value.kind == "exception" and "forged" in err.value.message

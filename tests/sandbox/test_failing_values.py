@@ -61,6 +61,18 @@ def test_a_huge_list_is_shown_bounded(level):
     assert len(msg) <= 3000
 
 
+def test_container_subclasses_are_shown_bounded(level):
+    """defaultdict, Counter and list subclasses get the bounded forms, not their own full repr."""
+    code = ("import collections\n"
+            "class Jobs(list):\n    pass\n"
+            "def f(n):\n    seen = collections.defaultdict(list)\n"
+            "    for i in range(n):\n        seen[i].append(i)\n"
+            "    jobs = Jobs(range(n))\n    return 1 / (n - n)\n")
+    values = error(code, 200_000).splitlines()[1]
+    assert values == ("values: n=200000, seen=defaultdict of 200000: defaultdict({0: [0], 1: [1], "
+                      "2: [2], ...}), i=199999, jobs=Jobs of 200000: Jobs([0, 1, 2, ...])")
+
+
 def test_many_locals_and_long_strings_stay_within_the_line(level):
     names = [f"v{k}" for k in range(30)]
     body = "".join(f"    {n} = 'x' * {1000 + k}\n" for k, n in enumerate(names))
