@@ -40,13 +40,15 @@ LLM_TIMEOUT_SECONDS = 900.0  # both systems: never fires before the server answe
 
 FULL: dict = {
     "seeds": ["initial", "baselines"],
-    "hygiene": {"request_seed": True, "dedupe": True, "same_behaviour": True},
+    "hygiene": {"request_seed": True, "dedupe": True, "same_behaviour": True,
+                "fresh_inspiration": True, "reheat": 0.3},
     "repair": {"enabled": True},
     "tuning": {"enabled": True, "budget": 40, "max_params": 12},
     "prompts": {"edge_cases": True, "failing_values": True},
 }
 ABLATIONS: dict[str, dict] = {  # variant -> what it changes in FULL
-    "no-hygiene": {"hygiene": {"request_seed": False, "dedupe": False, "same_behaviour": False}},
+    "no-hygiene": {"hygiene": {"request_seed": False, "dedupe": False, "same_behaviour": False,
+                               "fresh_inspiration": False, "reheat": 0.0}},
     "no-repair": {"repair": {"enabled": False}},
     "from-initial": {"seeds": ["initial"]},
     "no-tuning": {"tuning": {"enabled": False}},

@@ -79,12 +79,21 @@ class ExecutorConfig(_Strict):
                                                                   "the broker is unreachable this long")
 
 
+REHEAT_WINDOW = 3  # proposals from a parent looked at for repeats
+REHEAT_CAP = 1.0  # bench/local_llm.py probe: valid replies fall from 81% at 0.3 to 56% at 1.1
+
+
 class HygieneConfig(_Strict):
     request_seed: bool = Field(True, description="a fresh sampling seed on every LLM request")
     dedupe: bool = Field(True, description="a child equal to any earlier program of the run up to "
                                            "comments, docstrings and layout is not evaluated")
     same_behaviour: bool = Field(True, description="a child whose outputs on the quick-check set "
                                                    "equal its parent's is stored as 'same' unevaluated")
+    fresh_inspiration: bool = Field(True, description="compact prompts show no better-scoring "
+                                    "program whose verbatim copy would repeat a program of the run")
+    reheat: float = Field(0.3, ge=0, le=1, description="temperature added to a proposal per repeat "
+                          "(duplicate, unchanged or same-behaviour reply) among the parent's last "
+                          f"{REHEAT_WINDOW} proposals, up to {REHEAT_CAP} (0: off)")
 
 
 class RepairConfig(_Strict):

@@ -24,6 +24,9 @@ _DIFF_RE = re.compile(
 _FENCE_RE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)```", re.DOTALL)
 
 
+UNCHANGED = "the edit leaves the program unchanged"
+
+
 class EditRejected(Exception):
     """The reply cannot become a child program; ``reason`` says why."""
 
@@ -235,6 +238,30 @@ def apply_reply(reply: str, parent: str, entry: str, max_chars: int = 40_000,
     else:
         code = enforce_block(parent, code)
     if code.strip() == parent.strip():
-        raise EditRejected("the edit leaves the program unchanged")
+        raise EditRejected(UNCHANGED)
     check_child(code, entry, max_chars)
     return Edit(code=code, kind=kind, blocks=len(blocks))
+
+
+def verbatim_copies(parent: str, other: str, focus: str, entry: str, max_chars: int = 40_000) -> list[str]:
+    """The children a function-rewrite reply made by copying ``other`` would give ``parent``: the
+    whole evolved block of ``other`` as the reply, and its ``focus`` function alone (a copy that
+    changes nothing gives ``parent``)."""
+    frame = split_block(other)
+    block = (frame[1] if frame else other).strip()
+    replies = [block]
+    try:
+        tree = ast.parse(block)
+    except SyntaxError:
+        tree = None
+    for node in tree.body if tree else []:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == focus:
+            replies.append(ast.get_source_segment(block, node) or "")
+    out = []
+    for reply in replies:
+        try:
+            out.append(apply_reply(f"```python\n{reply}\n```", parent, entry, max_chars, focus).code)
+        except EditRejected as exc:
+            if exc.reason == UNCHANGED:
+                out.append(parent)
+    return out

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from evolve.archive.store import Archive, ChildDraft, ProgramView
-from evolve.config import ModelEntry, RunConfig
-from evolve.edits import EditRejected, apply_reply
+from evolve.config import REHEAT_CAP, REHEAT_WINDOW, ModelEntry, RunConfig
+from evolve.edits import EditRejected, apply_reply, verbatim_copies
 from evolve.executors.base import EvalJob, Executor, ExecutorError
 from evolve.llm.client import Attempt, LlmClient, LlmFailed
 from evolve.llm.pool import ModelPool
@@ -294,9 +294,12 @@ class Controller:
         failures = self.archive.failed_attempts(self.run_id, parent.id, 3)
         model = self.pool.pick(self.rng)
         focus = None
+        model = self._reheated(model, parent.id)
         if model.style == "compact":
             edit_kind = "function"
             focus = focus_for(self.spec, parent.code, self.rng)
+            if self.cfg.hygiene.fresh_inspiration:
+                inspirations = [p for p in inspirations if not self._copy_repeats(parent, p, focus)]
             messages = build_compact_messages(self.spec, parent, inspirations, failures,
                                               self.rng.choice(directions()), self.cfg.prompts, focus)
         else:
@@ -304,6 +307,21 @@ class Controller:
             messages = build_messages(self.spec, parent, inspirations, edit_kind, failures,
                                       self.cfg.prompts)
         await self._ask(model, messages, parent, island, insp_ids, edit_kind, focus)
+
+    def _reheated(self, model: ModelEntry, parent_id: int) -> ModelEntry:
+        """``model`` at a higher temperature for a parent whose latest proposals were repeats:
+        a prompt that drew a repeat draws it again at the same temperature."""
+        heat = self.cfg.hygiene.reheat * self.archive.repeats(self.run_id, parent_id, REHEAT_WINDOW)
+        if heat <= 0 or model.temperature >= REHEAT_CAP:
+            return model
+        return model.model_copy(update={"temperature": min(model.temperature + heat, REHEAT_CAP)})
+
+    def _copy_repeats(self, parent: ProgramView, other: ProgramView, focus: str) -> bool:
+        """Whether a reply that copies ``other`` into ``parent`` would repeat a program of the run
+        (small models copy the program shown as better when it does not fit the parent)."""
+        return any(self.archive.knows_code(self.run_id, code) for code in
+                   verbatim_copies(parent.code, other.code, focus, self.spec.entry,
+                                   self.cfg.edits.max_code_chars))
 
     async def _repair(self, failed_id: int) -> None:
         """One repair call for a child that failed: its code and error, fix one function."""

@@ -72,6 +72,11 @@ def exercise(a: Archive) -> None:
                         outcome={**OUT, "ok": False, "combined_score": None, "error_kind": "exception",
                                  "error": "ZeroDivisionError"})
     assert a.program(exact_only).status == "failed"
+    # of the seed's last three proposals, the duplicate (p5) and the same-behaviour child (p4)
+    # repeated something; the failed child (p6) did not
+    assert (a.repeats(run, seed, 3), a.repeats(run, seed, 1)) == (2, 0)
+    assert a.knows_code(run, "def f(x):\n    return (x + 1)  # known up to layout\n")
+    assert not a.knows_code(run, "def f(x):\n    return x + 2\n")
     with a.engine.connect() as c:
         outcomes = dict(c.execute(text("select outcome, count(*) from iterations where run_id = :r "
                                        "group by outcome"), {"r": run}).all())

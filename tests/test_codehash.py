@@ -43,3 +43,15 @@ def test_annotations_are_not_part_of_the_program():
                  "    best: float = max(p_j, d_j - t)\n    seen: int\n    return best / w_j\n")
     plain = "def priority(p_j, w_j, d_j, t):\n    best = max(p_j, d_j - t)\n    return best / w_j\n"
     assert normalised_hash(annotated) == normalised_hash(plain)
+
+
+def test_the_order_of_top_level_functions_is_not_part_of_the_program():
+    a = "K = 2\n\n\ndef slack(d, t):\n    return d - t\n\n\ndef rule(d, t):\n    return slack(d, t) / K\n"
+    b = "K = 2\n\n\ndef rule(d, t):\n    return slack(d, t) / K\n\n\ndef slack(d, t):\n    return d - t\n"
+    assert normalised_hash(a) == normalised_hash(b)
+    # a redefinition keeps its place after the first definition: the later one is the function
+    first_wins = "def f():\n    return 1\n\n\ndef f():\n    return 2\n"
+    second_wins = "def f():\n    return 2\n\n\ndef f():\n    return 1\n"
+    assert normalised_hash(first_wins) != normalised_hash(second_wins)
+    # statements keep their order among themselves
+    assert normalised_hash("x = 1\ny = x\n") != normalised_hash("y = x\nx = 1\n")

@@ -169,3 +169,26 @@ def test_function_mode_merges_the_reply_into_the_block():
     assert "return list(range(len(p)))" in replaced and "def priority(" in replaced
     with pytest.raises(EditRejected, match="defines no function"):
         apply_reply("```python\nx = 1\n```", seed, "schedule", focus="priority")
+
+
+def test_verbatim_copies_are_the_children_a_copying_reply_would_make():
+    from evolve.archive.codehash import normalised_hash
+    from evolve.edits import verbatim_copies
+    from evolve.problem import load_problem
+
+    seed = load_problem("smtt").initial_code
+    rule = "```python\ndef priority(p_j, w_j, d_j, t):\n    return max(p_j, d_j - t) / w_j\n```"
+    better = apply_reply(rule, seed, "schedule", focus="priority").code
+    # a program that differs from the parent only in the asked function: either copy is that program
+    copies = verbatim_copies(seed, better, "priority", "schedule")
+    assert len(copies) == 2 and {normalised_hash(c) for c in copies} == {normalised_hash(better)}
+    # a copy of the parent itself changes nothing: the parent is what it would give
+    assert [normalised_hash(c) for c in verbatim_copies(seed, seed, "priority", "schedule")] == \
+        [normalised_hash(seed)] * 2
+    # another shape (helpers, a constant): the whole copy brings them in, the function alone does not
+    helpers = "K = 2.0\n\n\ndef slack(p, d, t):\n    return d - t - p\n\n\ndef priority("
+    other = seed.replace("def priority(", helpers, 1).replace(
+        "return d_j\n", "return max(0, slack(p_j, d_j, t)) / K\n")
+    whole, alone = verbatim_copies(seed, other, "priority", "schedule")
+    assert normalised_hash(whole) == normalised_hash(other)
+    assert "def slack(" not in alone and "slack(p_j, d_j, t)" in alone

@@ -76,6 +76,10 @@ def test_duplicates_same_behaviour_and_one_repair(tmp_path):
     told = [b for b in stub.requests if "had no effect" in json.dumps(b["messages"])
             or "repeated program" in json.dumps(b["messages"])]
     assert told
+    # the same-behaviour child and the duplicate were repeats from the seed: the next proposal
+    # from it is sampled hotter (0.3 per repeat among its last three proposals)
+    temps = [b["temperature"] for b in stub.requests]
+    assert temps[0] == 0.3 and temps[2] >= 0.6, temps
     # every request carried its own sampling seed, recorded with the call
     seeds = [b["seed"] for b in stub.requests]
     assert len(set(seeds)) == len(seeds) == 5
@@ -150,3 +154,32 @@ def test_two_starting_programs_with_the_same_code_are_one_program_on_both_island
     assert [i for i, _ in elites] == [0, 1, 2, 3]  # four starts (one repeated): every island begins
     assert sum(1 for _, p in elites if p == 1) == 2
     assert query(db, "select count(*) from iterations") == [(3,)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fresh", [True, False])
+def test_a_better_program_whose_copy_would_be_a_repeat_is_not_shown(tmp_path, fresh):
+    """A start that differs from the seed only in the asked function is not shown as the better
+    version to learn from: a small model copies it, and the copy is that start again."""
+    import shutil
+
+    problems = tmp_path / "problems"
+    shutil.copytree(FIXTURES / "problems" / "smtt_small", problems / "smtt_small")
+    home = problems / "smtt_small"
+    for old in (home / "baselines").glob("*.py"):
+        old.unlink()
+    seed = (home / "initial.py").read_text()
+    (home / "baselines" / "mdd_rule.py").write_text(
+        seed.replace("    return d_j\n", "    return max(p_j, d_j - t) / w_j\n"))
+    with StubLLM(default=Step(content="The program is fine as it is.")) as stub:
+        cfg = compact_config(tmp_path, stub.url, "search:\n  islands: 1\ntuning:\n  enabled: false\n"
+                             f"hygiene:\n  fresh_inspiration: {str(fresh).lower()}\n")
+        res = run_cli("run", "smtt_small", "--config", cfg, "--iterations", "4", "--from",
+                      "initial,baselines", "--runs-dir", str(tmp_path / "runs"), "--run-name", "i",
+                      env={**env(), "EVOLVE_PROBLEMS": str(problems)})
+    assert res.returncode == 0, res.stdout + res.stderr
+    prompts = [b["messages"][-1]["content"] for b in stub.requests]
+    from_seed = [p for p in prompts if "    return d_j\n" in p]
+    assert len(from_seed) == 2  # islands 0 (the seed) and 1 (mdd_rule) take turns
+    shown = [p for p in from_seed if "better-scoring version" in p]
+    assert (len(shown) == 0) if fresh else (len(shown) == 2 and "max(p_j, d_j - t) / w_j" in shown[0])

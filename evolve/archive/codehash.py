@@ -1,8 +1,11 @@
 """Identities of program text: the exact hash, and the hash of its normalised form.
 
 Two programs that differ only in comments, docstrings, type annotations, blank lines, spacing,
-quoting or redundant parentheses are the same program: ``normalised_hash`` hashes the AST
-(docstrings, other bare string statements and annotations removed) as ``ast.unparse`` prints it.
+quoting, redundant parentheses or the order of their top-level functions are the same program:
+``normalised_hash`` hashes the AST (docstrings, other bare string statements and annotations
+removed; top-level functions after the other statements, by name) as ``ast.unparse`` prints it.
+A function-rewrite reply that copies a program of another layout merges its helpers in another
+order (``edits.merge_functions``): the same program.
 Small models drop a parent's annotations and docstring when they restate its function. Code that
 does not parse is hashed as it is. Used by the archive to catch a duplicate of any earlier program
 of a run before it is evaluated.
@@ -59,7 +62,11 @@ def normalised_code(code: str) -> str:
     except (SyntaxError, ValueError):
         return code
     try:
-        return ast.unparse(ast.fix_missing_locations(_Normalise().visit(tree)))
+        tree = _Normalise().visit(tree)
+        defs = [s for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        tree.body = ([s for s in tree.body if s not in defs]
+                     + sorted(defs, key=lambda s: s.name))  # stable: a redefinition stays last
+        return ast.unparse(ast.fix_missing_locations(tree))
     except (RecursionError, ValueError):
         return code
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Row, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +31,7 @@ from evolve.archive.models import (
     Run,
     utcnow,
 )
+from evolve.edits import UNCHANGED
 
 PROGRAM_CACHE = 4096  # evaluated programs kept in memory (parents and inspirations recur)
 
@@ -261,11 +262,28 @@ class Archive:
                 del self._programs[next(iter(self._programs))]
         return view
 
+    def knows_code(self, run_id: int, code: str) -> bool:
+        """Whether the run holds ``code`` already, exactly or up to comments, docstrings and layout."""
+        with self._read() as c:
+            return c.scalar(sql.PROGRAM_BY_HASH, {"run_id": run_id, "sha": code_hash(code),
+                                                  "norm": normalised_hash(code)}) is not None
+
+    def _latest_attempts(self, run_id: int, parent_id: int, n: int) -> list[Row]:
+        with self._read() as c:
+            return c.execute(sql.FAILED_ATTEMPTS,
+                             {"run_id": run_id, "parent_id": parent_id, "n": n}).all()
+
+    def repeats(self, run_id: int, parent_id: int, k: int) -> int:
+        """How many of the latest ``k`` proposals from this parent repeated something: a reply
+        equal to an earlier program, an edit that changed nothing, a child that behaved exactly
+        like its parent."""
+        return sum(outcome == "duplicate" or (outcome == "rejected" and reason == UNCHANGED)
+                   or (outcome == "child" and kind == "same")
+                   for outcome, reason, _error, kind, _child in self._latest_attempts(run_id, parent_id, k))
+
     def failed_attempts(self, run_id: int, parent_id: int, k: int) -> list[str]:
         """Why the latest proposals from this parent went nowhere (rejections, failed children)."""
-        with self._read() as c:
-            rows = c.execute(sql.FAILED_ATTEMPTS,
-                             {"run_id": run_id, "parent_id": parent_id, "n": 4 * k}).all()
+        rows = self._latest_attempts(run_id, parent_id, 4 * k)
         out = []
         for outcome, reason, error, kind, child in rows:
             if outcome == "rejected":
