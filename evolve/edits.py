@@ -200,6 +200,60 @@ def merge_functions(parent: str, code: str) -> str:
     return before + body + after
 
 
+# Standard-library names small models use without importing them; the import is added to the
+# evolved block (NameError 'heapq' was the commonest failure of a 100-call smtt run).
+_AUTO_IMPORTS = {**{m: f"import {m}" for m in ("math", "heapq", "bisect", "itertools", "functools",
+                                               "collections", "random", "statistics", "operator")},
+                 **{n: f"from collections import {n}" for n in ("deque", "defaultdict", "Counter")},
+                 **{n: f"from functools import {n}" for n in ("lru_cache", "cmp_to_key")}}
+
+
+def unbound_names(code: str) -> set[str]:
+    """Names ``code`` reads that nothing in it binds and that are not builtins (a coarse,
+    scope-blind check: a name bound anywhere counts as bound everywhere)."""
+    import builtins
+
+    tree = ast.parse(code)
+    bound, read = set(dir(builtins)), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            bound.update(node.names)
+    return read - bound
+
+
+def add_missing_imports(code: str) -> str:
+    """``code`` with an import at the top of its evolved block for each standard-library module
+    (or common collections/functools name) it uses without importing (code that does not parse
+    is returned as it is)."""
+    try:
+        missing = sorted(unbound_names(code) & _AUTO_IMPORTS.keys())
+    except SyntaxError:
+        return code
+    if not missing:
+        return code
+    lines = "".join(f"{_AUTO_IMPORTS[n]}\n" for n in missing)
+    frame = split_block(code)
+    if frame is not None:
+        before, inner, after = frame
+        return before + lines + inner + after
+    body = ast.parse(code).body  # no block: after the docstring and __future__ imports
+    head = [n for n in body if (isinstance(n, ast.ImportFrom) and n.module == "__future__")
+            or (n is body[0] and isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+    cut = max((n.end_lineno for n in head), default=0)
+    rows = code.split("\n")
+    return "\n".join([*rows[:cut], lines.rstrip("\n"), *rows[cut:]])
+
+
 def check_child(code: str, entry: str, max_chars: int) -> None:
     if len(code) > max_chars:
         raise EditRejected(f"child code has {len(code)} characters, over the limit of {max_chars}")
@@ -237,6 +291,7 @@ def apply_reply(reply: str, parent: str, entry: str, max_chars: int = 40_000,
         code, kind = merge_functions(parent, code), "function"
     else:
         code = enforce_block(parent, code)
+    code = add_missing_imports(code)
     if code.strip() == parent.strip():
         raise EditRejected(UNCHANGED)
     check_child(code, entry, max_chars)

