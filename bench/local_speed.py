@@ -15,6 +15,19 @@ Settings: ``plain`` (the server as ``evolve run`` starts it), ``lookup`` (prompt
 speculative decoding: draft tokens copied from n-grams of the prompt; replies restate the
 parent's function), ``cache`` (llama-cpp-python's RAM prompt cache, which keeps the states of
 several prompts instead of only the last one).
+
+Measured (2026-12-04, 2 cores, 1.5B model, llama-cpp-python 0.3.36, the first 10 prompts of a
+100-call smtt run from baselines, temperature 0, ``--calls 10 --temperature 0``):
+
+    setting    s/call  median    max prompt tok  reused reply tok  valid  same as plain
+    plain        36.2    29.0   72.6       6930    5410      2244  10/10  10/10
+    lookup       48.5    42.4   83.5       6930    5410      2258  10/10  8/10
+    cache        34.9    29.3   67.8       5099    7241      2244  10/10  8/10
+
+Prompt-lookup decoding is 25% slower here (0.75x) and changes 2 of 10 greedy replies; the RAM
+cache saves 26% of the prompt tokens processed but only 4% of the time. Plain already reuses the
+system message and brief (the previous prompt's prefix, 541 tokens a call); what each call pays
+is ~690 new prompt tokens (~17 s) and ~225 reply tokens (~16 s).
 """
 
 from __future__ import annotations
