@@ -10,6 +10,7 @@ define the entry function.
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 from dataclasses import dataclass
 
@@ -211,8 +212,6 @@ _AUTO_IMPORTS = {**{m: f"import {m}" for m in ("math", "heapq", "bisect", "itert
 def unbound_names(code: str) -> set[str]:
     """Names ``code`` reads that nothing in it binds and that are not builtins (a coarse,
     scope-blind check: a name bound anywhere counts as bound everywhere)."""
-    import builtins
-
     tree = ast.parse(code)
     bound, read = set(dir(builtins)), set()
     for node in ast.walk(tree):

@@ -292,9 +292,8 @@ class Controller:
                                        s.diverse_inspirations)
         inspirations = [self.archive.program(i) for i in insp_ids]
         failures = self.archive.failed_attempts(self.run_id, parent.id, 3)
-        model = self.pool.pick(self.rng)
+        model = self._reheated(self.pool.pick(self.rng), parent.id)
         focus = None
-        model = self._reheated(model, parent.id)
         if model.style == "compact":
             edit_kind = "function"
             focus = focus_for(self.spec, parent.code, self.rng)
