@@ -10,10 +10,10 @@ turns one feature off.
 
 From the archive (tables ``iterations``, ``programs``, ``llm_calls``, ``evaluations``) it reads
 the run's best-so-far train score by LLM calls (a program counts from the number of ``llm_calls``
-rows recorded before it was stored), the winner (``Archive.top_programs(run_id, 1)``), children
-and failed children, duplicates (an iteration with outcome ``duplicate``, or whose child has the
-normalised code of an earlier program of the run), behaviour duplicates (status ``same``) and
-repairs (iterations with edit_kind ``repair``).
+rows recorded before it was stored), the winner (``Archive.winner``: chosen on the problem's
+validation set where it has one), children and failed children, duplicates (an iteration with
+outcome ``duplicate``, or whose child has the normalised code of an earlier program of the run),
+behaviour duplicates (status ``same``) and repairs (iterations with edit_kind ``repair``).
 """
 
 from __future__ import annotations
@@ -136,8 +136,8 @@ def read_run(db: Path, key: RunKey, budget: int, wall: float, start: str) -> Run
         if run is None:
             raise EvolveRunFailed(f"no run {key.name} in {db}")
         run_id = run.id
-        top = archive.top_programs(run_id, 1)
-        winner = archive.program(top[0][0]).code if top else ""
+        best = archive.winner(run_id)
+        winner = archive.program(best).code if best is not None else ""
     finally:
         archive.close()
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)

@@ -19,6 +19,7 @@ from evolve.cli_llm import llm_app
 from evolve.cli_support import UserError, console, err_console, set_names, user_errors
 from evolve.cli_ui import ui_command
 from evolve.config import RunConfig, load_config
+from evolve.finish import finish
 from evolve.problem import list_problems, load_problem
 from evolve.runs import (
     RunHandle,
@@ -354,8 +355,8 @@ def _drive(handle: RunHandle) -> None:
         executor.close()
         raise UserError(controller.fatal)
     try:
-        if cfg.final_report and not controller.interrupted:
-            _final_report(handle, executor)
+        if not controller.interrupted:
+            finish(handle, executor, report=cfg.final_report)
     finally:
         executor.close()
     where = f" --runs-dir {handle.run_dir.parent}" if str(handle.run_dir.parent) != "runs" else ""
@@ -366,56 +367,6 @@ def _drive(handle: RunHandle) -> None:
     if controller.interrupted:
         console.print(f"continue with: evolve resume {handle.name}")
         raise typer.Exit(130)
-
-
-def _final_report(handle: RunHandle, executor) -> None:
-    from evolve.report import (
-        baseline_results,
-        baseline_table,
-        evaluate_many,
-        program_name,
-        record_test_evaluation,
-        standing,
-        standing_lines,
-    )
-
-    spec, archive = handle.spec, handle.archive
-    top = archive.top_programs(handle.run_id, 1)
-    if not top:
-        return
-    best = archive.program(top[0][0])
-    held_out = [s for s in ("test",) if s in spec.sets]
-    sets = ["train", *held_out]
-    winner = f"winner: {program_name(best.edit_kind, best.label, best.id)}"
-    # the starting programs that are not baselines (the seed) are scored beside them
-    starts = [archive.program(st.id) for st in archive.starts(handle.run_id)
-              if st.edit_kind == "seed" and st.status == "ok"]
-    own = {winner: best, **{program_name(p.edit_kind, p.label, p.id): p for p in starts if p.id != best.id}}
-    console.print("scoring the winner on " + ", ".join(held_out) + " and the baselines on "
-                  + ", ".join(sets) + " ...")
-    results = {(name, "train"): {"ok": True, "metrics": p.metrics} for name, p in own.items()}
-
-    async def both() -> list[dict]:
-        return await asyncio.gather(
-            evaluate_many(executor, spec, {name: p.code for name, p in own.items()}, held_out),
-            baseline_results(archive, handle.run_id, spec, executor, sets))
-
-    for part in asyncio.run(both()):
-        results.update(part)
-    for name, p in own.items():
-        for s in held_out:
-            record_test_evaluation(archive, p.id, results[(name, s)])
-    for st in archive.starts(handle.run_id):  # a baseline start's held-out score is its baseline's
-        for s in held_out:
-            out = results.get((st.label, s))
-            if st.edit_kind == "baseline" and st.id != best.id and out is not None:
-                record_test_evaluation(archive, st.id, out)
-    console.print(baseline_table(spec, results, sets, f"{spec.name}: winner vs starting points and "
-                                 "baselines"))
-    st = standing(archive, handle.run_id, spec.objective.metric)
-    if st is not None:
-        for line in standing_lines(spec, st):
-            console.print(escape(line), highlight=False)
 
 
 @app.command()

@@ -140,9 +140,7 @@ def export_program(archive: Archive, run_id: int, program_id: int | None, out: P
     with archive.session() as s:
         run = s.get(Run, run_id)
         if program_id is None:
-            program_id = s.scalar(select(Program.id).where(Program.run_id == run_id,
-                                                           Program.combined_score.is_not(None))
-                                  .order_by(Program.combined_score.desc(), Program.id).limit(1))
+            program_id = archive.winner(run_id)
             if program_id is None:
                 raise ExportError(f"run {run.name} has no evaluated program yet: resume it first")
         prog = s.get(Program, program_id)

@@ -111,9 +111,10 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
                                   func.count().filter(EvalTask.state != "done"))
                            .join(Program, Program.id == EvalTask.program_id)
                            .where(Program.run_id == run_id)).one()
-        tests = dict(s.execute(select(Evaluation.program_id, Evaluation.combined_score)
-                               .where(Evaluation.set_name == "test",
-                                      Evaluation.program_id.in_([p.id for p in best]))).all())
+        held = {name: dict(s.execute(select(Evaluation.program_id, Evaluation.combined_score)
+                                     .where(Evaluation.set_name == name,
+                                            Evaluation.program_id.in_([p.id for p in best]))).all())
+                for name in ("validation", "test")}
         made = dict(s.execute(select(Program.edit_kind, func.count()).where(Program.run_id == run_id)
                               .group_by(Program.edit_kind)).all())
         repaired = s.scalar(select(func.count()).select_from(Program).where(
@@ -158,12 +159,14 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
     if run.stop_reason:
         summary.add_row("stopped", run.stop_reason)
     table = Table(title=f"best {len(best)} programs")
-    for col in ("id", "gen", "island", "parent", "score", "test score", "cell"):
+    shown = [name for name in held if held[name] or name == "test"]
+    for col in ("id", "gen", "island", "parent", "score", *(f"{n} score" for n in shown), "cell"):
         table.add_column(col, justify="right" if col != "cell" else "left")
     for p in best:
-        test = tests.get(p.id)
+        other = [held[n].get(p.id) for n in shown]
         table.add_row(str(p.id), str(p.generation), str(p.island), str(p.parent_id or "-"),
-                      f"{p.combined_score:.6g}", "-" if test is None else f"{test:.6g}", p.cell or "-")
+                      f"{p.combined_score:.6g}", *("-" if v is None else f"{v:.6g}" for v in other),
+                      p.cell or "-")
     return summary, table
 
 
@@ -181,8 +184,9 @@ def record_test_evaluation(archive: Archive, program_id: int, out: dict) -> None
 
 @dataclass(frozen=True)
 class Standing:
-    """The run's winner (best on train; the earliest on ties) against its best starting point,
-    in the problem's own metric; test values where the held-out set has been scored."""
+    """The run's winner (``Archive.winner``) against its best starting point (on the validation
+    set where one was scored, else on train), in the problem's own metric; values for each set
+    where it has been scored."""
 
     winner_id: int
     winner_name: str
@@ -190,6 +194,7 @@ class Standing:
     start_name: str
     train: tuple[float | None, float | None]  # (winner, start)
     test: tuple[float | None, float | None]
+    validation: tuple[float | None, float | None] = (None, None)
 
 
 def program_name(kind: str | None, label: str | None, pid: int) -> str:
@@ -200,27 +205,37 @@ def program_name(kind: str | None, label: str | None, pid: int) -> str:
     return f"evolved #{pid}" + (f" ({kind})" if kind in ("repair", "tune") else "")
 
 
+def _scored(archive: Archive, ids: list[int], set_name: str) -> dict[int, tuple[float, dict]]:
+    """Each program's latest passing evaluation on ``set_name``: (combined score, metrics)."""
+    with archive.session() as s:
+        rows = s.execute(select(Evaluation.program_id, Evaluation.combined_score, Evaluation.metrics)
+                         .where(Evaluation.set_name == set_name, Evaluation.ok.is_(True),
+                                Evaluation.program_id.in_(ids))
+                         .order_by(Evaluation.id)).all()
+    return {pid: (score, metrics) for pid, score, metrics in rows}
+
+
 def standing(archive: Archive, run_id: int, metric: str) -> Standing | None:
     starts = [s for s in archive.starts(run_id) if s.status == "ok" and s.combined_score is not None]
-    top = archive.top_programs(run_id, 1)
-    if not starts or not top:
+    win_id = archive.winner(run_id)
+    if not starts or win_id is None:
         return None
-    start = max(starts, key=lambda s: (s.combined_score, -s.id))
-    win = archive.program(top[0][0])
-    with archive.session() as s:
-        tests = dict(s.execute(select(Evaluation.program_id, Evaluation.metrics)
-                               .where(Evaluation.set_name == "test", Evaluation.ok.is_(True),
-                                      Evaluation.program_id.in_([win.id, start.id]))
-                               .order_by(Evaluation.id)).all())
-    start_view = archive.program(start.id)
+    ids = [win_id, *(s.id for s in starts)]
+    validated = _scored(archive, ids, "validation")
+    tested = _scored(archive, ids, "test")
+    checked = [s for s in starts if s.id in validated]
+    start = (max(checked, key=lambda s: (validated[s.id][0], s.combined_score, -s.id)) if checked
+             else max(starts, key=lambda s: (s.combined_score, -s.id)))
+    win, start_view = archive.program(win_id), archive.program(start.id)
 
-    def value(metrics: dict | None) -> float | None:
-        return None if not metrics else metrics.get(metric)
+    def pair(scored: dict[int, tuple[float, dict]]) -> tuple[float | None, float | None]:
+        return tuple(scored[i][1].get(metric) if i in scored else None  # type: ignore[return-value]
+                     for i in (win.id, start.id))
 
     return Standing(win.id, program_name(win.edit_kind, win.label, win.id), start.id,
                     program_name(start.edit_kind, start.label, start.id),
-                    (value(win.metrics), value(start_view.metrics)),
-                    (value(tests.get(win.id)), value(tests.get(start.id))))
+                    (win.metrics.get(metric), start_view.metrics.get(metric)), pair(tested),
+                    pair(validated))
 
 
 def change(spec: ProblemSpec, new: float | None, old: float | None) -> str:
@@ -240,10 +255,13 @@ def change(spec: ProblemSpec, new: float | None, old: float | None) -> str:
 def standing_lines(spec: ProblemSpec, st: Standing) -> list[str]:
     metric = spec.objective.metric
     if st.winner_id == st.start_id:
+        where = "validation" if st.validation[0] is not None else "training"
         return [f"winner: {st.winner_name}, a starting program: evolution found nothing better "
-                f"on the training set"]
+                f"on the {where} set"]
     lines = [f"winner {st.winner_name} vs the best starting point {st.start_name}, {metric}:",
              f"  train: {change(spec, *st.train)}"]
+    if st.validation[0] is not None:
+        lines.append(f"  validation: {change(spec, *st.validation)}")
     if st.test[0] is not None:
         lines.append(f"  test (held out): {change(spec, *st.test)}")
     return lines

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from evolve.archive.db import sqlite_url
+from evolve.archive.store import Archive
 from evolve.llm.stub_server import Step, StubLLM
 
 from .conftest import ROOT, clean_env, evolve_cmd, run_cli, variant_rewrite, write_config
@@ -155,10 +156,15 @@ def test_run_on_two_workers_with_postgresql(workers, redis_url, pg_url, tmp_path
     assert q(pg_url, "select max(attempts) from eval_tasks") == [(1,)]
     claimants = {r[0].split("|")[2] for r in q(pg_url, "select claimed_by from eval_tasks")}
     assert len(claimants) == 2  # both workers' pool processes evaluated
-    # the final report scored the winner (and the seed, its starting point) on the held-out set;
-    # baselines went through workers too
-    best = q(pg_url, "select id from programs where combined_score is not null "
-             "order by combined_score desc, id limit 1")[0][0]
+    # the winner was chosen on the validation set through the workers; the final report scored it
+    # (and the seed, its starting point) on the held-out set; baselines went through workers too
+    validated = q(pg_url, "select count(*) from evaluations where set_name = 'validation'")[0][0]
+    assert validated >= 2
+    archive = Archive(pg_url, migrate=False)
+    try:
+        best = archive.winner(archive.find_run("two").id)
+    finally:
+        archive.close()
     tested = {r[0] for r in q(pg_url, "select program_id from evaluations where set_name = 'test'")}
     assert best in tested and tested <= {best, 1}
 
@@ -309,8 +315,10 @@ def test_broker_restart_during_a_run(workers, private_redis, tmp_path):
         time.sleep(3)
         start()
         out, err = proc.communicate(timeout=240)
-        if proc.returncode == 0:  # recovered: publishing failed during the outage, then resumed
-            assert "reachable again" in out, out + err
+        if proc.returncode == 0:  # recovered; a publish that failed during the outage is followed
+            # by the note that the broker is back (no publish may have fallen in the outage: the
+            # controller was waiting on evaluations the sweep then resent)
+            assert ("cannot publish" in out) == ("reachable again" in out), out + err
         else:  # allowed: a clear stop, then a resume that finishes the run
             assert "broker" in err and "evolve resume broker" in err, out + err
             res = run_cli("resume", "broker", "--runs-dir", str(tmp_path / "runs"), env=env())

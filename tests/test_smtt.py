@@ -11,6 +11,7 @@ from evaluators.base import InvalidOutput
 from evaluators.jobs import run_job, verifier_for
 from evaluators.smtt.exact import optimal_weighted_tardiness
 from evaluators.smtt.instances import LEVELS, generate, weighted_tardiness
+from evaluators.smtt.reference_search import best_found
 from evaluators.smtt.verifier import check_order, score
 
 
@@ -30,6 +31,20 @@ def test_generated_set_references_are_dp_optima():
     assert {i.cls for i in insts} == {(tf, rdd) for tf in LEVELS for rdd in LEVELS}
     for inst in insts[:2]:  # re-derive two cached optima
         assert optimal_weighted_tardiness(inst.p, inst.w, inst.d) == inst.ref
+
+
+def test_reference_search_finds_optima_and_the_validation_references():
+    spec = verifier_for("smtt")
+    for inst in spec.instances("train")[::50]:  # wt40 and wt50 with proven optima
+        order, cost = best_found(inst.p, inst.w, inst.d, iterations=60)
+        assert sorted(order) == list(range(inst.n)) and cost == weighted_tardiness(order, inst.p, inst.w,
+                                                                                    inst.d)
+        assert cost == inst.ref, inst.name
+    val = spec.instances("validation")
+    assert len(val) == 50 and {i.n for i in val} == {100} and {i.ref_kind for i in val} == {"best-found"}
+    assert {i.cls for i in val} == {(tf, rdd) for tf in LEVELS for rdd in LEVELS}
+    inst = val[7]  # the cached reference is what the search finds
+    assert best_found(inst.p, inst.w, inst.d)[1] == inst.ref
 
 
 def test_orlib_classes_follow_file_order():

@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session
 
+from evolve.archive import statements
 from evolve.archive.models import (
     BaselineScore,
     Elite,
@@ -203,10 +204,12 @@ def program_detail(engine: Engine, program_id: int) -> ProgramDetail | None:
 
 
 def best_program(engine: Engine, run_id: int) -> int | None:
+    """The run's winner, by the archive's one definition (``Archive.winner``)."""
     with Session(engine) as s:
-        return s.scalar(select(Program.id).where(Program.run_id == run_id,
-                                                 Program.combined_score.is_not(None))
-                        .order_by(Program.combined_score.desc(), Program.id).limit(1))
+        validated = s.scalar(statements.VALIDATED_WINNER, {"run_id": run_id})
+        if validated is not None:
+            return validated
+        return s.scalar(statements.TOP_PROGRAMS, {"run_id": run_id, "n": 1})
 
 
 def lineage(frame: pd.DataFrame, program_id: int) -> list[int]:

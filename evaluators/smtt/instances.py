@@ -25,7 +25,7 @@ class Instance:
     tf: float
     rdd: float
     ref: int
-    ref_kind: str  # "optimal", "best-known" or "dp-optimal"
+    ref_kind: str  # "optimal", "best-known", "dp-optimal" or "best-found"
 
     @property
     def n(self) -> int:
@@ -80,7 +80,8 @@ def weighted_tardiness(order: list[int], p, w, d) -> int:
 
 
 def load_generated(path: Path) -> list[Instance]:
-    rows = json.loads(path.read_text())["instances"]
+    data = json.loads(path.read_text())
+    kind = data.get("reference", "dp-optimal")
     return [Instance(name=r["name"], p=tuple(r["p"]), w=tuple(r["w"]), d=tuple(r["d"]),
-                     tf=r["tf"], rdd=r["rdd"], ref=r["ref"], ref_kind="dp-optimal")
-            for r in rows]
+                     tf=r["tf"], rdd=r["rdd"], ref=r["ref"], ref_kind=kind)
+            for r in data["instances"]]

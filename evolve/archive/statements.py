@@ -49,6 +49,15 @@ FAILED_ATTEMPTS = (select(Iteration.outcome, Iteration.reason, Evaluation.error,
 TOP_PROGRAMS = (select(Program.id, Program.combined_score)
                 .where(Program.run_id == bindparam("run_id"), Program.combined_score.is_not(None))
                 .order_by(Program.combined_score.desc(), Program.id).limit(LIMIT))
+# the run's winner: best on the validation set where finalists were scored there (see
+# evolve/selection.py), ties broken by the training score and then the earliest program
+VALIDATED_WINNER = (select(Program.id)
+                    .join(Evaluation, Evaluation.program_id == Program.id)
+                    .where(Program.run_id == bindparam("run_id"), Program.combined_score.is_not(None),
+                           Evaluation.set_name == "validation", Evaluation.ok.is_(True),
+                           Evaluation.combined_score.is_not(None))
+                    .order_by(Evaluation.combined_score.desc(), Program.combined_score.desc(),
+                              Program.id).limit(1))
 ISLAND_ELITES = (select(Elite.cell, Elite.program_id, Elite.score, Program.children_count)
                  .join(Program, Program.id == Elite.program_id)
                  .where(Elite.run_id == bindparam("run_id"), Elite.island == bindparam("island"))

@@ -315,6 +315,17 @@ class Archive:
             rows = c.execute(sql.TOP_PROGRAMS, {"run_id": run_id, "n": k}).all()
         return [(r[0], r[1]) for r in rows]
 
+    def winner(self, run_id: int) -> int | None:
+        """The run's winner, the one program report, status, export and dashboard call so: the
+        best finalist on the validation set where finalists were scored there, else the best on
+        the training set (ties: the earliest)."""
+        with self._read() as c:
+            validated = c.scalar(sql.VALIDATED_WINNER, {"run_id": run_id})
+        if validated is not None:
+            return validated
+        top = self.top_programs(run_id, 1)
+        return top[0][0] if top else None
+
     # -- MAP-Elites grid ----------------------------------------------------------------------
     def elites(self, run_id: int, island: int) -> list[EliteView]:
         with self._read() as c:
