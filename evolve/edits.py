@@ -202,9 +202,12 @@ def merge_functions(parent: str, code: str) -> str:
 
 
 # Standard-library names small models use without importing them; the import is added to the
-# evolved block (NameError 'heapq' was the commonest failure of a 100-call smtt run).
+# evolved block (NameError 'heapq' was the commonest failure of a 100-call smtt run, NameError
+# 'log' one of a 30-call run).
 _AUTO_IMPORTS = {**{m: f"import {m}" for m in ("math", "heapq", "bisect", "itertools", "functools",
                                                "collections", "random", "statistics", "operator")},
+                 **{n: f"from math import {n}" for n in ("log", "log2", "log10", "log1p", "exp", "sqrt",
+                                                         "ceil", "floor", "inf", "pi")},
                  **{n: f"from collections import {n}" for n in ("deque", "defaultdict", "Counter")},
                  **{n: f"from functools import {n}" for n in ("lru_cache", "cmp_to_key")}}
 

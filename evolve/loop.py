@@ -25,6 +25,7 @@ from evolve.archive.store import Archive, ChildDraft, ProgramView
 from evolve.config import REHEAT_CAP, REHEAT_WINDOW, ModelEntry, RunConfig
 from evolve.edits import EditRejected, apply_reply, verbatim_copies
 from evolve.executors.base import EvalJob, Executor, ExecutorError
+from evolve.guards import guard_for
 from evolve.llm.client import Attempt, LlmClient, LlmFailed
 from evolve.llm.pool import ModelPool
 from evolve.problem import ProblemSpec
@@ -43,7 +44,8 @@ from evolve.tuning import operator as tuning
 
 # a child failing like this gets one repair call; timeouts, crashes and forgeries do not
 REPAIRABLE = frozenset({"load", "exception", "invalid"})
-LLM_EDITS = frozenset({"diff", "rewrite", "function"})  # children of a proposal (not repairs, tunings)
+LLM_EDITS = frozenset({"diff", "rewrite", "function"})  # children of a proposal (not repairs,
+# tunings or guards)
 
 log = logging.getLogger("evolve.run")
 
@@ -68,6 +70,8 @@ class Progress:
     llm_errors: int = 0
     repairs: int = 0  # repair calls whose child was evaluated
     repaired: int = 0  # ... and passed
+    guards: int = 0  # failed children guarded against division by zero etc. (no LLM call)
+    guarded: int = 0  # ... whose guarded program passed
     tunings: int = 0
     tuned: int = 0  # tunings whose tuned program beat its parent
     proposals_in_flight: int = 0
@@ -415,6 +419,7 @@ class Controller:
         if prog.edit_kind == "repair":
             p.repairs += 1
             p.repaired += bool(out["ok"])
+        p.guarded += prog.edit_kind == "guard" and bool(out["ok"])
         if out.get("error_kind") == "same":
             p.same += 1
             self._note(f"program {prog.id} behaves exactly like its parent {prog.parent_id} on the "
@@ -423,9 +428,8 @@ class Controller:
         if not out["ok"]:
             p.failed += 1
             self._note(f"program {prog.id} failed: {str(out['error'])[:200]}")
-            if (self.cfg.repair.enabled and prog.edit_kind in LLM_EDITS
-                    and out.get("error_kind") in REPAIRABLE):
-                self._repairs.append(prog.id)
+            if self.cfg.repair.enabled and out.get("error_kind") in REPAIRABLE:
+                await self._after_failure(prog, str(out.get("error") or ""), islands)
             return
         score = out["combined_score"]
         if p.best_score is None or score > p.best_score:
@@ -437,6 +441,28 @@ class Controller:
         if self.cfg.tuning.enabled and new_best and prog.edit_kind != "tune" and prog.id not in self._tuned:
             self._tuned.add(prog.id)
             self._track(self._tunings, self._tune(self.archive.program(prog.id)))
+
+    async def _after_failure(self, prog: ProgramView, error: str, islands: tuple[int, ...]) -> None:
+        """A failed child of a proposal or a repair that a guard can fix (division by zero, math
+        domain error) is guarded and evaluated (no LLM call); a failed child of a proposal, or a
+        failed guard of one, gets a repair call instead."""
+        origin = prog.edit_kind
+        if origin == "guard" and prog.parent_id is not None:
+            origin = self.archive.program(prog.parent_id).edit_kind
+        guarded = guard_for(self.spec.entry, prog.code, error) if prog.edit_kind != "guard" else None
+        if guarded is not None and prog.edit_kind in LLM_EDITS | {"repair"}:
+            draft = ChildDraft(code=guarded, parent_id=prog.id, parent2_id=None,
+                               generation=prog.generation + 1, island=prog.island, edit_kind="guard")
+            child_id, fresh = self.archive.add_program(self.run_id, draft, self.progress.iterations,
+                                                       self.cfg.hygiene.dedupe)
+            if fresh:
+                self.progress.guards += 1
+                self._note(f"program {prog.id}: guarded against division by zero and math domain "
+                           f"errors; evaluating program {child_id}")
+                await self._evaluate(self.archive.program(child_id), islands)
+                return
+        if origin in LLM_EDITS:
+            self._repairs.append(prog.id)
 
     # -- constant tuning ---------------------------------------------------------------------
     async def _tune(self, prog: ProgramView) -> None:

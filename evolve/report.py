@@ -117,8 +117,9 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
                 for name in ("validation", "test")}
         made = dict(s.execute(select(Program.edit_kind, func.count()).where(Program.run_id == run_id)
                               .group_by(Program.edit_kind)).all())
-        repaired = s.scalar(select(func.count()).select_from(Program).where(
-            Program.run_id == run_id, Program.edit_kind == "repair", Program.status == "ok")) or 0
+        repaired, guarded = (s.scalar(select(func.count()).select_from(Program).where(
+            Program.run_id == run_id, Program.edit_kind == kind, Program.status == "ok")) or 0
+            for kind in ("repair", "guard"))
         tuned_better = s.scalar(select(func.count()).select_from(Program)
                                 .join(Parent, Parent.id == Program.parent_id)
                                 .where(Program.run_id == run_id, Program.edit_kind == "tune",
@@ -137,6 +138,9 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
     if repair_calls:
         summary.add_row("repairs", f"{repair_calls} repair calls, {made.get('repair', 0)} children, "
                         f"{repaired} passed ({100 * repaired / repair_calls:.0f}% of calls)")
+    if made.get("guard"):
+        summary.add_row("guards", f"{made['guard']} failed children guarded against division by zero "
+                        f"and math domain errors (no LLM call), {guarded} passed")
     if made.get("tune"):
         summary.add_row("tuning", f"{made['tune']} tuned programs, {tuned_better} better than "
                         "the program they were tuned from")
@@ -202,7 +206,7 @@ def program_name(kind: str | None, label: str | None, pid: int) -> str:
         return f"initial (#{pid})"
     if kind == "baseline":
         return f"{label} (#{pid})"
-    return f"evolved #{pid}" + (f" ({kind})" if kind in ("repair", "tune") else "")
+    return f"evolved #{pid}" + (f" ({kind})" if kind in ("repair", "tune", "guard") else "")
 
 
 def _scored(archive: Archive, ids: list[int], set_name: str) -> dict[int, tuple[float, dict]]:

@@ -200,11 +200,12 @@ def test_standard_modules_used_without_import_are_imported():
 
     seed = load_problem("smtt").initial_code
     reply = ("```python\ndef priority(p_j, w_j, d_j, t):\n"
-             "    q = deque([math.log(1 + w_j)])\n    return heapq.nsmallest(1, [d_j - t])[0] / q[0]\n```")
+             "    q = deque([math.log(1 + w_j)])\n"
+             "    return heapq.nsmallest(1, [d_j - t])[0] / q[0] + log(p_j)\n```")
     child = apply_reply(reply, seed, "schedule", focus="priority").code
     block = child[child.index("# EVOLVE-BLOCK-START"):]
     assert block.index("from collections import deque") < block.index("def priority(")
-    assert "import heapq\n" in block and "import math\n" in block
+    assert "import heapq\n" in block and "import math\n" in block and "from math import log\n" in block
     namespace: dict = {}
     exec(compile(child, "child", "exec"), namespace)
     assert namespace["schedule"]([3, 1, 2], [1, 1, 1], [9, 1, 5])

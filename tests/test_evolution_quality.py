@@ -31,10 +31,56 @@ def compact_config(tmp_path, url: str, extra: str = "") -> str:
 
 
 @pytest.mark.slow
+def test_division_by_zero_is_guarded_without_a_call(tmp_path):
+    proposals = iter([rule("return d_j / t  # zero at the first step"),
+                      rule("return p_j / t + [w_j][d_j]  # guarded, it still fails")])
+    fixed = rule("return max(p_j, d_j - t) / w_j")
+
+    def reply(n: int, body: dict) -> Step:
+        if "failed the verifier" in body["messages"][-1]["content"]:
+            return Step(content=fixed)
+        # later proposals take a while: the guard is evaluated and its repair queued meanwhile
+        return Step(content=next(proposals, None) or "The program is fine as it is.", delay=0.0 if n < 2
+                    else 1.0)
+
+    with StubLLM(responder=reply) as stub:
+        cfg = compact_config(tmp_path, stub.url, "search:\n  islands: 1\ntuning:\n  enabled: false\n")
+        res = run_cli("run", "smtt_small", "--config", cfg, "--iterations", "4", "--runs-dir",
+                      str(tmp_path / "runs"), "--run-name", "g", env=env())
+    assert res.returncode == 0, res.stdout + res.stderr
+    db = tmp_path / "runs" / "g" / "archive.db"
+    progs = {r[0]: r[1:] for r in query(db, "select id, parent_id, status, edit_kind, code from programs")}
+    by_kind = {}
+    for pid, (parent, status, kind, code) in progs.items():
+        by_kind.setdefault(kind, []).append((pid, parent, status, code))
+    (first, second), guards = sorted(p[0] for p in by_kind["function"]), by_kind["guard"]
+    assert [progs[first][1], progs[second][1]] == ["failed", "failed"]
+    # each failed child has a guarded child: its divisor wrapped, nothing else changed
+    assert sorted((g[1], g[2]) for g in guards) == [(first, "ok"), (second, "failed")]
+    good = next(g for g in guards if g[1] == first)[3]
+    assert "return d_j / (t or 1)  # zero at the first step" in good
+    assert good.replace("(t or 1)", "t") == progs[first][3]
+    bad = next(g for g in guards if g[1] == second)
+    assert "IndexError" in query(db, "select error from evaluations where program_id = ?", bad[0])[0][0]
+    # the guard that still failed got the repair call; the one that passed needed none
+    repairs = by_kind["repair"]
+    assert [(r[1], r[2]) for r in repairs] == [(bad[0], "ok")]
+    fix = [b for b in stub.requests if "failed the verifier" in b["messages"][-1]["content"]]
+    assert len(fix) == 1 and "(t or 1)" in fix[0]["messages"][-1]["content"]
+    # guards are no LLM calls and no iterations
+    assert query(db, "select count(*) from iterations") == [(4,)]
+    assert query(db, "select count(*) from llm_calls") == [(4,)]
+    status = run_cli("status", "g", "--runs-dir", str(tmp_path / "runs"), env=env())
+    assert "2 failed children guarded against division by zero and math domain errors (no LLM " \
+           "call), 1 passed" in \
+        " ".join(status.stdout.split())
+
+
+@pytest.mark.slow
 def test_duplicates_same_behaviour_and_one_repair(tmp_path):
     proposals = iter([rule("return d_j + 0  # no-op"),           # same outputs as the seed
                       rule("return (d_j)  # earliest due date"),  # the seed, up to layout
-                      rule("return d_j / (w_j - w_j)")])          # ZeroDivisionError
+                      rule("return d_j + w_j.real[0]")])          # TypeError
     fixed = rule("return max(p_j, d_j - t) / w_j")
 
     def reply(n: int, body: dict) -> Step:
@@ -70,8 +116,8 @@ def test_duplicates_same_behaviour_and_one_repair(tmp_path):
     assert fix["messages"][0] == first["messages"][0]
     brief_head = first["messages"][1]["content"][:200]
     assert fix["messages"][1]["content"].startswith(brief_head)
-    assert "ZeroDivisionError" in fix["messages"][1]["content"]
-    assert "d_j / (w_j - w_j)" in fix["messages"][1]["content"]
+    assert "TypeError" in fix["messages"][1]["content"]
+    assert "d_j + w_j.real[0]" in fix["messages"][1]["content"]
     # a proposal from the seed after the no-op was told its change had no effect
     told = [b for b in stub.requests if "had no effect" in json.dumps(b["messages"])
             or "repeated program" in json.dumps(b["messages"])]

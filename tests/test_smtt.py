@@ -41,7 +41,7 @@ def test_reference_search_finds_optima_and_the_validation_references():
                                                                                     inst.d)
         assert cost == inst.ref, inst.name
     val = spec.instances("validation")
-    assert len(val) == 50 and {i.n for i in val} == {100} and {i.ref_kind for i in val} == {"best-found"}
+    assert len(val) == 250 and {i.n for i in val} == {100} and {i.ref_kind for i in val} == {"best-found"}
     assert {i.cls for i in val} == {(tf, rdd) for tf in LEVELS for rdd in LEVELS}
     inst = val[7]  # the cached reference is what the search finds
     assert best_found(inst.p, inst.w, inst.d)[1] == inst.ref

@@ -65,8 +65,15 @@ def texts(at: AppTest) -> str:
 
 
 def best_id(runs_dir: Path) -> int:
-    return query(runs_dir / "ui-demo" / "archive.db",
-                 "select id from programs order by combined_score desc limit 1")[0][0]
+    """The run's winner, by the archive's definition (chosen on the validation set)."""
+    from evolve.archive.db import sqlite_url
+    from evolve.archive.store import Archive
+
+    archive = Archive(sqlite_url(runs_dir / "ui-demo" / "archive.db"), migrate=False)
+    try:
+        return archive.winner(archive.find_run("ui-demo").id)
+    finally:
+        archive.close()
 
 
 @pytest.mark.slow
@@ -140,6 +147,8 @@ def test_elites_and_compare_pages(app, runs_dir):
     best = best_id(runs_dir)
     assert {f"evolved #{best}", "edd", "wmdd", "atc_api"} <= set(table["policy"])
     assert {"train", "test"} <= set(table.columns)  # held-out scores from the final report
+    assert list(table.columns)[:4] == ["policy", "train", "validation", "test"]
+    assert "best of the run's leading programs on the validation set" in texts(at)
     wmdd = table.set_index("policy").loc["wmdd"]
     assert table.set_index("policy").loc[f"evolved #{best}", "train"] == pytest.approx(wmdd["train"])
 

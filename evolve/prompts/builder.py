@@ -150,13 +150,13 @@ def build_compact_messages(spec: ProblemSpec, parent: ProgramView, inspirations:
 _FAILED_IN = re.compile(r"\(line \d+ in (?P<name>[A-Za-z_][A-Za-z0-9_]*):")
 
 
-def repair_target(spec: ProblemSpec, code: str, error: str) -> str:
+def repair_target(entry: str, code: str, error: str) -> str:
     """The function a repair asks for: the one the error names (the candidate's innermost frame)
     if the program defines it, else the entry (invalid output is the entry's answer)."""
     found = _FAILED_IN.search(error)
     if found and defines(code, found.group("name")):
         return found.group("name")
-    return spec.entry
+    return entry
 
 
 def build_repair_messages(spec: ProblemSpec, failed: ProgramView, compact: bool,
@@ -166,7 +166,7 @@ def build_repair_messages(spec: ProblemSpec, failed: ProgramView, compact: bool,
     (system message, then the brief), so a server that reuses prompt prefixes reuses that part.
     Returns the messages and the name of the function asked for."""
     error = shown_error(failed.error or failed.feedback or "unknown error", opts).strip()
-    target = repair_target(spec, failed.code, error)
+    target = repair_target(spec.entry, failed.code, error)
     lines = error.splitlines()
     shown = "\n".join(lines[:2] + [ln for ln in lines[2:6] if ln.strip()])[:900]
     user = template("repair_user").substitute(

@@ -28,10 +28,13 @@ def body(sel: state.Selected) -> None:
     for name, s, ok, metrics in zip(base["policy"], base["set"], base["ok"], base["metrics"]):
         rows.setdefault(name, {})[s] = (metrics or {}).get(metric) if ok else None
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("policy").reset_index()
-    sets = [c for c in ("train", "test") if c in table.columns] + [
-        c for c in table.columns if c not in ("policy", "train", "test")]
+    known = ("train", "validation", "test")
+    sets = [c for c in known if c in table.columns] + [c for c in table.columns
+                                                        if c not in ("policy", *known)]
     table = table[["policy", *sets]]
-    st.caption(f"objective: **{metric}** ({direction}); trusted verifier scores, sandboxed.")
+    chosen = (" The winner is the best of the run's leading programs on the validation set (never "
+              "shown to the LLM), not only the best on train." if "validation" in sets else "")
+    st.caption(f"objective: **{metric}** ({direction}); trusted verifier scores, sandboxed.{chosen}")
     if base.empty or "test" not in table.columns:
         st.warning("The baselines or the winner's held-out score are not in the archive yet: they are "
                    "scored by the run's final report, by `evolve export`, or by the Export button on "
