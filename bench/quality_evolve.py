@@ -13,7 +13,8 @@ the run's best-so-far train score by LLM calls (a program counts from the number
 rows recorded before it was stored), the winner (``Archive.winner``: chosen on the problem's
 validation set where it has one), children and failed children, duplicates (an iteration with
 outcome ``duplicate``, or whose child has the normalised code of an earlier program of the run),
-behaviour duplicates (status ``same``) and repairs (iterations with edit_kind ``repair``).
+behaviour duplicates (status ``same``) and repairs (iterations with edit_kind ``repair``). A
+child that failed but whose guarded program (edit kind ``guard``, no LLM call) passed is valid.
 """
 
 from __future__ import annotations
@@ -175,7 +176,11 @@ def _trace(con: sqlite3.Connection, run_id: int, key: RunKey, budget: int, wall:
         if outcome == "child" and child in hashes:
             if any(hashes[other] == hashes[child] for other in programs if other < child):
                 duplicates += 1
-    child_status = [programs[c][1] for _, outcome, _, c in iterations
+    # a child whose guarded program (no LLM call: evolve/guards.py) passed counts as valid
+    rescued = {parent for parent, in con.execute(
+        "select parent_id from programs where run_id = ? and edit_kind = 'guard' and status = 'ok'",
+        (run_id,))}
+    child_status = [("ok" if c in rescued else programs[c][1]) for _, outcome, _, c in iterations
                     if outcome == "child" and c in programs]
     children = [s for s in child_status if s != "pending"]
     # a repair's outcome: its own child's status (a repair that repeated a program made none)

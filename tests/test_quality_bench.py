@@ -63,7 +63,8 @@ def test_proxy_injects_missing_seeds_keeps_given_ones_and_counts(tmp_path):
 
 
 FIXTURES = ROOT / "tests" / "fixtures"
-CRASH = "return d_j / (w_j - w_j)"  # ZeroDivisionError on every call: a failing child to repair
+CRASH = "return d_j + w_j.real[0]"  # TypeError on every call: a failing child to repair (a
+# division by zero would be guarded without a repair call)
 DISPATCH = ("def schedule(p, w, d):\n    left, t, order = set(range(len(p))), 0, []\n"
             "    while left:\n        j = min(left, key=lambda j: (priority(p[j], w[j], d[j], t), j))\n"
             "        order.append(j)\n        left.remove(j)\n        t += p[j]\n    return order\n")
@@ -81,7 +82,7 @@ def _reply(n: int, body: dict) -> Step:
     call made within the 4 calls)."""
     if n == 1:
         return Step(content=_rule(CRASH))
-    if "ZeroDivisionError" in json.dumps(body["messages"]):
+    if "TypeError" in json.dumps(body["messages"]):
         return Step(content=_rule("return max(p_j, d_j - t) / w_j"))
     return Step(content=_rule(f"return max(p_j, d_j - t) / w_j + {n} * 1e-9 * d_j"), delay=1.0)
 
