@@ -11,6 +11,7 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 
 
 class _Strict(BaseModel):
@@ -18,33 +19,45 @@ class _Strict(BaseModel):
 
 
 class ModelEntry(_Strict):
+    """One model of the pool."""
+
     name: str = Field(description="litellm model string, e.g. openai/gpt-4o-mini")
-    weight: float = Field(1.0, gt=0)
-    api_base: str | None = None
-    temperature: float = Field(0.7, ge=0, le=2)
-    max_tokens: int = Field(4096, ge=16)
+    weight: float = Field(1.0, gt=0, description="relative share of proposals drawn from this model")
+    api_base: str | None = Field(None, description="OpenAI-compatible server URL (none: the provider's own)")
+    temperature: float = Field(0.7, ge=0, le=2, description="sampling temperature (raised per repeat: "
+                               "hygiene.reheat)")
+    max_tokens: int = Field(4096, ge=16, description="reply length cap in tokens")
     style: Literal["full", "compact"] = Field(
         "full", description="full: long prompt, SEARCH/REPLACE diffs or rewrites; compact: short "
         "prompt, rewrite of the evolved function only (small local models)")
 
 
 class LlmConfig(_Strict):
-    models: list[ModelEntry] = []
-    timeout_seconds: float = Field(120.0, gt=0)
-    retries: int = Field(4, ge=0, le=20)
-    backoff_seconds: float = Field(1.0, ge=0)
-    backoff_max_seconds: float = Field(30.0, ge=0)
+    """Which models propose programs, and how requests are retried."""
+
+    models: list[ModelEntry] = Field([], description="the model pool (empty: --model, OPENAI_API_KEY "
+                                     "or the embedded model, in that order)")
+    timeout_seconds: float = Field(120.0, gt=0, description="one request's time limit")
+    retries: int = Field(4, ge=0, le=20, description="retries of a failed or timed-out request")
+    backoff_seconds: float = Field(1.0, ge=0, description="first wait before a retry (doubles, "
+                                   "with jitter)")
+    backoff_max_seconds: float = Field(30.0, ge=0, description="longest wait before a retry")
 
 
 class SearchConfig(_Strict):
-    islands: int = Field(3, ge=1, le=64)
+    """Islands, migration and how parents are chosen."""
+
+    islands: int = Field(3, ge=1, le=64, description="independent populations (each starting "
+                         "program gets its own)")
     migration_interval: int = Field(20, ge=1, description="iterations between ring migrations")
     fitness_ratio: float = Field(0.6, ge=0, description="share of fitness-weighted parent picks")
     elite_ratio: float = Field(0.2, ge=0, description="share of picks of the island's best")
     random_ratio: float = Field(0.2, ge=0, description="share of uniform picks over the grid")
     novelty_bonus: float = Field(1.0, ge=0, description="weight 1/(1 + bonus * children)")
-    top_inspirations: int = Field(2, ge=0, le=10)
-    diverse_inspirations: int = Field(2, ge=0, le=10)
+    top_inspirations: int = Field(2, ge=0, le=10, description="best programs of the island shown "
+                                  "in full prompts")
+    diverse_inspirations: int = Field(2, ge=0, le=10, description="programs from other grid cells "
+                                      "shown in full prompts")
 
     @model_validator(mode="after")
     def _ratios(self) -> SearchConfig:
@@ -54,19 +67,27 @@ class SearchConfig(_Strict):
 
 
 class EditConfig(_Strict):
+    """The form of the change asked of the model."""
+
     diff_ratio: float = Field(0.8, ge=0, le=1, description="share of prompts asking for a diff; "
                                                            "the rest ask for a full rewrite")
-    max_code_chars: int = Field(40_000, ge=100)
+    max_code_chars: int = Field(40_000, ge=100, description="a longer child is rejected unevaluated")
 
 
 class StopConfig(_Strict):
-    iterations: int = Field(50, ge=0)
-    budget_usd: float | None = Field(None, ge=0)
-    target_score: float | None = None
-    wall_seconds: float | None = Field(None, gt=0)
+    """When the run ends (the first limit reached)."""
+
+    iterations: int = Field(50, ge=0, description="LLM proposals (iterations) in the run")
+    budget_usd: float | None = Field(None, ge=0, description="stop once LLM spending reaches this "
+                                     "(litellm's price map; unknown models count $0 and say so)")
+    target_score: float | None = Field(None, description="stop once a program's combined score "
+                                       "reaches this")
+    wall_seconds: float | None = Field(None, gt=0, description="stop after this long")
 
 
 class ExecutorConfig(_Strict):
+    """Where evaluations run and how lost work is recovered."""
+
     kind: Literal["local", "celery"] = Field("local", description="where evaluations run")
     broker: str = Field("redis://127.0.0.1:6379/0", description="Celery broker URL (celery only)")
     max_attempts: int = Field(3, ge=1, le=20, description="worker deaths before an evaluation "
@@ -84,6 +105,8 @@ REHEAT_CAP = 1.0  # bench/local_llm.py probe: valid replies fall from 81% at 0.3
 
 
 class HygieneConfig(_Strict):
+    """Calls not wasted on repeats."""
+
     request_seed: bool = Field(True, description="a fresh sampling seed on every LLM request")
     dedupe: bool = Field(True, description="a child equal to any earlier program of the run up to "
                                            "comments, docstrings and layout is not evaluated")
@@ -97,11 +120,17 @@ class HygieneConfig(_Strict):
 
 
 class RepairConfig(_Strict):
+    """One repair call for a failing child."""
+
     enabled: bool = Field(True, description="a child failing with an exception or invalid output "
-                                            "gets one repair call before it counts as failed")
+                          "gets one repair call (its code, the error, the values that triggered it) "
+                          "before it counts as failed; one failing with ZeroDivisionError or a math "
+                          "domain error is first guarded without a call (evolve/guards.py)")
 
 
 class TuningConfig(_Strict):
+    """CMA-ES tuning of the numeric constants of new island bests."""
+
     enabled: bool = Field(True, description="tune the numeric constants of new island bests")
     budget: int = Field(40, ge=1, le=10_000, description="settings scored per tuning")
     batch: int = Field(8, ge=1, le=256, description="settings scored in one sandbox session")
@@ -109,12 +138,16 @@ class TuningConfig(_Strict):
 
 
 class PromptConfig(_Strict):
+    """What prompts show beyond the program."""
+
     edge_cases: bool = Field(True, description="the brief's 'Inputs that break naive code' section")
     failing_values: bool = Field(True, description="the values that made a candidate fail, in "
                                                    "the feedback shown to the LLM")
 
 
 class RunConfig(_Strict):
+    """A run: every section, the starting programs and the seed."""
+
     llm: LlmConfig = LlmConfig()
     search: SearchConfig = SearchConfig()
     edits: EditConfig = EditConfig()
@@ -126,10 +159,12 @@ class RunConfig(_Strict):
     prompts: PromptConfig = PromptConfig()
     seeds: list[str] = Field(["initial"], min_length=1, description="starting programs: initial, "
                              "baselines (all of the problem's), or baseline names; each on its own island")
-    proposals_in_flight: int = Field(2, ge=1, le=256)
-    evaluations_in_flight: int = Field(2, ge=1, le=256)
-    seed: int = 0
-    final_report: bool = True
+    proposals_in_flight: int = Field(2, ge=1, le=256, description="LLM requests at once (embedded "
+                                     "model: one per llama.cpp server unless set)")
+    evaluations_in_flight: int = Field(2, ge=1, le=256, description="evaluations at once (local "
+                                       "worker processes)")
+    seed: int = Field(0, description="seeds parent choice and the per-request sampling seeds")
+    final_report: bool = Field(True, description="score the winner on the held-out set at the end")
 
 
 class ConfigError(Exception):
@@ -152,6 +187,24 @@ def _line_of(root: yaml.Node | None, loc: tuple) -> int | None:
         else:
             return line
     return line
+
+
+def section_model(field: FieldInfo) -> type[BaseModel] | None:
+    """The config section a field holds (itself or as list items), or None for a plain value."""
+    inner = field.annotation
+    for candidate in (inner, *getattr(inner, "__args__", ())):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _keys_at(loc: tuple) -> list[str]:
+    """The keys a config accepts at ``loc`` (list indices skipped)."""
+    model: type[BaseModel] = RunConfig
+    for key in loc:
+        field = None if isinstance(key, int) else model.model_fields.get(str(key))
+        model = (section_model(field) if field else None) or model
+    return list(model.model_fields)
 
 
 def load_config(path: Path | None) -> RunConfig:
@@ -179,6 +232,7 @@ def load_config(path: Path | None) -> RunConfig:
             key = ".".join(str(x) for x in loc) or "(top level)"
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
-                msg = "unknown key (check the spelling; see docs/configuration.md)"
+                keys = ", ".join(_keys_at(loc[:-1]))
+                msg = f"unknown key (known here: {keys}; see docs/configuration.md)"
             lines.append(f"{path}:{line}: {key}: {msg}")
         raise ConfigError("\n".join(lines)) from exc

@@ -7,7 +7,9 @@ brief warns and the error has been shown: in one 30-call smtt run, 8 of 12 faile
 ``ZeroDivisionError`` and 2 ``math domain error``. For a child that failed so, the function the
 error names is rewritten: every divisor ``b`` of ``/``, ``//`` and ``%`` that is not a non-zero
 number becomes ``(b or 1)``, and the argument ``x`` of ``log``, ``log2``, ``log10`` (``math.`` or
-imported) becomes ``max(x, 1e-12)`` and of ``sqrt`` ``max(x, 0)``. Each equals the original
+imported) becomes ``max(x, 1e-12)`` and of ``sqrt`` ``max(x, 0)``; a two-argument ``log(x, b)``
+(which divides by ``log(b)``, zero for base 1) becomes ``(log(x) / (log(b) or 1))``, whose
+arguments are then floored like any other. Each equals the original
 wherever the original did not raise (up to logarithms of positive numbers below 1e-12), so the
 guarded program computes what the proposal computed wherever it did not crash. Only those
 expressions' text changes; comments and layout stay.
@@ -39,15 +41,21 @@ def _floored(node: ast.expr) -> bool:
             and len(node.args) == 2 and isinstance(node.args[1], ast.Constant))
 
 
-def _domain_call(node: ast.AST) -> str | None:
-    """The floor for the argument of a one-argument ``log``/``sqrt`` call, if it is one."""
-    if not isinstance(node, ast.Call) or len(node.args) != 1 or node.keywords:
+def _math_name(node: ast.AST, args: int) -> str | None:
+    """``log``/``sqrt``/... when ``node`` calls that function (bare or ``math.``) with ``args``
+    positional arguments and no keywords."""
+    if not isinstance(node, ast.Call) or len(node.args) != args or node.keywords:
         return None
     f = node.func
     name = f.id if isinstance(f, ast.Name) else (
         f.attr if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "math"
         else None)
-    return DOMAIN_FLOORS.get(name or "")
+    return name if name in DOMAIN_FLOORS else None
+
+
+def _domain_call(node: ast.AST) -> str | None:
+    """The floor for the argument of a one-argument ``log``/``sqrt`` call, if it is one."""
+    return DOMAIN_FLOORS.get(_math_name(node, 1) or "")
 
 
 def _function(tree: ast.Module, name: str) -> ast.FunctionDef | None:
@@ -63,23 +71,33 @@ def _offset(lines: list[str], lineno: int, col: int) -> int:
     return sum(len(x) for x in lines[:lineno - 1]) + len(line.encode()[:col].decode(errors="ignore"))
 
 
-def _first_unguarded(code: str, name: str) -> tuple[int, int, str, str] | None:
-    """Text span, prefix and suffix of the first expression in function ``name`` still to guard."""
+def _first_unguarded(code: str, name: str) -> tuple[int, int, str] | None:
+    """Text span of the first expression in function ``name`` still to guard, and its guarded
+    text."""
     fn = _function(ast.parse(code), name)
     if fn is None:
         return None
     lines = code.splitlines(keepends=True)
-    todo: list[tuple[ast.expr, str, str]] = []
+
+    def span(e: ast.AST) -> tuple[int, int]:
+        return _offset(lines, e.lineno, e.col_offset), _offset(lines, e.end_lineno, e.end_col_offset)
+
+    def text(e: ast.AST) -> str:
+        start, end = span(e)
+        return code[start:end]
+
+    todo: list[tuple[int, int, str]] = []
     for node in ast.walk(fn):
         if isinstance(node, ast.BinOp) and isinstance(node.op, DIVISIONS) and not _guarded(node.right):
-            todo.append((node.right, "(", " or 1)"))
+            todo.append((*span(node.right), f"({text(node.right)} or 1)"))
         elif isinstance(node, ast.AugAssign) and isinstance(node.op, DIVISIONS) and not _guarded(node.value):
-            todo.append((node.value, "(", " or 1)"))
+            todo.append((*span(node.value), f"({text(node.value)} or 1)"))
         elif (floor := _domain_call(node)) is not None and not _floored(node.args[0]):
-            todo.append((node.args[0], "max(", f", {floor})"))
-    spans = [(_offset(lines, e.lineno, e.col_offset), _offset(lines, e.end_lineno, e.end_col_offset),
-              pre, post) for e, pre, post in todo]
-    return min(spans) if spans else None
+            todo.append((*span(node.args[0]), f"max({text(node.args[0])}, {floor})"))
+        elif _math_name(node, 2) == "log":
+            log, (x, base) = text(node.func), node.args
+            todo.append((*span(node), f"({log}({text(x)}) / ({log}({text(base)}) or 1))"))
+    return min(todo) if todo else None
 
 
 def guard(code: str, name: str) -> str:
@@ -90,8 +108,8 @@ def guard(code: str, name: str) -> str:
             found = _first_unguarded(code, name)
             if found is None:
                 break
-            start, end, pre, post = found
-            code = f"{code[:start]}{pre}{code[start:end]}{post}{code[end:]}"
+            start, end, guarded = found
+            code = f"{code[:start]}{guarded}{code[end:]}"
     except SyntaxError:
         return code
     return code

@@ -23,7 +23,10 @@ def test_valid_file(tmp_path):
 
 @pytest.mark.parametrize("text, expected", [
     ("search:\n  islands: 0\n", ":2: search.islands: Input should be greater than or equal to 1"),
-    ("stop:\n  iterations: 10\n  budget: 3\n", ":3: stop.budget: unknown key"),
+    ("stop:\n  iterations: 10\n  budget: 3\n",
+     ":3: stop.budget: unknown key (known here: iterations, budget_usd, target_score, wall_seconds;"),
+    ("llm:\n  models:\n    - nme: x\n", "llm.models.0.nme: unknown key (known here: name, weight,"),
+    ("sed: 1\n", ":1: sed: unknown key (known here: llm, search, edits,"),
     ("llm:\n  models:\n    - weight: 1\n", ":3: llm.models.0.name: Field required"),
     ("search: [1, 2\n", ": not valid YAML"),
     ("- just a list\n", ":1: the config must be a mapping"),
@@ -35,6 +38,27 @@ def test_errors_name_file_line_and_key(tmp_path, text, expected):
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert str(path) in str(err.value) and expected in str(err.value)
+
+
+def test_the_configuration_reference_is_current():
+    """docs/configuration.md is rendered from the models; regenerate with python -m evolve.config_doc."""
+    from evolve.config_doc import DOC, render
+
+    assert DOC.read_text(encoding="utf-8") == render(), "run: python -m evolve.config_doc"
+    for section in ("## llm\n", "## llm.models[]\n", "## stop\n", "## tuning\n"):
+        assert section in render()
+    assert "| `request_seed` | bool | `True` | a fresh sampling seed on every LLM request |" in render()
+
+
+def test_the_readme_example_config_loads(tmp_path):
+    from evolve.config_doc import DOC
+
+    readme = (DOC.parent.parent / "README.md").read_text(encoding="utf-8")
+    example = readme.split("For example:\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "run.yaml"
+    path.write_text(example)
+    cfg = load_config(path)
+    assert cfg.seed == 1 and cfg.seeds == ["baselines"] and len(cfg.llm.models) == 2
 
 
 def test_missing_file(tmp_path):

@@ -17,6 +17,7 @@ def priority(p_j, w_j, d_j, t):
     x = w_j / (d_j / (t - 3)) + p_j // 2 + 7 % d_j + math.log(d_j - p_j - t) / 100
     x += log(max(t, 1)) + math.sqrt(t - 5) / 2.0 / (t or 1)
     x /= d_j
+    x += math.log(d_j + 1, p_j) + log(t, w_j)
     return slack * x
 
 
@@ -51,6 +52,8 @@ def test_guarded_program_equals_the_original_wherever_it_did_not_crash():
     assert "slack = max(0, (d_j - p_j) / (t or 1) + 1)  # zero at t == 0 ü" in guarded
     assert "math.log(max(d_j - p_j - t, 1e-12))" in guarded and "log(max(t, 1))" in guarded
     assert "math.sqrt(max(t - 5, 0)) / 2.0 / (t or 1)" in guarded and "x /= (d_j or 1)" in guarded
+    assert "(math.log(max(d_j + 1, 1e-12)) / (math.log(max(p_j, 1e-12)) or 1))" in guarded
+    assert "(log(max(t, 1e-12)) / (log(max(w_j, 1e-12)) or 1))" in guarded
     assert guarded.split("def schedule")[1] == PROGRAM.split("def schedule")[1]
     assert guard(guarded, "priority") == guarded  # nothing left to guard
 
