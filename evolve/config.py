@@ -126,6 +126,9 @@ class RepairConfig(_Strict):
                           "gets one repair call (its code, the error, the values that triggered it) "
                           "before it counts as failed; one failing with ZeroDivisionError or a math "
                           "domain error is first guarded without a call (evolve/guards.py)")
+    trials: int | None = Field(4, ge=1, description="repair calls made before further ones are "
+                               "asked only while repairs give a valid program at least as often as "
+                               "fresh proposals do in this run (none: always repair)")
 
 
 class TuningConfig(_Strict):

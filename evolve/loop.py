@@ -100,6 +100,7 @@ class Controller:
         self._tunings: set[asyncio.Task] = set()
         self._tuning_slot = asyncio.Semaphore(1)  # one tuning at a time: children keep a worker
         self._repairs: deque[int] = deque()  # failed children waiting for their repair call
+        self._repairs_paused = False  # repairs gave valid programs less often than proposals
         self._tuned: set[int] = set()  # programs tuned (or being tuned) in this run
         self._interrupted: str | None = None
         self._fatal: str | None = None
@@ -461,8 +462,20 @@ class Controller:
                            f"errors; evaluating program {child_id}")
                 await self._evaluate(self.archive.program(child_id), islands)
                 return
-        if origin in LLM_EDITS:
+        if origin in LLM_EDITS and self._repair_pays():
             self._repairs.append(prog.id)
+
+    def _repair_pays(self) -> bool:
+        """Whether a repair call is worth a proposal call here (say so when that changes)."""
+        trials = self.cfg.repair.trials
+        calls = self.archive.call_yield(self.run_id)
+        pays = trials is None or calls.repair_pays(trials)
+        if pays == self._repairs_paused:
+            self._repairs_paused = not pays
+            self._note(f"repair calls {'paused' if not pays else 'resumed'}: {calls.repair_valid} of "
+                       f"{calls.repair_calls} gave a valid program, fresh proposals "
+                       f"{calls.proposal_valid} of {calls.proposal_calls}")
+        return pays
 
     # -- constant tuning ---------------------------------------------------------------------
     async def _tune(self, prog: ProgramView) -> None:

@@ -134,10 +134,12 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
                     f"{calls[3]} out")
     summary.add_row("cost", f"${calls[1]:.4f}" + (f" ({unpriced} calls of unknown price counted as $0)"
                                                     if unpriced else ""))
-    repair_calls = outcomes_of(archive, run_id, "repair")
-    if repair_calls:
-        summary.add_row("repairs", f"{repair_calls} repair calls, {made.get('repair', 0)} children, "
-                        f"{repaired} passed ({100 * repaired / repair_calls:.0f}% of calls)")
+    calls_by = archive.call_yield(run_id)
+    if calls_by.repair_calls:
+        summary.add_row("repairs", f"{calls_by.repair_calls} repair calls, {made.get('repair', 0)} "
+                        f"children, {repaired} passed ({100 * repaired / calls_by.repair_calls:.0f}% "
+                        f"of calls; fresh proposals: a valid program from {calls_by.proposal_valid} "
+                        f"of {calls_by.proposal_calls} calls)")
     if made.get("guard"):
         summary.add_row("guards", f"{made['guard']} failed children guarded against division by zero "
                         f"and math domain errors (no LLM call), {guarded} passed")
@@ -172,13 +174,6 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
                       f"{p.combined_score:.6g}", *("-" if v is None else f"{v:.6g}" for v in other),
                       p.cell or "-")
     return summary, table
-
-
-def outcomes_of(archive: Archive, run_id: int, edit_kind: str) -> int:
-    """Iterations (LLM calls) of one edit kind, whatever came of them."""
-    with archive.session() as s:
-        return s.scalar(select(func.count()).select_from(Iteration).where(
-            Iteration.run_id == run_id, Iteration.edit_kind == edit_kind)) or 0
 
 
 def record_test_evaluation(archive: Archive, program_id: int, out: dict) -> None:

@@ -71,9 +71,12 @@ def test_division_by_zero_is_guarded_without_a_call(tmp_path):
     assert query(db, "select count(*) from iterations") == [(4,)]
     assert query(db, "select count(*) from llm_calls") == [(4,)]
     status = run_cli("status", "g", "--runs-dir", str(tmp_path / "runs"), env=env())
+    shown = " ".join(status.stdout.split())
     assert "2 failed children guarded against division by zero and math domain errors (no LLM " \
-           "call), 1 passed" in \
-        " ".join(status.stdout.split())
+           "call), 1 passed" in shown
+    # a proposal whose guarded child passed gave a valid program; the two rejected replies did not
+    assert "1 repair calls, 1 children, 1 passed (100% of calls; fresh proposals: a valid program " \
+           "from 1 of 3 calls)" in shown
 
 
 @pytest.mark.slow
@@ -132,8 +135,43 @@ def test_duplicates_same_behaviour_and_one_repair(tmp_path):
     assert sorted(s for (s,) in query(db, "select seed from llm_calls")) == sorted(seeds)
     status = run_cli("status", "q", "--runs-dir", str(tmp_path / "runs"), env=env())
     assert status.returncode == 0, status.stderr
-    assert "1 repair calls, 1 children, 1 passed (100% of calls)" in status.stdout
+    assert "1 repair calls, 1 children, 1 passed (100% of calls;" in status.stdout
     assert "same behaviour" in status.stdout
+
+
+@pytest.mark.slow
+def test_repairs_pause_while_they_yield_less_than_fresh_proposals(tmp_path):
+    """A model that answers every repair with the failing code unchanged (the embedded 1.5B model
+    did so in 11 of 20 replayed repairs) gets ``repair.trials`` repair calls, then none while fresh
+    proposals give valid programs more often; the calls go to proposals instead."""
+    count = iter(range(1, 100))
+
+    def reply(n: int, body: dict) -> Step:
+        prompt = body["messages"][-1]["content"]
+        if "failed the verifier" in prompt:  # echo the failing function: an unchanged edit
+            return Step(content="```python\n" + prompt.split("```python\n")[1].split("```")[0] + "```",
+                        delay=0.5)
+        k = next(count)
+        body_ = f"return d_j + w_j.real[{k}]" if k % 2 else f"return d_j + {k} * p_j"  # TypeError / ok
+        return Step(content=rule(body_), delay=0.5)
+
+    with StubLLM(responder=reply) as stub:
+        cfg = compact_config(tmp_path, stub.url, "search:\n  islands: 1\ntuning:\n  enabled: false\n"
+                             "repair:\n  trials: 2\n")
+        res = run_cli("run", "smtt_small", "--config", cfg, "--iterations", "12", "--runs-dir",
+                      str(tmp_path / "runs"), "--run-name", "p", env=env())
+    assert res.returncode == 0, res.stdout + res.stderr
+    db = tmp_path / "runs" / "p" / "archive.db"
+    repairs = query(db, "select outcome, reason from iterations where edit_kind = 'repair'")
+    assert repairs == [("rejected", "the edit leaves the program unchanged")] * 2
+    failed = query(db, "select count(*) from programs where status = 'failed'")[0][0]
+    valid = query(db, "select count(*) from programs where status = 'ok' and edit_kind = 'function'")[0][0]
+    assert failed >= 4 and valid >= 4  # later failures got no repair call: 10 proposals, 2 repairs
+    assert len(stub.requests) == 12
+    assert "repair calls paused: 0 of 2 gave a valid program, fresh proposals" in " ".join(res.stdout.split())
+    status = run_cli("status", "p", "--runs-dir", str(tmp_path / "runs"), env=env())
+    assert "2 repair calls, 0 children, 0 passed (0% of calls; fresh proposals: a valid program " \
+           f"from {valid} of 10 calls)" in " ".join(status.stdout.split())
 
 
 @pytest.mark.slow

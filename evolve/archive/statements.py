@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from functools import cache
 
-from sqlalchemy import Insert, Integer, bindparam, func, or_, select, update
+from sqlalchemy import Insert, Integer, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 
 from evolve.archive.models import Elite, Evaluation, Iteration, LlmCall, Program
 
@@ -46,6 +47,16 @@ FAILED_ATTEMPTS = (select(Iteration.outcome, Iteration.reason, Evaluation.error,
                    .where(Iteration.run_id == bindparam("run_id"),
                           Iteration.parent_id == bindparam("parent_id"))
                    .order_by(Iteration.number.desc()).limit(LIMIT))
+# LLM calls by purpose (repair or proposal) and how many gave a new valid program: a child that
+# passed, or whose guarded version passed (duplicates, rejections, same-behaviour children do not)
+_GUARD = aliased(Program)
+_VALID = or_(Program.status == "ok", exists().where(_GUARD.parent_id == Program.id,
+                                                     _GUARD.edit_kind == "guard", _GUARD.status == "ok"))
+CALL_YIELD = (select(Iteration.edit_kind == "repair", func.count(),
+                     func.sum(case(((Iteration.outcome == "child") & _VALID, 1), else_=0)))
+              .outerjoin(Program, Program.id == Iteration.child_id)
+              .where(Iteration.run_id == bindparam("run_id"), Iteration.edit_kind != "tune")
+              .group_by(Iteration.edit_kind == "repair"))
 TOP_PROGRAMS = (select(Program.id, Program.combined_score)
                 .where(Program.run_id == bindparam("run_id"), Program.combined_score.is_not(None))
                 .order_by(Program.combined_score.desc(), Program.id).limit(LIMIT))

@@ -37,6 +37,23 @@ PROGRAM_CACHE = 4096  # evaluated programs kept in memory (parents and inspirati
 
 
 @dataclass(frozen=True)
+class CallYield:
+    """LLM calls of a run by purpose and how many gave a new valid program."""
+    repair_calls: int
+    repair_valid: int
+    proposal_calls: int
+    proposal_valid: int
+
+    def repair_pays(self, trials: int) -> bool:
+        """Whether a repair call is expected to give a valid program at least as often as a fresh
+        proposal (Laplace-smoothed rates), after ``trials`` repair calls to learn it."""
+        if self.repair_calls < trials:
+            return True
+        return ((self.repair_valid + 1) / (self.repair_calls + 2)
+                >= (self.proposal_valid + 1) / (self.proposal_calls + 2))
+
+
+@dataclass(frozen=True)
 class ProgramView:
     """A program row detached from its session."""
 
@@ -280,6 +297,14 @@ class Archive:
         return sum(outcome == "duplicate" or (outcome == "rejected" and reason == UNCHANGED)
                    or (outcome == "child" and kind == "same")
                    for outcome, reason, _error, kind, _child in self._latest_attempts(run_id, parent_id, k))
+
+    def call_yield(self, run_id: int) -> CallYield:
+        """How many LLM calls went to repairs and to proposals, and how many of each gave a new
+        valid program."""
+        with self._read() as c:
+            rows = {bool(repair): (calls, valid or 0)
+                    for repair, calls, valid in c.execute(sql.CALL_YIELD, {"run_id": run_id})}
+        return CallYield(*rows.get(True, (0, 0)), *rows.get(False, (0, 0)))
 
     def failed_attempts(self, run_id: int, parent_id: int, k: int) -> list[str]:
         """Why the latest proposals from this parent went nowhere (rejections, failed children)."""

@@ -203,9 +203,12 @@ def test_forged_frames_do_not_count(level):
     assert run(quiet) == ("ok", "honest")
 
 
-@pytest.mark.parametrize("expr, needle", [("float('nan')", "JSON"), ("float('inf')", "JSON"),
-                                          ("{1, 2}", "not JSON serializable"),
-                                          ("object()", "not JSON serializable")])
+@pytest.mark.parametrize("expr, needle", [
+    ("float('nan')", "f() returned nan or inf; return finite numbers"),
+    ("[1.0, float('inf')]", "f() returned nan or inf; return finite numbers"),
+    ("{1, 2}", "f() returned a value that is not plain data (TypeError: Object of type set is not"),
+    ("object()", "not JSON serializable"),
+    ("(lambda x: x.append(x) or x)([])", "f() returned a structure that contains itself")])
 def test_non_json_replies(level, expr, needle):
     kind, msg = run(f"def f():\n    return {expr}\n")
     assert kind == "exception" and needle in msg
