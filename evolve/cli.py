@@ -175,7 +175,7 @@ def baseline(problem: str,
         finally:
             executor.close()
         console.print(baseline_table(spec, results, names, f"{problem} baselines "
-                                     f"({spec.objective.direction} {spec.objective.metric})"))
+                                     f"({spec.objective.direction} {spec.objective.metric})", console.width))
         for s in names:
             console.print(f"  {s}: {escape(spec.sets[s].about)}", highlight=False)
         for (name, s), out in results.items():
@@ -406,7 +406,7 @@ def verify(path: Annotated[Path, typer.Argument(help="a policy module (exported 
             results = asyncio.run(evaluate_many(executor, spec, {path.name: path.read_text()}, names))
         finally:
             executor.close()
-        console.print(baseline_table(spec, results, names, f"{path} on {problem}"))
+        console.print(baseline_table(spec, results, names, f"{path} on {problem}", console.width))
         failed = [f"{s}: {out['error']}" for (_, s), out in results.items() if not out["ok"]]
         if failed:
             raise UserError(f"{path} failed verification: " + "; ".join(failed)[:500])

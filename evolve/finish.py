@@ -77,7 +77,7 @@ def _report(handle: RunHandle, executor, best: ProgramView, choice: Selection,
             if st.edit_kind == "baseline" and st.id != best.id and out is not None:
                 record_test_evaluation(archive, st.id, out)
     console.print(baseline_table(spec, results, sets, f"{spec.name}: winner vs starting points and "
-                                 "baselines"))
+                                 "baselines", console.width))
     st = standing(archive, handle.run_id, spec.objective.metric)
     if st is not None:
         for line in standing_lines(spec, st):

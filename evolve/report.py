@@ -62,20 +62,17 @@ def fmt(x: float | None) -> str:
 
 
 def baseline_table(spec: ProblemSpec, results: dict[tuple[str, str], dict], sets: list[str],
-                   title: str) -> Table:
-    """Objective per set, then the problem's ``report`` metrics, then per-group aggregate gaps."""
+                   title: str, width: int | None = None) -> Table:
+    """Objective per set, then the problem's ``report`` metrics, then per-group aggregate gaps:
+    one row per policy, or, where that would not fit ``width`` characters (an 80-column terminal
+    showed cant_be_late's ten columns as 'tra…'), one row per figure and a column per policy."""
     metric = spec.objective.metric
-    table = Table(title=title)
-    table.add_column("policy")
     extra = {s: metric_columns(results, s) for s in sets}
-    for s in sets:
-        table.add_column(f"{s} {metric}", justify="right")
-        for col in spec.report:
-            table.add_column(f"{s} {col}", justify="right")
-        for col in extra[s]:
-            table.add_column(f"{s} {col.replace('aggregate_gap_', 'agg ')}", justify="right")
+    header = [f"{s} {c.replace('aggregate_gap_', 'agg ')}" for s in sets
+              for c in [metric, *spec.report, *extra[s]]]
+    rows: dict[str, list[str]] = {}
     for name in dict.fromkeys(n for n, _ in results):
-        row = [name]
+        row = rows[name] = []
         for s in sets:
             out = results.get((name, s))
             if out is None or not out["ok"]:
@@ -85,8 +82,25 @@ def baseline_table(spec: ProblemSpec, results: dict[tuple[str, str], dict], sets
                        else fmt(out["metrics"].get(metric)))
             row += [fmt(out["metrics"].get(c)) for c in spec.report]
             row += [pct(out["metrics"].get(c)) for c in extra[s]]
-        table.add_row(*row)
+    table = Table(title=title)
+    if width is None or _natural_width(["policy", *header], [[n, *r] for n, r in rows.items()]) <= width:
+        table.add_column("policy")
+        for col in header:
+            table.add_column(col, justify="right")
+        for name, row in rows.items():
+            table.add_row(name, *row)
+        return table
+    table.add_column("")
+    for name in rows:
+        table.add_column(name, justify="right")
+    for k, col in enumerate(header):
+        table.add_row(col, *(row[k] for row in rows.values()))
     return table
+
+
+def _natural_width(header: list[str], rows: list[list[str]]) -> int:
+    """Characters a rich table needs to show every cell unwrapped (borders and padding included)."""
+    return sum(max(len(x) for x in column) + 3 for column in zip(header, *rows)) + 1
 
 
 def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, Table]:
