@@ -280,6 +280,8 @@ class Controller:
 
     # -- proposals ---------------------------------------------------------------------------
     def _start_proposal(self) -> None:
+        if self._repairs and not self._repair_pays():  # queued before repairs were found not to pay
+            self._repairs.clear()
         if self._repairs:
             self._track(self._proposals, self._repair(self._repairs.popleft()))
             return

@@ -163,7 +163,7 @@ def test_repairs_pause_while_they_yield_less_than_fresh_proposals(tmp_path):
     assert res.returncode == 0, res.stdout + res.stderr
     db = tmp_path / "runs" / "p" / "archive.db"
     repairs = query(db, "select outcome, reason from iterations where edit_kind = 'repair'")
-    assert repairs == [("rejected", "the edit leaves the program unchanged")] * 2
+    assert repairs == [("rejected", "the edit leaves the program unchanged")] * 2  # none queued after
     failed = query(db, "select count(*) from programs where status = 'failed'")[0][0]
     valid = query(db, "select count(*) from programs where status = 'ok' and edit_kind = 'function'")[0][0]
     assert failed >= 4 and valid >= 4  # later failures got no repair call: 10 proposals, 2 repairs
