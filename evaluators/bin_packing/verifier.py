@@ -42,7 +42,8 @@ def score(instances: list[Instance], packings: list[Packing]) -> tuple[dict[str,
         "new_bin_share": sum(p.opened_by_choice for p in packings) / max(1, sum(p.calls for p in packings)),
         "instances": float(count),
     }
-    lines = ["Instances with the largest excess over the L1 bound ceil(sum(items)/capacity):"]
+    lines = ["Instances with the largest excess over the lower bound (total size of all items / "
+             "capacity, rounded up; known only after the last item, never to priority):"]
     worst = sorted(range(count), key=lambda k: -excess[k])[:3]
     lines += [f"  {instances[k].name} ({instances[k].n} items, capacity {instances[k].capacity}): "
               f"{used[k]} bins vs bound {bounds[k]} ({100 * excess[k]:+.2f}%)" for k in worst]
