@@ -261,7 +261,7 @@ def test_always_none_is_forced_onto_on_demand_and_pays_for_it():
     ("return 'spot'", "invalid", "unknown action 'spot'"),
     ("return {'action': 'SPOT', 'done': 48.0, 'cost': 0.0}", "invalid", "only an action is accepted"),
     ("return ['NONE', 0, {'cost': 0}]", "invalid", "must return"),
-    ("return float('nan')", "exception", "JSON"),
+    ("return float('nan')", "exception", "decide() returned nan or inf"),
     ("import time; time.sleep(5)", "timeout", "time limit"),
 ])
 def test_cheats_and_bad_replies_fail_with_reasons(body, kind, needle):
