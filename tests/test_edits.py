@@ -169,6 +169,20 @@ def test_function_mode_merges_the_reply_into_the_block():
     assert "return list(range(len(p)))" in replaced and "def priority(" in replaced
     with pytest.raises(EditRejected, match="defines no function"):
         apply_reply("```python\nx = 1\n```", seed, "schedule", focus="priority")
+    # "example usage" around the function (a bin_packing reply's call ran before the def, at load)
+    usage = ("```python\nimport math\nK = 2.0\nscore = priority(1, 2, 3, 0)\nn: int = len([1])\n\n"
+             "def priority(p, w, d, t):\n    return K * d - t\n\n\n"
+             "# Example usage:\nitems = [3, 1]\nprint(priority(1, 1, 1, 0))\n"
+             "for k in items:\n    priority(k, 1, 1, 0)\n"
+             "if __name__ == '__main__':\n    schedule([1], [1], [1])\n"
+             "best = schedule([1], [1], [1])\n```")
+    merged = apply_reply(usage, seed, "schedule", focus="priority").code
+    for kept in ("import math", "K = 2.0", "n: int = len([1])", "items = [3, 1]", "return K * d - t"):
+        assert kept in merged, kept
+    for dropped in ("score = priority", "print(", "for k in items", "__main__", "best = schedule"):
+        assert dropped not in merged, dropped
+    namespace = {}
+    exec(compile(merged, "child", "exec"), namespace)  # loads: nothing runs before its definition
 
 
 def test_verbatim_copies_are_the_children_a_copying_reply_would_make():
