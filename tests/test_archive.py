@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from evolve.archive.db import head_revision, sqlite_url
-from evolve.archive.store import Archive, ChildDraft
+from evolve.archive.store import Archive, CallYield, ChildDraft
 
 from .conftest import query
 
@@ -93,6 +93,20 @@ def exercise(a: Archive) -> None:
                       reply="r", prompt_tokens=10, completion_tokens=5, cost=0.25, cost_known=True,
                       latency=0.1, error=None)
     assert a.total_cost(run) == pytest.approx(0.25)
+    # calls by purpose: a failed child whose guard passed counts as a valid proposal; a repair call
+    # whose child failed as a repair without a valid program; duplicates and rejections as nothing
+    guard, _ = a.add_program(run, ChildDraft("def f(x):\n    return (x or 1)\n", exact_only, None, 2, 0,
+                                             edit_kind="guard"), 6, True)
+    a.record_evaluation(guard, set_name="train", evaluator_version="v1", outcome=OUT)
+    _, fix, _ = a.commit_iteration(run, proposal="p7", island=0, parent_id=exact_only, inspiration_ids=[],
+                                   model="m", edit_kind="repair", outcome="child", reason=None,
+                                   child=ChildDraft("def f(x):\n    return x[0]\n", exact_only, None, 2, 0,
+                                                    edit_kind="repair"))
+    a.record_evaluation(fix, set_name="train", evaluator_version="v1",
+                        outcome={**OUT, "ok": False, "combined_score": None, "error_kind": "exception",
+                                 "error": "TypeError"})
+    assert a.call_yield(run) == CallYield(repair_calls=1, repair_valid=0, proposal_calls=6,
+                                          proposal_valid=2)
 
 
 def test_sqlite_schema_comes_from_alembic_and_uses_wal(tmp_path):

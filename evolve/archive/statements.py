@@ -52,11 +52,11 @@ FAILED_ATTEMPTS = (select(Iteration.outcome, Iteration.reason, Evaluation.error,
 _GUARD = aliased(Program)
 _VALID = or_(Program.status == "ok", exists().where(_GUARD.parent_id == Program.id,
                                                      _GUARD.edit_kind == "guard", _GUARD.status == "ok"))
-CALL_YIELD = (select(Iteration.edit_kind == "repair", func.count(),
+CALL_YIELD = (select(Iteration.edit_kind, func.count(),
                      func.sum(case(((Iteration.outcome == "child") & _VALID, 1), else_=0)))
               .outerjoin(Program, Program.id == Iteration.child_id)
-              .where(Iteration.run_id == bindparam("run_id"), Iteration.edit_kind != "tune")
-              .group_by(Iteration.edit_kind == "repair"))
+              .where(Iteration.run_id == bindparam("run_id"))
+              .group_by(Iteration.edit_kind))
 TOP_PROGRAMS = (select(Program.id, Program.combined_score)
                 .where(Program.run_id == bindparam("run_id"), Program.combined_score.is_not(None))
                 .order_by(Program.combined_score.desc(), Program.id).limit(LIMIT))

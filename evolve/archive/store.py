@@ -301,10 +301,12 @@ class Archive:
     def call_yield(self, run_id: int) -> CallYield:
         """How many LLM calls went to repairs and to proposals, and how many of each gave a new
         valid program."""
+        tally = {True: [0, 0], False: [0, 0]}
         with self._read() as c:
-            rows = {bool(repair): (calls, valid or 0)
-                    for repair, calls, valid in c.execute(sql.CALL_YIELD, {"run_id": run_id})}
-        return CallYield(*rows.get(True, (0, 0)), *rows.get(False, (0, 0)))
+            for kind, calls, valid in c.execute(sql.CALL_YIELD, {"run_id": run_id}):
+                tally[kind == "repair"][0] += calls
+                tally[kind == "repair"][1] += valid or 0
+        return CallYield(*tally[True], *tally[False])
 
     def failed_attempts(self, run_id: int, parent_id: int, k: int) -> list[str]:
         """Why the latest proposals from this parent went nowhere (rejections, failed children)."""
