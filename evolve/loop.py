@@ -470,8 +470,10 @@ class Controller:
     def _repair_pays(self) -> bool:
         """Whether a repair call is worth a proposal call here (say so when that changes)."""
         trials = self.cfg.repair.trials
+        if trials is None:
+            return True
         calls = self.archive.call_yield(self.run_id)
-        pays = trials is None or calls.repair_pays(trials)
+        pays = calls.repair_pays(trials)
         if pays == self._repairs_paused:
             self._repairs_paused = not pays
             self._note(f"repair calls {'paused' if not pays else 'resumed'}: {calls.repair_valid} of "

@@ -230,17 +230,6 @@ def _values_line(frame: types.FrameType) -> str:
         return ""
 
 
-def unsendable(name: str, exc: BaseException) -> str:
-    """Why a returned value cannot cross the boundary, said as a fix (json's own words name no
-    function: 'Out of range float values are not JSON compliant')."""
-    if isinstance(exc, ValueError) and "Out of range float" in str(exc):
-        return f"{name}() returned nan or inf; return finite numbers"
-    if isinstance(exc, RecursionError) or "Circular reference" in str(exc):
-        return f"{name}() returned a structure that contains itself"
-    return (f"{name}() returned a value that is not plain data "
-            f"({type(exc).__name__}: {str(exc)[:200]}); return numbers, strings, lists and dicts")
-
-
 def candidate_error(exc: BaseException, code_path: str) -> str:
     """The exception first (what an LLM must fix) with where it happened in the candidate's code,
     then the values of the arguments and locals there, then the candidate's own frames only:
@@ -313,7 +302,7 @@ def run_candidate(fd: int, code_path: str, report: dict) -> None:
                     data = protocol.encode({"ok": result})
                 except BaseException as exc:
                     failed = True
-                    data = protocol.encode({"error": unsendable(name, exc)})
+                    data = protocol.encode({"error": protocol.unsendable(name, exc)})
             protocol.write_all(fd, data)
             if failed:
                 break  # the first failure ends the batch

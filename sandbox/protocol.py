@@ -44,6 +44,17 @@ def encode(obj: Any) -> bytes:
     return HEADER.pack(len(data)) + data
 
 
+def unsendable(name: str, exc: BaseException) -> str:
+    """Why a returned value cannot cross the boundary, said as a fix (json's own words name no
+    function: 'Out of range float values are not JSON compliant')."""
+    if isinstance(exc, ValueError) and "Out of range float" in str(exc):
+        return f"{name}() returned nan or inf; return finite numbers"
+    if isinstance(exc, RecursionError) or "Circular reference" in str(exc):
+        return f"{name}() returned a structure that contains itself"
+    return (f"{name}() returned a value that is not plain data "
+            f"({type(exc).__name__}: {str(exc)[:200]}); return numbers, strings, lists and dicts")
+
+
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
