@@ -146,9 +146,9 @@ def main() -> None:
     ap.add_argument("--skip-probe", action="store_true")
     ap.add_argument("--skip-runs", action="store_true")
     args = ap.parse_args()
-    port = local_server.DEFAULT_PORT
+    port = local_server.base_port()
     started = time.perf_counter()
-    _, fresh = local_server.ensure_server(port=port)
+    _, fresh = local_server.ensure_server(local_model.DEFAULT_MODEL, port)
     print(f"model {local_model.DEFAULT_MODEL} on port {port} "
           f"({'loaded in %.1f s' % (time.perf_counter() - started) if fresh else 'already running'}), "
           f"{local_server.default_threads()} threads")

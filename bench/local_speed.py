@@ -9,12 +9,16 @@ setting, each request with its recorded sampling seed. Prints per setting, side 
 per call (mean, median, max), prompt tokens processed and reused (read from the server's log),
 reply tokens and generation tokens/s, and how many replies give a valid child of their recorded
 parent (``apply_reply``; nothing is evaluated). With ``--temperature 0`` it also counts replies
-equal to the first setting's: speculative decoding must not change a greedy reply.
+equal to the first setting's: speculative decoding must not change a greedy reply (a shaped reply
+counts as equal when it is the plain one cut at the stop).
 
 Settings: ``plain`` (the server as ``evolve run`` starts it), ``lookup`` (prompt-lookup
 speculative decoding: draft tokens copied from n-grams of the prompt; replies restate the
 parent's function), ``cache`` (llama-cpp-python's RAM prompt cache, which keeps the states of
-several prompts instead of only the last one).
+several prompts instead of only the last one), ``flash`` (flash attention), ``shaped`` (the plain
+server, each request with the loop's reply cap and stop at the code block's end:
+``evolve.prompts.reply_shape``), ``begun`` (as shaped, and the reply begun with the function's
+signature and docstring through the completions route, as the loop asks a ChatML model).
 
 Measured (2026-12-04, 2 cores, 1.5B model, llama-cpp-python 0.3.36, the first 10 prompts of a
 100-call smtt run from baselines, temperature 0, ``--calls 10 --temperature 0``):
@@ -46,13 +50,28 @@ from pathlib import Path
 
 from evolve.edits import EditRejected, apply_reply
 from evolve.llm import local_model, local_server
+from evolve.llm.openai_compat import chatml
+from evolve.prompts.reply_shape import function_reply
 
 ROOT = Path(__file__).resolve().parent.parent
-SETTINGS: dict[str, tuple[str, ...]] = {
-    "plain": (),
-    "lookup": ("--draft_model", "prompt-lookup-decoding", "--draft_model_num_pred_tokens", "10"),
-    "lookup4": ("--draft_model", "prompt-lookup-decoding", "--draft_model_num_pred_tokens", "4"),
-    "cache": ("--cache", "true", "--cache_type", "ram"),
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Server flags, and whether requests carry the loop's reply shape (cap and stop)."""
+    flags: tuple[str, ...] = ()
+    shaped: bool = False
+    begun: bool = False
+
+
+SETTINGS: dict[str, Setting] = {
+    "plain": Setting(),
+    "lookup": Setting(("--draft_model", "prompt-lookup-decoding", "--draft_model_num_pred_tokens", "10")),
+    "lookup4": Setting(("--draft_model", "prompt-lookup-decoding", "--draft_model_num_pred_tokens", "4")),
+    "cache": Setting(("--cache", "true", "--cache_type", "ram")),
+    "flash": Setting(("--flash_attn", "true")),
+    "shaped": Setting(shaped=True),
+    "begun": Setting(shaped=True, begun=True),
 }
 _PREFIX = re.compile(r"Llama\.generate: (\d+) prefix-match hit, remaining (\d+) prompt tokens")
 _FOCUS = re.compile(r"Write a better `([A-Za-z_][A-Za-z0-9_]*)`")
@@ -105,19 +124,28 @@ def recorded(db: Path, n: int) -> list[Recorded]:
     return out
 
 
-def ask(port: int, rec: Recorded, temperature: float, max_tokens: int) -> Reply:
+def ask(port: int, rec: Recorded, temperature: float, max_tokens: int, setting: Setting) -> Reply:
     body = {"model": local_model.DEFAULT_MODEL, "messages": rec.messages,
             "temperature": temperature, "max_tokens": max_tokens}
+    route, begun = "chat/completions", ""
+    if setting.shaped and rec.focus:
+        shape = function_reply(rec.parent_code, rec.focus, max_tokens)
+        body.update(max_tokens=shape.max_tokens, stop=list(shape.stop))
+        if setting.begun and shape.prefill:
+            route, begun = "completions", shape.prefill
+            body.update(prompt=chatml(body.pop("messages")) + begun, stop=list(shape.prefill_stop))
     if rec.seed is not None:
         body["seed"] = rec.seed
-    req = urllib.request.Request(f"{local_server.api_base(port)}/chat/completions",
+    req = urllib.request.Request(f"{local_server.api_base(port)}/{route}",
                                  data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"})
     started = time.perf_counter()
     with urllib.request.urlopen(req, timeout=900) as resp:
         data = json.loads(resp.read())
     usage = data.get("usage") or {}
-    return Reply(time.perf_counter() - started, data["choices"][0]["message"]["content"] or "",
+    choice = data["choices"][0]
+    text = begun + (choice["text"] if begun else choice["message"]["content"] or "")
+    return Reply(time.perf_counter() - started, text,
                  usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
 
 
@@ -134,20 +162,52 @@ def replay(setting: str, calls: list[Recorded], port: int, temperature: float,
     log = ROOT / "runs" / f"local-speed-{setting}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     cmd = local_server.serve_command(local_model.DEFAULT_MODEL, port, local_server.default_threads(),
-                                     SETTINGS[setting])
+                                     SETTINGS[setting].flags)
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         local_server.wait_ready(port, local_model.DEFAULT_MODEL, proc, log)
         replies = []
         for i, rec in enumerate(calls, 1):
-            replies.append(ask(port, rec, temperature, max_tokens))
+            replies.append(ask(port, rec, temperature, max_tokens, SETTINGS[setting]))
             print(f"  {setting} {i}/{len(calls)}: {replies[-1].seconds:.1f}s", flush=True)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     prefix = [(int(a), int(b)) for a, b in _PREFIX.findall(log.read_text())][-len(calls):]
     return replies, prefix
+
+
+def p90(values: list[float]) -> float:
+    return statistics.quantiles(values, n=10)[-1] if len(values) > 1 else values[0]
+
+
+def prompt_rate(result: tuple[list[Reply], list[tuple[int, int]]]) -> float:
+    """Prompt tokens processed per second in one setting: each call's seconds split by least
+    squares into its processed prompt tokens (from llama.cpp's log) and its reply tokens."""
+    replies, prefix = result
+    rows = [(b, r.completion_tokens, r.seconds) for (_, b), r in zip(prefix, replies)]
+    fit = _fit(rows)
+    return 1 / fit[0] if fit and fit[0] > 0 else float("nan")
+
+
+def _fit(rows: list[tuple[int, int, float]]) -> tuple[float, float] | None:
+    """Seconds per processed prompt token and per reply token, least squares without intercept."""
+    sxx = sum(a * a for a, _, _ in rows)
+    syy = sum(b * b for _, b, _ in rows)
+    sxy = sum(a * b for a, b, _ in rows)
+    sxt = sum(a * t for a, _, t in rows)
+    syt = sum(b * t for _, b, t in rows)
+    det = sxx * syy - sxy * sxy
+    if len(rows) < 2 or det == 0:
+        return None
+    return (sxt * syy - syt * sxy) / det, (syt * sxx - sxt * sxy) / det
+
+
+def gen_rate(prefix: list[tuple[int, int]], replies: list[Reply], rate: float) -> float:
+    """Reply tokens per second once the processed prompt is paid at the first setting's rate."""
+    gen = sum(r.seconds for r in replies) - sum(b for _, b in prefix) / rate
+    return sum(r.completion_tokens for r in replies) / gen if gen > 0 else float("nan")
 
 
 def main() -> None:
@@ -169,17 +229,21 @@ def main() -> None:
           f"max_tokens {args.max_tokens}", flush=True)
     results = {s: replay(s, calls, args.port, args.temperature, args.max_tokens) for s in names}
     first = results[names[0]][0]
-    print(f"\n{'setting':<9}{'s/call':>8}{'median':>8}{'max':>7}{'prompt tok':>11}{'reused':>8}"
-          f"{'reply tok':>10}{'valid':>7}" + ("  same as " + names[0] if args.temperature == 0 else ""))
+    print(f"\n{'setting':<9}{'s/call':>8}{'median':>8}{'p90':>7}{'prompt tok':>11}{'reused':>8}"
+          f"{'reply tok':>10}{'gen tok/s':>10}{'valid':>7}{'valid/h':>9}"
+          + ("  same as " + names[0] if args.temperature == 0 else ""))
     for s in names:
         replies, prefix = results[s]
         secs = [r.seconds for r in replies]
         processed = sum(b for _, b in prefix)
         reused = sum(a for a, _ in prefix)
-        same = sum(a.text == b.text for a, b in zip(replies, first))
-        print(f"{s:<9}{statistics.mean(secs):>8.1f}{statistics.median(secs):>8.1f}{max(secs):>7.1f}"
+        same = sum(a.text == b.text or (s == "shaped" and b.text.startswith(a.text))
+                   for a, b in zip(replies, first))
+        good = sum(valid(c, r.text) for c, r in zip(calls, replies))
+        print(f"{s:<9}{statistics.mean(secs):>8.1f}{statistics.median(secs):>8.1f}{p90(secs):>7.1f}"
               f"{processed:>11}{reused:>8}{sum(r.completion_tokens for r in replies):>10}"
-              f"{sum(valid(c, r.text) for c, r in zip(calls, replies)):>4}/{len(calls):<2}"
+              f"{gen_rate(prefix, replies, prompt_rate(results[names[0]])):>10.1f}"
+              f"{good:>4}/{len(calls):<2}{3600 * good / sum(secs):>9.0f}"
               + (f"  {same}/{len(calls)}" if args.temperature == 0 else ""))
     base = statistics.mean(r.seconds for r in first)
     print("speed-up vs " + names[0] + ": " + ", ".join(

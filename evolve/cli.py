@@ -297,8 +297,10 @@ def _overrides(cfg: RunConfig, iterations: int | None, budget: float | None, tar
     update: dict = {"stop": stop}
     if report is not None:
         update["final_report"] = report
-    return RunConfig.model_validate({**cfg.model_dump(), **{k: (v.model_dump() if hasattr(
-        v, "model_dump") else v) for k, v in update.items()}})
+    # only what the config set, plus these: a default left unset stays a default that later
+    # steps may still choose (resolve_models sizes proposals in flight to the model servers)
+    return RunConfig.model_validate({**cfg.model_dump(exclude_unset=True), **{k: (
+        v.model_dump(exclude_unset=True) if hasattr(v, "model_dump") else v) for k, v in update.items()}})
 
 
 def _run_log(handle: RunHandle) -> None:

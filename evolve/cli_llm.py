@@ -22,8 +22,8 @@ def llm_serve(model: Annotated[str, typer.Option(help="embedded model name")] = 
 
     with user_errors():
         name = model or local_model.DEFAULT_MODEL
-        port = port or local_server.DEFAULT_PORT
         try:
+            port = port or local_server.base_port() + local_model.rank(name)
             cmd = local_server.serve_command(name, port, threads or local_server.default_threads())
         except local_model.LocalModelError as exc:
             raise UserError(str(exc)) from None
@@ -37,9 +37,13 @@ def llm_serve(model: Annotated[str, typer.Option(help="embedded model name")] = 
 @llm_app.command("stop")
 def llm_stop(port: Port = 0) -> None:
     """Stop the background server that `evolve run` started."""
-    from evolve.llm import local_server
+    from evolve.llm import local_model, local_server
 
-    port = port or local_server.DEFAULT_PORT
+    with user_errors():
+        try:
+            port = port or local_server.base_port()
+        except local_model.LocalModelError as exc:
+            raise UserError(str(exc)) from None
     stopped = local_server.stop_server(port)
     console.print(f"stopped the model server on port {port}" if stopped
                   else f"no background model server recorded for port {port}")

@@ -26,7 +26,12 @@ class ModelEntry(_Strict):
     api_base: str | None = Field(None, description="OpenAI-compatible server URL (none: the provider's own)")
     temperature: float = Field(0.7, ge=0, le=2, description="sampling temperature (raised per repeat: "
                                "hygiene.reheat)")
-    max_tokens: int = Field(4096, ge=16, description="reply length cap in tokens")
+    max_tokens: int = Field(4096, ge=16, description="reply length cap in tokens (a function "
+                            "rewrite asks for less: twice the function's size plus a helper's)")
+    prompt_format: Literal["chat", "chatml"] = Field(
+        "chat", description="chat: the chat API; chatml: the model speaks ChatML (Qwen) and the "
+        "server has a completions route, so a function rewrite's reply starts inside the asked "
+        "function (no tokens spent restating its signature and docstring)")
     style: Literal["full", "compact"] = Field(
         "full", description="full: long prompt, SEARCH/REPLACE diffs or rewrites; compact: short "
         "prompt, rewrite of the evolved function only (small local models)")
@@ -37,7 +42,9 @@ class LlmConfig(_Strict):
 
     models: list[ModelEntry] = Field([], description="the model pool (empty: --model, OPENAI_API_KEY "
                                      "or the embedded model, in that order)")
-    timeout_seconds: float = Field(120.0, gt=0, description="one request's time limit")
+    timeout_seconds: float = Field(120.0, gt=0, description="a request's time limit until the "
+                                   "model's speed is measured (then 3x a full-length reply's "
+                                   "measured time, at least 30 s or this if lower)")
     retries: int = Field(4, ge=0, le=20, description="retries of a failed or timed-out request")
     backoff_seconds: float = Field(1.0, ge=0, description="first wait before a retry (doubles, "
                                    "with jitter)")

@@ -27,6 +27,7 @@ from evolve.edits import EditRejected, apply_reply, verbatim_copies
 from evolve.executors.base import EvalJob, Executor, ExecutorError
 from evolve.guards import guard_for
 from evolve.llm.client import Attempt, LlmClient, LlmFailed
+from evolve.llm.openai_compat import Shape
 from evolve.llm.pool import ModelPool
 from evolve.problem import ProblemSpec
 from evolve.prompts.builder import (
@@ -36,6 +37,7 @@ from evolve.prompts.builder import (
     directions,
     focus_for,
 )
+from evolve.prompts.reply_shape import function_reply
 from evolve.search.grid import cell_key, feature_values
 from evolve.search.islands import island_for, migrate_ring
 from evolve.search.selection import Ratios, choose_inspirations, choose_parent
@@ -314,6 +316,12 @@ class Controller:
                                       self.cfg.prompts)
         await self._ask(model, messages, parent, island, insp_ids, edit_kind, focus)
 
+    @staticmethod
+    def _shape(model: ModelEntry, code: str, focus: str | None) -> Shape:
+        """A function rewrite's reply cap and stop; other prompts ask the model's defaults."""
+        return function_reply(code, focus, model.max_tokens) if model.style == "compact" and focus \
+            else Shape()
+
     def _reheated(self, model: ModelEntry, parent_id: int) -> ModelEntry:
         """``model`` at a higher temperature for a parent whose latest proposals were repeats:
         a prompt that drew a repeat draws it again at the same temperature."""
@@ -356,7 +364,8 @@ class Controller:
                       inspiration_ids=insp_ids, model=model.name, edit_kind=edit_kind)
         seeds = (lambda: self.rng.getrandbits(31)) if self.cfg.hygiene.request_seed else None
         try:
-            reply = await self.llm.complete(model, messages, record, seeds)
+            reply = await self.llm.complete(model, messages, record, seeds,
+                                            self._shape(model, parent.code, focus))
         except LlmFailed as exc:
             self._commit(**common, outcome="llm_error", reason=str(exc), child=None)
             self.progress.llm_errors += 1

@@ -74,10 +74,14 @@ def resolve_models(cfg: RunConfig, models: list[str], api_base: str | None) -> R
 
 def local_entry(name: str = local_model.DEFAULT_MODEL) -> ModelEntry:
     """An embedded model as a pool entry (its own loopback port): compact prompts, function
-    rewrites, sampling chosen by measurement."""
-    port = local_server.DEFAULT_PORT + list(local_model.MODELS).index(name)
+    rewrites begun in the request (Qwen speaks ChatML), sampling chosen by measurement."""
+    try:
+        port = local_server.base_port() + local_model.rank(name)
+    except local_model.LocalModelError as exc:
+        raise RunSetupError(str(exc)) from None
     return ModelEntry(name=f"openai/{name}", api_base=local_server.api_base(port), style="compact",
-                      temperature=LOCAL_TEMPERATURE, max_tokens=LOCAL_MAX_TOKENS)
+                      prompt_format="chatml", temperature=LOCAL_TEMPERATURE,
+                      max_tokens=LOCAL_MAX_TOKENS)
 
 
 def ensure_local_servers(cfg: RunConfig) -> list[str]:

@@ -116,3 +116,47 @@ def test_every_attempt_carries_a_fresh_sampling_seed():
     with StubLLM([Step(content="c")]) as stub:  # no seed source: no seed field (hosted APIs vary)
         complete(stub.url)
     assert "seed" not in stub.requests[0]
+
+
+def test_time_limits_follow_the_models_measured_speed():
+    """Until three calls are measured the configured limit holds; then a request gets 3x what a
+    full-length reply should take at the measured speed: a slow model is not cut at a fixed limit,
+    and the message names the limit used."""
+    slow = Step(content="ok", delay=0.2, prompt_tokens=10, completion_tokens=10)
+    script = [Step(content="late", delay=1.0), slow, slow, slow, Step(content="long", delay=1.0)]
+    with StubLLM(script) as stub:
+        client = LlmClient(LlmConfig(retries=0, timeout_seconds=0.5))
+        model = ModelEntry(name="openai/stub", api_base=stub.url, max_tokens=100)
+
+        async def go():
+            out = []
+            try:
+                for _ in script:
+                    try:
+                        out.append(await client.complete(model, [{"role": "user", "content": "hi"}],
+                                                         lambda a: None))
+                    except LlmFailed as exc:
+                        out.append(str(exc))
+            finally:
+                await client.aclose()
+            return out
+
+        first, *measured, last = asyncio.run(go())
+    assert "no reply within 0.5s" in first  # the configured limit
+    # 0.2 s per 40 work units measured; 100 reply tokens (+ the prompt) in 3x that time: ~9 s
+    assert measured == ["ok", "ok", "ok"] and last == "long"
+
+
+def test_a_pace_prices_requests_by_prompt_and_reply_cap():
+    from evolve.llm.pace import Pace
+
+    pace = Pace(configured=120)
+    msgs = [{"role": "user", "content": "x" * 3200}]  # about 1000 prompt tokens
+    assert pace.limit(msgs, 600) == 120
+    for _ in range(3):
+        pace.observe(prompt=1000, reply=200, seconds=32.0)  # 0.02 s per unit
+    assert pace.limit(msgs, 600) == pytest.approx(3 * 0.02 * (1000 + 8 + 3 * 600), rel=0.01)
+    assert pace.limit(msgs, 100) < pace.limit(msgs, 600)
+    for _ in range(20):
+        pace.observe(prompt=1000, reply=200, seconds=0.1)  # a fast API: the floor
+    assert pace.limit(msgs, 600) == 30.0

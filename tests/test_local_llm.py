@@ -96,14 +96,15 @@ def test_serve_answers_a_chat_request_and_stops(tmp_path):
 def test_run_with_no_model_configured_uses_the_embedded_model(tmp_path):
     """The README's main command path: no key, no --model; the run starts the server itself."""
     require_local_model()
-    port = local_server.DEFAULT_PORT
-    res = run_cli("run", "smtt", "--iterations", "2", "--no-report", "--runs-dir",
-                  str(tmp_path / "runs"), "--run-name", "local", timeout=600)
-    # stop the server only if this run started it: one that was already up (a user's run, busy
-    # or not) is left alone
-    if "(llama.cpp, started in" in res.stdout:
-        local_server.stop_server(port)
+    port = free_port()  # its own port: a user's server on 8765 is never touched (issue 17)
+    env = clean_env(EVOLVE_LLM_PORT=str(port))
+    try:
+        res = run_cli("run", "smtt", "--iterations", "2", "--no-report", "--runs-dir",
+                      str(tmp_path / "runs"), "--run-name", "local", env=env, timeout=600)
+    finally:
+        stopped = local_server.stop_server(port)
     assert res.returncode == 0, res.stdout + res.stderr
+    assert stopped and "(llama.cpp, started in" in res.stdout  # this test's server, and only it
     assert f"local model {local_model.DEFAULT_MODEL} on 127.0.0.1:{port}" in res.stdout
     db = tmp_path / "runs" / "local" / "archive.db"
     calls = query(db, "select model, error from llm_calls")
@@ -126,8 +127,20 @@ def test_default_model_resolution_prefers_keys_then_the_embedded_model(monkeypat
     entry = resolve_models(RunConfig(), [], None).llm.models[0]
     assert entry.name == f"openai/{local_model.DEFAULT_MODEL}" and entry.style == "compact"
     assert entry.api_base == local_server.api_base(local_server.DEFAULT_PORT)
-    # one request at a time per embedded server, unless the config says otherwise
+    monkeypatch.setenv("EVOLVE_LLM_PORT", "9100")  # tests and second users move the ports
+    assert resolve_models(RunConfig(), [], None).llm.models[0].api_base == local_server.api_base(9100)
+    monkeypatch.setenv("EVOLVE_LLM_PORT", "http://x")
+    with pytest.raises(RunSetupError, match="EVOLVE_LLM_PORT='http://x' is not a port"):
+        resolve_models(RunConfig(), [], None)
+    monkeypatch.delenv("EVOLVE_LLM_PORT")
+    # one request at a time per embedded server, unless the config says otherwise; also after
+    # the CLI's overrides (which once marked every field as set: 2 requests queued on 1 slot)
     assert resolve_models(RunConfig(), [], None).proposals_in_flight == 1
+    from evolve.cli import _overrides
+    from evolve.config import load_config
+
+    assert resolve_models(_overrides(load_config(None), 30, None, None, None, True), [],
+                          None).proposals_in_flight == 1
     assert resolve_models(RunConfig(proposals_in_flight=3), [], None).proposals_in_flight == 3
     both = [local_model.DEFAULT_MODEL, "qwen2.5-coder-0.5b-instruct-q4_k_m"]
     assert resolve_models(RunConfig(), both, None).proposals_in_flight == 2

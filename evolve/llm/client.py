@@ -25,6 +25,8 @@ from typing import Any
 from evolve.config import LlmConfig, ModelEntry
 from evolve.llm import openai_compat, prices
 from evolve.llm.local_model import MODELS as EMBEDDED
+from evolve.llm.openai_compat import Shape
+from evolve.llm.pace import Pace
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -92,6 +94,7 @@ class LlmClient:
         self._unpriced: set[str] = set()
         self._import: asyncio.Future | None = None
         self._http: Any = None
+        self._paces: dict[str, Pace] = {}  # per model: time limits from measured speed
 
     async def aclose(self) -> None:
         """Close the connection pool (it belongs to the event loop that made it)."""
@@ -117,23 +120,26 @@ class LlmClient:
                       "recorded with cost 0 (cost_known=false)")
         return 0.0, False
 
-    async def _via_sdk(self, model: ModelEntry, messages: list[dict[str, str]], seed: int | None
-                       ) -> tuple[openai_compat.Reply, tuple[float, bool]]:
+    async def _via_sdk(self, model: ModelEntry, messages: list[dict[str, str]], seed: int | None,
+                       shape: Shape, timeout: float) -> tuple[openai_compat.Reply, tuple[float, bool]]:
         if self._http is None:
             self._http = openai_compat.session()
-        reply = await openai_compat.chat(self._http, model, messages, self.cfg.timeout_seconds, seed)
+        reply = await openai_compat.chat(self._http, model, messages, timeout, seed, shape)
         if model.name.removeprefix("openai/") in EMBEDDED:
             return reply, (0.0, True)
         price = prices.cost(model.name, reply.prompt_tokens, reply.completion_tokens,
                             reply.cached_tokens)
         return reply, ((price, True) if price is not None else self._unknown_price(model.name))
 
-    async def _via_litellm(self, model: ModelEntry, messages: list[dict[str, str]], seed: int | None
-                           ) -> tuple[openai_compat.Reply, tuple[float, bool]]:
+    async def _via_litellm(self, model: ModelEntry, messages: list[dict[str, str]], seed: int | None,
+                           shape: Shape, timeout: float) -> tuple[openai_compat.Reply, tuple[float, bool]]:
         litellm = litellm_module()
         kwargs: dict[str, Any] = {"model": model.name, "messages": messages,
-                                  "temperature": model.temperature, "max_tokens": model.max_tokens,
-                                  "timeout": self.cfg.timeout_seconds, "num_retries": 0}
+                                  "temperature": model.temperature,
+                                  "max_tokens": shape.max_tokens or model.max_tokens,
+                                  "timeout": timeout, "num_retries": 0}
+        if shape.stop:
+            kwargs["stop"] = list(shape.stop)
         if seed is not None:
             kwargs["seed"] = seed  # providers without one drop it (litellm.drop_params)
         if model.api_base:
@@ -152,23 +158,26 @@ class LlmClient:
 
     async def complete(self, model: ModelEntry, messages: list[dict[str, str]],
                        record: Callable[[Attempt], None],
-                       seeds: Callable[[], int] | None = None) -> str:
+                       seeds: Callable[[], int] | None = None, shape: Shape = Shape()) -> str:
         """Return the reply text or raise ``LlmFailed``; every attempt goes to ``record``.
-        ``seeds`` draws a fresh sampling seed for every attempt (retries included)."""
+        ``seeds`` draws a fresh sampling seed for every attempt (retries included); ``shape``
+        tightens the reply cap and adds stop strings for this request."""
         self.warm()
         await asyncio.shield(self._import)
         call = self._via_sdk if openai_compat.handles(model) else self._via_litellm
+        pace = self._paces.setdefault(model.name, Pace(self.cfg.timeout_seconds))
         last = "no attempt made"
         for attempt in range(1, self.cfg.retries + 2):
             started = time.monotonic()
             seed = seeds() if seeds is not None else None
+            limit = pace.limit(messages, shape.max_tokens or model.max_tokens)
             try:
-                reply, (cost, known) = await asyncio.wait_for(call(model, messages, seed),
-                                                              timeout=self.cfg.timeout_seconds + 5)
+                reply, (cost, known) = await asyncio.wait_for(call(model, messages, seed, shape, limit),
+                                                              timeout=limit + 5)
             except Exception as exc:
                 latency = time.monotonic() - started
                 last = _one_line(exc) if not isinstance(exc, asyncio.TimeoutError) else (
-                    f"Timeout: no reply within {self.cfg.timeout_seconds:.0f}s")
+                    f"Timeout: no reply within {limit:.3g}s")
                 record(Attempt(model.name, attempt, None, 0, 0, 0.0, True, latency, last, seed))
                 if not _retryable(exc):
                     raise LlmFailed(f"{model.name}: {last}", fatal=type(exc).__name__ in FATAL) from exc
@@ -177,7 +186,9 @@ class LlmClient:
                 delay = min(self.cfg.backoff_max_seconds, self.cfg.backoff_seconds * 2 ** (attempt - 1))
                 await asyncio.sleep(delay * (0.5 + random.random() / 2))
                 continue
+            latency = time.monotonic() - started
+            pace.observe(reply.prompt_tokens, reply.completion_tokens, latency)
             record(Attempt(model.name, attempt, reply.text, reply.prompt_tokens,
-                           reply.completion_tokens, cost, known, time.monotonic() - started, None, seed))
+                           reply.completion_tokens, cost, known, latency, None, seed))
             return reply.text
         raise LlmFailed(f"{model.name}: {last}")

@@ -36,6 +36,11 @@ MODELS = {
 DEFAULT_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 
 
+def rank(name: str) -> int:
+    """The model's place in ``MODELS`` (its port's offset from the base port); 0 if unknown."""
+    return list(MODELS).index(name) if name in MODELS else 0
+
+
 class LocalModelError(Exception):
     """The local model cannot be used; the message names the fix."""
 

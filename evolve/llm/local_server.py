@@ -20,12 +20,23 @@ import urllib.request
 from pathlib import Path
 
 from evolve.llm.llama_check import REBUILD
-from evolve.llm.local_model import DEFAULT_MODEL, LocalModelError, cache_dir, llama_installed, model_file
+from evolve.llm.local_model import LocalModelError, cache_dir, llama_installed, model_file
 
 DEFAULT_PORT = 8765
 CONTEXT_TOKENS = 4096
 READY_SECONDS = 180.0
 BUSY_SECONDS = 300.0  # a server busy with another run's request answers when that one is done
+
+
+def base_port() -> int:
+    """The first embedded model's port: ``$EVOLVE_LLM_PORT`` or 8765."""
+    raw = os.environ.get("EVOLVE_LLM_PORT", "").strip()
+    if not raw:
+        return DEFAULT_PORT
+    if not raw.isdigit() or not 1024 <= int(raw) <= 65000:
+        raise LocalModelError(f"EVOLVE_LLM_PORT={raw!r} is not a port: set a number from 1024 to "
+                              "65000 or unset it (default 8765)")
+    return int(raw)
 
 
 def api_base(port: int) -> str:
@@ -121,7 +132,7 @@ def wait_ready(port: int, name: str, proc: subprocess.Popen, log: Path | None) -
                           f"{READY_SECONDS:.0f}s; see {log}")
 
 
-def ensure_server(name: str = DEFAULT_MODEL, port: int = DEFAULT_PORT,
+def ensure_server(name: str, port: int,
                   threads: int | None = None) -> tuple[str, bool]:
     """(api_base, started): reuse the server on ``port`` or start one in the background."""
     current = answering_model(port)
@@ -143,7 +154,7 @@ def ensure_server(name: str = DEFAULT_MODEL, port: int = DEFAULT_PORT,
     return api_base(port), True
 
 
-def stop_server(port: int = DEFAULT_PORT) -> bool:
+def stop_server(port: int) -> bool:
     """Stop a background server started by ``ensure_server``; False if none was recorded."""
     pid_file = _pid_file(port)
     if not pid_file.exists():

@@ -1,8 +1,10 @@
 """A scripted OpenAI-compatible chat server, for tests and benchmarks (real HTTP, no model).
 
-``StubLLM`` serves ``POST /v1/chat/completions`` on 127.0.0.1. Each request takes the next step
+``StubLLM`` serves ``POST /v1/chat/completions`` (and ``/v1/completions``, for prompts rendered
+by the client) on 127.0.0.1. Each request takes the next step
 of its script: a reply text, an HTTP error status (429, 500, ...), or a delay (to provoke client
-timeouts). Requests are kept for assertions.
+timeouts). Like a real server it ends a reply before the first of the request's ``stop`` strings.
+Requests are kept for assertions.
 When the script runs out, ``responder(n, body)`` (if given) or ``default`` answers.
 Run standalone with ``python -m evolve.llm.stub_server --port P --reply-file F``.
 """
@@ -37,6 +39,13 @@ class Step:
     delay: float = 0.0
     prompt_tokens: int = 100
     completion_tokens: int = 50
+
+
+def cut_at_stop(text: str, stop: object) -> tuple[str, str]:
+    """(text up to the earliest stop string, finish reason), as OpenAI-compatible servers do."""
+    stops = [stop] if isinstance(stop, str) else [s for s in stop or [] if isinstance(s, str) and s]
+    cuts = [i for i in (text.find(s) for s in stops) if i >= 0]
+    return (text[:min(cuts)], "stop") if cuts else (text, "stop")
 
 
 class StubLLM:
@@ -108,9 +117,11 @@ class StubLLM:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
-                if not self.path.rstrip("/").endswith("/chat/completions"):
+                route = self.path.rstrip("/")
+                if not route.endswith("/completions"):
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
                     return
+                chat = route.endswith("/chat/completions")
                 step = stub._next(body)
                 if step.delay:
                     time.sleep(step.delay)
@@ -119,11 +130,15 @@ class StubLLM:
                     self._send(step.status, {"error": {"message": f"scripted {step.status}",
                                                        "type": kind, "code": str(step.status)}})
                     return
+                content, finish = cut_at_stop(step.content, body.get("stop"))
+                choice = {"index": 0, "finish_reason": finish}
+                choice.update({"message": {"role": "assistant", "content": content}} if chat
+                              else {"text": content})
                 self._send(200, {
-                    "id": f"chatcmpl-stub-{len(stub.requests)}", "object": "chat.completion",
+                    "id": f"chatcmpl-stub-{len(stub.requests)}",
+                    "object": "chat.completion" if chat else "text_completion",
                     "created": int(time.time()), "model": body.get("model", "stub"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": step.content}}],
+                    "choices": [choice],
                     "usage": {"prompt_tokens": step.prompt_tokens,
                               "completion_tokens": step.completion_tokens,
                               "total_tokens": step.prompt_tokens + step.completion_tokens}})
