@@ -19,8 +19,9 @@ from __future__ import annotations
 import ast
 
 from evolve.llm.openai_compat import Shape
+from evolve.llm.pace import CHARS_PER_TOKEN
+from evolve.prompts.builder import functions
 
-CHARS_PER_TOKEN = 3.2  # Qwen2.5 tokenizer on this project's Python (measured on run replies)
 GROWTH = 2.0  # a rewrite may double the function
 HELPER_TOKENS = 160  # and add a helper
 FLOOR_TOKENS = 256
@@ -61,12 +62,7 @@ def opening(code: str, name: str) -> str:
 
 def others(code: str, name: str) -> list[str]:
     """The other top-level functions of ``code`` (a begun reply stops if it restates one)."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return []
-    return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and n.name != name]
+    return [f for f in functions(code) if f != name]
 
 
 def reply_cap(code: str, focus: str, model_cap: int) -> int:
