@@ -18,7 +18,7 @@ from evaluators.cant_be_late.traces import RECIPES
 from evaluators.jobs import run_job, verifier_for
 from evolve.llm.stub_server import Step
 
-from .conftest import ROOT, query, run_cli
+from .conftest import ROOT, query, run_cli, write_config
 
 DATA = ROOT / "problems" / "cant_be_late" / "data"
 
@@ -336,8 +336,11 @@ SLACK_DIFF = """Wait for spot only while there is plenty of slack.
 def test_evolve_run_scores_a_child(stub, tmp_path):
     stub.push(Step(content=SLACK_DIFF))
     runs = str(tmp_path / "runs")
-    res = run_cli("run", "cant_be_late", "--api-base", stub.url, "--iterations", "2",
-                  "--runs-dir", runs, "--run-name", "cbl", "--no-report")
+    # tuning the child's one constant scores 40 settings on the 54 training jobs (3.5 min on 2
+    # idle cores); this test is about the child, tuning has its own tests
+    config = write_config(tmp_path / "run.yaml", "tuning:\n  enabled: false\n")
+    res = run_cli("run", "cant_be_late", "--api-base", stub.url, "--iterations", "2", "--config",
+                  str(config), "--runs-dir", runs, "--run-name", "cbl", "--no-report")
     assert res.returncode == 0, res.stderr + res.stdout
     db = tmp_path / "runs" / "cbl" / "archive.db"
     rows = query(db, "select id, parent_id, status, combined_score from programs order by id")
