@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -62,6 +64,7 @@ class Setting:
     flags: tuple[str, ...] = ()
     shaped: bool = False
     begun: bool = False
+    threads: int | None = None  # None: as `evolve run` starts the server (one per core)
 
 
 SETTINGS: dict[str, Setting] = {
@@ -72,6 +75,9 @@ SETTINGS: dict[str, Setting] = {
     "flash": Setting(("--flash_attn", "true")),
     "shaped": Setting(shaped=True),
     "begun": Setting(shaped=True, begun=True),
+    "t1": Setting(shaped=True, begun=True, threads=1),
+    "b64": Setting(("--n_batch", "64"), shaped=True, begun=True),
+    "b128": Setting(("--n_batch", "128"), shaped=True, begun=True),
 }
 _PREFIX = re.compile(r"Llama\.generate: (\d+) prefix-match hit, remaining (\d+) prompt tokens")
 _FOCUS = re.compile(r"Write a better `([A-Za-z_][A-Za-z0-9_]*)`")
@@ -161,8 +167,9 @@ def replay(setting: str, calls: list[Recorded], port: int, temperature: float,
            max_tokens: int) -> tuple[list[Reply], list[tuple[int, int]]]:
     log = ROOT / "runs" / f"local-speed-{setting}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    cmd = local_server.serve_command(local_model.DEFAULT_MODEL, port, local_server.default_threads(),
-                                     SETTINGS[setting].flags)
+    chosen = SETTINGS[setting]
+    cmd = local_server.serve_command(local_model.DEFAULT_MODEL, port,
+                                     chosen.threads or local_server.default_threads(), chosen.flags)
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -176,6 +183,27 @@ def replay(setting: str, calls: list[Recorded], port: int, temperature: float,
         proc.wait(timeout=30)
     prefix = [(int(a), int(b)) for a, b in _PREFIX.findall(log.read_text())][-len(calls):]
     return replies, prefix
+
+
+class EvaluationLoad:
+    """``n`` processes scoring the smtt seed through the sandbox over and over (`evolve verify`
+    on the training set), as the local executor's pool does beside the model during a run."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.procs: list[subprocess.Popen] = []
+
+    def __enter__(self) -> EvaluationLoad:
+        verify = f"{sys.executable} -m evolve.cli verify problems/smtt/initial.py --problem smtt"
+        loop = f"while true; do {verify} --sets train > /dev/null 2>&1; done"
+        self.procs = [subprocess.Popen(["bash", "-c", loop], cwd=ROOT, start_new_session=True)
+                      for _ in range(self.n)]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self.procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
 
 
 def p90(values: list[float]) -> float:
@@ -218,6 +246,8 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, default=0.3)
     ap.add_argument("--max-tokens", type=int, default=600)
     ap.add_argument("--port", type=int, default=8790)
+    ap.add_argument("--load", type=int, default=0,
+                    help="evaluation processes kept busy beside the model (the run's pool)")
     args = ap.parse_args()
     names = [s.strip() for s in args.settings.split(",") if s.strip()]
     unknown = [s for s in names if s not in SETTINGS]
@@ -226,8 +256,9 @@ def main() -> None:
     db = args.archive or newest_archive()
     calls = recorded(db, args.calls)
     print(f"replaying {len(calls)} proposal prompts of {db} at temperature {args.temperature}, "
-          f"max_tokens {args.max_tokens}", flush=True)
-    results = {s: replay(s, calls, args.port, args.temperature, args.max_tokens) for s in names}
+          f"max_tokens {args.max_tokens}, {args.load} evaluation processes beside", flush=True)
+    with EvaluationLoad(args.load):
+        results = {s: replay(s, calls, args.port, args.temperature, args.max_tokens) for s in names}
     first = results[names[0]][0]
     print(f"\n{'setting':<9}{'s/call':>8}{'median':>8}{'p90':>7}{'prompt tok':>11}{'reused':>8}"
           f"{'reply tok':>10}{'gen tok/s':>10}{'valid':>7}{'valid/h':>9}"

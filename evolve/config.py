@@ -65,6 +65,9 @@ class SearchConfig(_Strict):
                                   "in full prompts")
     diverse_inspirations: int = Field(2, ge=0, le=10, description="programs from other grid cells "
                                       "shown in full prompts")
+    asks_per_parent: int = Field(1, ge=1, le=16, description="consecutive proposals from one "
+                                 "chosen parent (same prompt but the direction, so a server that "
+                                 "keeps the last prompt reuses it); embedded models default to 3")
 
     @model_validator(mode="after")
     def _ratios(self) -> SearchConfig:

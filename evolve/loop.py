@@ -19,7 +19,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from evolve.archive.store import Archive, ChildDraft, ProgramView
 from evolve.config import REHEAT_CAP, REHEAT_WINDOW, ModelEntry, RunConfig
@@ -40,7 +40,7 @@ from evolve.prompts.builder import (
 from evolve.prompts.reply_shape import function_reply
 from evolve.search.grid import cell_key, feature_values
 from evolve.search.islands import island_for, migrate_ring
-from evolve.search.selection import Ratios, choose_inspirations, choose_parent
+from evolve.search.selection import Ratios, Stint, choose_inspirations, choose_parent
 from evolve.starts import islands_of, resolve_starts
 from evolve.tuning import operator as tuning
 
@@ -108,6 +108,7 @@ class Controller:
         self._fatal: str | None = None
         self._wake = asyncio.Event()
         self._slot = 0
+        self._stint: Stint | None = None
 
     # -- public ------------------------------------------------------------------------------
     @property
@@ -287,34 +288,47 @@ class Controller:
         if self._repairs:
             self._track(self._proposals, self._repair(self._repairs.popleft()))
             return
-        island = island_for(self._slot, self.cfg.search.islands)
+        island = island_for(self._slot // self.cfg.search.asks_per_parent, self.cfg.search.islands)
         self._slot += 1
         self._track(self._proposals, self._propose(island))
 
     async def _propose(self, island: int) -> None:
-        s, ed = self.cfg.search, self.cfg.edits
+        parent, insp_ids, focus = self._parent_for(island)
+        inspirations = [self.archive.program(i) for i in insp_ids]
+        failures = self.archive.failed_attempts(self.run_id, parent.id, 3)
+        model = self._reheated(self.pool.pick(self.rng), parent.id)
+        if model.style == "compact":
+            edit_kind = "function"
+            if focus is None:
+                focus = focus_for(self.spec, parent.code, self.rng)
+                self._stint = replace(self._stint, focus=focus)
+            if self.cfg.hygiene.fresh_inspiration:
+                inspirations = [p for p in inspirations if not self._copy_repeats(parent, p, focus)]
+            messages = build_compact_messages(self.spec, parent, inspirations, failures,
+                                              self.rng.choice(directions()), self.cfg.prompts, focus)
+        else:
+            edit_kind = "diff" if self.rng.random() < self.cfg.edits.diff_ratio else "rewrite"
+            messages = build_messages(self.spec, parent, inspirations, edit_kind, failures,
+                                      self.cfg.prompts)
+        await self._ask(model, messages, parent, island, insp_ids, edit_kind, focus)
+
+    def _parent_for(self, island: int) -> tuple[ProgramView, list[int], str | None]:
+        """The parent, inspirations and focus function (None: not chosen yet) of the next proposal
+        from ``island``: the last ones again while the island's stint of ``asks_per_parent`` asks
+        lasts (the prompt then differs only in its tail), else a fresh choice."""
+        stint = self._stint
+        if stint is not None and stint.island == island and stint.left > 0:
+            self._stint = replace(stint, left=stint.left - 1)
+            return self.archive.program(stint.parent_id), list(stint.insp_ids), stint.focus
+        s = self.cfg.search
         elites = self.archive.elites(self.run_id, island)
         pick, _mode = choose_parent(elites, self.rng, self.ratios)
         parent = self.archive.program(pick.program_id)
         top = self.archive.top_programs(self.run_id, s.top_inspirations + 1)
         insp_ids = choose_inspirations(parent.id, top, elites, self.rng, s.top_inspirations,
                                        s.diverse_inspirations)
-        inspirations = [self.archive.program(i) for i in insp_ids]
-        failures = self.archive.failed_attempts(self.run_id, parent.id, 3)
-        model = self._reheated(self.pool.pick(self.rng), parent.id)
-        focus = None
-        if model.style == "compact":
-            edit_kind = "function"
-            focus = focus_for(self.spec, parent.code, self.rng)
-            if self.cfg.hygiene.fresh_inspiration:
-                inspirations = [p for p in inspirations if not self._copy_repeats(parent, p, focus)]
-            messages = build_compact_messages(self.spec, parent, inspirations, failures,
-                                              self.rng.choice(directions()), self.cfg.prompts, focus)
-        else:
-            edit_kind = "diff" if self.rng.random() < ed.diff_ratio else "rewrite"
-            messages = build_messages(self.spec, parent, inspirations, edit_kind, failures,
-                                      self.cfg.prompts)
-        await self._ask(model, messages, parent, island, insp_ids, edit_kind, focus)
+        self._stint = Stint(island, parent.id, tuple(insp_ids), None, s.asks_per_parent - 1)
+        return parent, insp_ids, None
 
     @staticmethod
     def _shape(model: ModelEntry, code: str, focus: str | None) -> Shape:

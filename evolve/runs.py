@@ -25,6 +25,7 @@ from evolve.starts import with_start_islands
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 LOCAL_TEMPERATURE = 0.3  # bench/local_llm.py probe: 81% valid replies at 0.3 vs 62% at 0.8, 56% at 1.1
 LOCAL_MAX_TOKENS = 600
+LOCAL_ASKS_PER_PARENT = 3  # issue 17: see docs/local-model.md
 
 
 class RunSetupError(Exception):
@@ -64,11 +65,15 @@ def resolve_models(cfg: RunConfig, models: list[str], api_base: str | None) -> R
             "OpenAI-compatible server")
     update: dict = {"llm": cfg.llm.model_copy(update={"models": entries})}
     servers = {m.api_base for m in entries if m.name.removeprefix("openai/") in local_model.MODELS}
-    if "proposals_in_flight" not in cfg.model_fields_set and servers and len(servers) == len(
-            {m.api_base for m in entries}):
+    embedded_only = bool(servers) and len(servers) == len({m.api_base for m in entries})
+    if embedded_only and "proposals_in_flight" not in cfg.model_fields_set:
         # an embedded llama.cpp server answers one request at a time: a second one in flight
         # only waits (doubling each call's latency) and is written before the first's outcome
         update["proposals_in_flight"] = len(servers)
+    if embedded_only and "asks_per_parent" not in cfg.search.model_fields_set:
+        # llama.cpp keeps the last prompt it processed: asking the same parent again (with
+        # another direction) processes only the prompt's new tail
+        update["search"] = cfg.search.model_copy(update={"asks_per_parent": LOCAL_ASKS_PER_PARENT})
     return cfg.model_copy(update=update)
 
 

@@ -24,10 +24,12 @@ CRASHING_REWRITE = "```python\ndef schedule(p, w, d):\n    return [j for j in ra
 
 @pytest.mark.slow
 def test_run_stores_lineage_rejections_retries_and_improves(stub, tmp_path):
-    stub.push(Step(content=WMDD_DIFF),
-              Step(content="I believe the program is already optimal."),
-              Step(content=BROKEN_DIFF),
-              Step(status=429), Step(status=500), Step(content=SYNTAX_ERROR_REWRITE),
+    fast = {"prompt_tokens": 10**6}  # measured as a very fast model: its time limit stays at the
+    # configured 2 s (a limit from measured speed is never below it), whatever the stub's latency
+    stub.push(Step(content=WMDD_DIFF, **fast),
+              Step(content="I believe the program is already optimal.", **fast),
+              Step(content=BROKEN_DIFF, **fast),
+              Step(status=429), Step(status=500), Step(content=SYNTAX_ERROR_REWRITE, **fast),
               Step(delay=4.0, content="too late"), Step(content=CRASHING_REWRITE))
     cfg = write_config(tmp_path / "run.yaml", "proposals_in_flight: 1\nevaluations_in_flight: 1\n"
                        "llm:\n  timeout_seconds: 2\n  retries: 3\n  backoff_seconds: 0.05\n"

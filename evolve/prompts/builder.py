@@ -130,7 +130,8 @@ def build_compact_messages(spec: ProblemSpec, parent: ProgramView, inspirations:
     lines of feedback, at most one better program and one recent failure, and one direction to
     try (sampled by the caller from ``directions()``: small models answer a bare "improve it"
     with the same program); asks for a rewrite of one function, ``focus`` (default
-    ``focus_for(spec, parent.code)``)."""
+    ``focus_for(spec, parent.code)``). What changes between asks of one parent (the last failure,
+    the direction) comes last, so a server that keeps the previous prompt reuses the rest."""
     better = [p for p in inspirations if p.combined_score is not None
               and (parent.combined_score is None or p.combined_score > parent.combined_score)]
     insp = template("compact_inspiration").substitute(

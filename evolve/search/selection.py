@@ -21,6 +21,18 @@ class Ratios:
     novelty_bonus: float = 1.0
 
 
+@dataclass(frozen=True)
+class Stint:
+    """An island's current parent, asked ``left`` more times before the next choice (the same
+    parent, inspirations and focus keep the prompt's prefix, which a one-slot server reuses)."""
+
+    island: int
+    parent_id: int
+    insp_ids: tuple[int, ...]
+    focus: str | None  # a function rewrite's function, once chosen
+    left: int
+
+
 def fitness_weights(elites: list[EliteView], novelty_bonus: float) -> list[float]:
     """Rank-based fitness times a bonus for programs that have had few children."""
     order = sorted(range(len(elites)), key=lambda i: elites[i].score)
