@@ -12,6 +12,7 @@ from functools import cache
 
 from evaluators.base import EvalOutcome, Verifier
 from evolve.problem import load_problem
+from evolve.storable import clean_outcome
 
 
 def verifier_class(problem: str) -> type[Verifier]:
@@ -48,7 +49,8 @@ def run_job(job: dict) -> dict:
     except Exception as exc:
         outcome = EvalOutcome(ok=False, error=f"verifier error: {type(exc).__name__}: {exc}",
                               error_kind="verifier", seconds=time.monotonic() - started)
-    out = {**outcome.to_dict(), "evaluator_version": version}
+    # the error text is the candidate's doing: clean before anything prints or stores it
+    out = {**clean_outcome(outcome.to_dict()), "evaluator_version": version}
     if outcome.error_kind == "same" and behaviour_of:
         out["same_as"] = int(behaviour_of[0])
     return out

@@ -12,10 +12,12 @@ JSON on its stdin/stdout:
     end   {}                            -> kill every process of the session's uid, clean up
 
 The child has a fresh uid, resource limits, no-new-privs, seccomp (and Landlock on the fallback
-level), only its own socketpair to the template, and stdout/stderr going to capped files. The
-template never runs candidate code itself, validates every reply strictly, and measures CPU time
-from outside the candidate (/proc accounting and wait4 rusage), so the candidate cannot fake it.
-Only the standard library, ``protocol`` and ``hardening`` (same folder) are imported.
+level), only its own socketpair to the template, and stdout/stderr going to capped files. It is
+forked by the zygote (``zygote.py``), which the template forks before it sees any candidate, so a
+child inherits nothing of earlier candidates' code, arguments or replies. The template never runs
+candidate code itself, validates every reply strictly, and measures CPU time from outside the
+candidate (/proc accounting and wait4 rusage), so the candidate cannot fake it. Only the standard
+library, ``protocol``, ``hardening`` and ``zygote`` (same folder) are imported.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import select
 import shutil
 import signal
 import socket
+import stat
 import sys
 import time
 import traceback
@@ -40,6 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import hardening
 import protocol
+from zygote import Zygote
 
 PR_SET_CHILD_SUBREAPER = 36
 TICK = os.sysconf("SC_CLK_TCK")
@@ -95,6 +99,8 @@ class Reaper:
 
 
 _reaper: Reaper | None = None
+_zygote: Zygote | None = None  # forks every candidate (zygote.py)
+_on_demand: set[str] = set()  # on-demand modules the zygote has imported
 
 
 def proc_cpu(pid: int) -> float:
@@ -268,6 +274,7 @@ def candidate_error(exc: BaseException, code_path: str) -> str:
 
 
 def run_candidate(fd: int, code_path: str, report: dict) -> None:
+    protocol.write_frame(fd, {"hardened": report})  # before any candidate code runs: trusted
     namespace: dict = {"__name__": "candidate", "__file__": code_path}
     try:
         with open(code_path, encoding="utf-8") as fh:
@@ -276,7 +283,7 @@ def run_candidate(fd: int, code_path: str, report: dict) -> None:
     except BaseException as exc:
         protocol.write_frame(fd, {"error": "candidate failed to load: " + candidate_error(exc, code_path)})
         return
-    protocol.write_frame(fd, {"ready": True, "hardening": report})
+    protocol.write_frame(fd, {"ready": True})
     while True:
         try:
             request = protocol.read_frame(fd)
@@ -348,7 +355,10 @@ def preload(names: list[str]) -> list[str]:
 
 class Session:
     def __init__(self, cfg: dict, msg: dict):
-        preload([m for m in cfg.get("on_demand", []) if m not in sys.modules and m in msg["code"]])
+        assert _zygote is not None
+        wanted = [m for m in cfg.get("on_demand", []) if m not in _on_demand and m in msg["code"]]
+        if wanted:  # module names from the template's own list: no candidate data
+            _on_demand.update(_zygote.preload(wanted))
         self.uid = int(msg["uid"])
         self.limits = msg["limits"]
         self.workdir = os.path.join(cfg["root"], f"c{self.uid}")
@@ -361,38 +371,56 @@ class Session:
         err = os.open(os.path.join(self.workdir, "stderr.txt"), flags, 0o644)
         os.chown(self.workdir, self.uid, self.uid)  # the candidate's only writable place
         parent, child = socket.socketpair()
-        self.pid = os.fork()
-        if self.pid == 0:
-            parent.close()
-            child_main(child, self.workdir, code_path, self.uid, self.limits, cfg, out, err)
-        os.close(out)
-        os.close(err)
-        child.close()
+        try:
+            self.pid = _zygote.spawn({"uid": self.uid, "workdir": self.workdir,
+                                      "code_path": code_path, "limits": self.limits},
+                                     child.fileno(), out, err)
+        finally:
+            os.close(out)
+            os.close(err)
+            child.close()
         self.sock = parent
         self.fd = parent.fileno()
         self.status: int | None = None
         self.cpu = 0.0
 
     def stderr_tail(self, limit: int = 1500) -> str:
+        """The end of the candidate's stderr file, if it is still the regular file we made: the
+        candidate owns its folder and may have put a symlink (to a file only we can read) or a
+        FIFO (which would block us) in its place."""
         try:
-            with open(os.path.join(self.workdir, "stderr.txt"), "rb") as fh:
-                fh.seek(0, os.SEEK_END)
-                fh.seek(max(0, fh.tell() - limit))
-                return fh.read().decode("utf-8", "replace")
+            fd = os.open(os.path.join(self.workdir, "stderr.txt"),
+                         os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             return ""
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return ""
+            size = os.fstat(fd).st_size
+            return os.pread(fd, limit, max(0, size - limit)).decode("utf-8", "replace")
+        except OSError:
+            return ""
+        finally:
+            os.close(fd)
 
     def _dead(self) -> str:
         if self.status is None:
-            try:
-                _, status, usage = os.wait4(self.pid, 0)
-                self.status = status
-                self.cpu = usage.ru_utime + usage.ru_stime
-            except ChildProcessError:
-                self.status = 0
+            assert _zygote is not None
+            self.status, self.cpu = _zygote.wait(self.pid)
         return describe(self.status)
 
-    def receive(self, timeout: float, max_bytes: int) -> dict:
+    def start(self, timeout: float) -> dict:
+        """The child's two start-up frames: what hardening is in force (written before any
+        candidate code ran, so the report is ours, not the candidate's), then ready or the
+        load error. Either a ``ready`` reply with that report or an error."""
+        deadline = time.monotonic() + timeout
+        first = self.receive(timeout, 1 << 20, "hardened")
+        if "hardened" not in first:
+            return first
+        reply = self.receive(max(0.0, deadline - time.monotonic()), 1 << 20, "ready")
+        return {"ready": True, "hardening": first["hardened"]} if "ready" in reply else reply
+
+    def receive(self, timeout: float, max_bytes: int, expect: str = "ok") -> dict:
         try:
             reply = protocol.read_frame(self.fd, time.monotonic() + timeout, max_bytes)
         except protocol.FrameError as exc:
@@ -405,14 +433,13 @@ class Session:
                 return {"error": f"exceeded the time limit of {timeout:.2f}s; all its processes killed",
                         "kind": "timeout"}
             return {"error": str(exc), "kind": exc.kind}
-        if not isinstance(reply, dict) or not ({"ok", "error", "ready"} & reply.keys()):
+        if not isinstance(reply, dict) or not ({expect, "error"} & reply.keys()):
             self.reap()
             return {"error": "reply is not a protocol object", "kind": "protocol"}
-        if "ok" in reply:
-            return {"ok": reply["ok"]}
-        if "error" in reply:  # the candidate's own words: never a kind it names itself
-            return {"error": str(reply["error"])[:3000], "kind": "exception"}  # head first
-        return reply
+        if expect in reply:
+            return {expect: reply[expect]}
+        # the candidate's own words: never a kind it names itself
+        return {"error": str(reply["error"])[:3000], "kind": "exception"}  # head first
 
     def call(self, msg: dict) -> dict:
         if select.select([self.fd], [], [], 0)[0]:  # bytes nobody asked for: a forged reply
@@ -456,23 +483,12 @@ class Session:
         return {"ok": values, "cpu": cpus}
 
     def reap(self) -> None:
-        """Kill every process of the session's uid (setsid escapees included), then wait."""
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self._dead()
-        assert _reaper is not None
-        _reaper.kill_uid(self.uid, self.workdir, keep="stderr.txt")  # stderr is read by end()
-        # we are a subreaper: every orphaned escapee is our child now; wait until none is left
-        deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline:
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break  # no children left at all
-            if pid == 0:
-                time.sleep(0.001)
+        """Kill every process of the session's uid (setsid escapees included) and wait for them:
+        the zygote, their parent and subreaper, does it."""
+        assert _zygote is not None
+        status, cpu = _zygote.reap(self.pid, self.uid, self.workdir, keep="stderr.txt")
+        if self.status is None:  # stderr is read by end()
+            self.status, self.cpu = status, cpu
 
     def _unread_bytes(self) -> bool:
         """Bytes waiting on the channel (not just the EOF a dead child leaves)."""
@@ -498,8 +514,13 @@ class Session:
         return reply
 
 
+def _ended(session: Session | None) -> None:
+    if session is not None:
+        session.end()
+
+
 def template_main() -> None:
-    global _FILTER, _reaper
+    global _FILTER, _reaper, _zygote
     cin, cout = os.dup(0), os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
@@ -511,6 +532,9 @@ def template_main() -> None:
     loaded = preload(cfg.get("preload", []))
     _FILTER = hardening.seccomp_filter()
     seccomp = _FILTER is not None
+    _zygote = Zygote(lambda sock, order, out, err: child_main(
+        sock, order["workdir"], order["code_path"], int(order["uid"]), order["limits"], cfg, out,
+        err), preload, _reaper.kill_uid, close=(cin, cout))
     protocol.write_frame(cout, {"ready": True, "pid": os.getpid(), "preloaded": loaded,
                                 "seccomp": seccomp, "landlock_abi": hardening.landlock_abi(),
                                 "root": os.geteuid() == 0})
@@ -525,7 +549,7 @@ def template_main() -> None:
             if session is not None:
                 session.end()
             session = Session(cfg, msg)
-            reply = session.receive(float(msg["timeout"]), 1 << 20)
+            reply = session.start(float(msg["timeout"]))
             if "ready" not in reply:
                 reply = {"error": reply.get("error", "load failed"), "kind": "load"}
                 session.end()
@@ -541,7 +565,12 @@ def template_main() -> None:
             reply = {"pong": True}
         else:
             reply = {"error": f"bad request {op!r}", "kind": "protocol"}
-        protocol.write_frame(cout, reply)
+        try:
+            data = protocol.encode(reply)
+        except (RecursionError, ValueError, TypeError):  # a relayed value we cannot send on
+            session = _ended(session)
+            data = protocol.encode({"error": "reply nested too deeply to relay", "kind": "protocol"})
+        protocol.write_all(cout, data)
     if session is not None:
         session.end()
 

@@ -2,8 +2,10 @@
 
 Levels, strongest first:
 - ``bwrap``: bubblewrap namespaces (pid, net, ipc, uts, mount; cgroup where possible), read-only
-  binds of the interpreter only, a size-capped private tmpfs, capabilities dropped to the few the
-  template needs to start and reap candidates. Each candidate additionally gets a fresh uid,
+  binds of the interpreter only, a size-capped private tmpfs in which only the template creates
+  (mode 0711: a candidate writes its own folder, emptied when it ends, and cannot list or leave
+  anything beside it), capabilities dropped to the few the template needs to start and reap
+  candidates. Each candidate additionally gets a fresh uid,
   rlimits and seccomp.
 - ``landlock``: no namespaces (bubblewrap missing or refused): each candidate gets a fresh uid,
   rlimits, seccomp (no sockets at all) and Landlock (reads of the interpreter only, writes to its
@@ -64,7 +66,7 @@ def bwrap_argv(tmpfs_mb: int = TMPFS_MB) -> list[str]:
         elif os.path.isdir(top):
             argv += ["--ro-bind", top, top]
     # the tmpfs first: an interpreter that lives under /tmp is bound on top of it, not hidden
-    argv += ["--size", str(tmpfs_mb << 20), "--perms", "1777", "--tmpfs", "/tmp"]
+    argv += ["--size", str(tmpfs_mb << 20), "--perms", "0711", "--tmpfs", "/tmp"]
     argv += ["--ro-bind", "/usr", "/usr"]
     if os.path.exists("/etc/ld.so.cache"):
         argv += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]

@@ -68,6 +68,8 @@ def decode(data: bytes) -> Any:
                           parse_float=_finite_float)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FrameError("protocol", f"not strict JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise FrameError("protocol", "JSON nested too deeply") from exc
 
 
 def write_all(fd: int, data: bytes) -> None:

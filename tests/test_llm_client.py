@@ -160,3 +160,17 @@ def test_a_pace_prices_requests_by_prompt_and_reply_cap():
     for _ in range(20):
         pace.observe(prompt=1000, reply=200, seconds=0.1)  # a fast API: the floor
     assert pace.limit(msgs, 600) == 30.0
+
+
+def test_a_pace_allows_for_the_slow_calls_between_cached_ones():
+    """A server reusing the previous prompt answers most calls fast and reports every prompt's
+    full size: the limit follows the slowest recent call, not the typical one."""
+    from evolve.llm.pace import Pace
+
+    pace = Pace(configured=120)
+    msgs = [{"role": "user", "content": "x" * 3520}]  # about 1100 prompt tokens
+    for seconds in (2.0, 2.5, 2.1, 20.0, 2.2, 1.9):  # one call processed its whole prompt
+        pace.observe(prompt=1100, reply=20, seconds=seconds)
+    full = 20.0 / (1100 + 3 * 20) * (1100 + 8 + 3 * 355)  # that call's speed, a full-length reply
+    assert pace.limit(msgs, 355) == pytest.approx(3 * full, rel=0.01)
+    assert pace.limit(msgs, 355) > 37  # what such a call took in a 100-call run (cut at 33.5 s)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Connection, Row, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from evolve.archive import statements as sql
@@ -32,6 +32,7 @@ from evolve.archive.models import (
     utcnow,
 )
 from evolve.edits import UNCHANGED
+from evolve.storable import clean_optional, clean_outcome, clean_text
 
 PROGRAM_CACHE = 4096  # evaluated programs kept in memory (parents and inspirations recur)
 
@@ -216,7 +217,8 @@ class Archive:
             c.execute(sql.INSERT_ITERATION, {
                 "run_id": run_id, "number": number, "proposal": proposal, "island": island,
                 "parent_id": parent_id, "inspiration_ids": inspiration_ids, "model": model,
-                "edit_kind": edit_kind, "outcome": outcome, "reason": reason, "child_id": child_id})
+                "edit_kind": edit_kind, "outcome": outcome, "reason": clean_optional(reason),
+                "child_id": child_id})
             return number, child_id, fresh
 
     def add_program(self, run_id: int, child: ChildDraft, iteration: int,
@@ -233,9 +235,17 @@ class Archive:
         See ``store_outcome``. Returns False (and changes nothing) when the same evaluation was
         already stored.
         """
-        with self.engine.begin() as c:
-            return store_outcome(c, program_id, set_name, evaluator_version, seed, outcome,
-                                 features, cell, elite_islands)
+        try:
+            with self.engine.begin() as c:
+                return store_outcome(c, program_id, set_name, evaluator_version, seed, outcome,
+                                     features, cell, elite_islands)
+        except StatementError as exc:
+            if not refused_value(exc):
+                raise
+            refused = unstorable(exc)
+        with self.engine.begin() as c:  # the program fails; the run goes on
+            return store_outcome(c, program_id, set_name, evaluator_version, seed, refused, None,
+                                 None, ())
 
     def evaluation_outcome(self, program_id: int, set_name: str, evaluator_version: str,
                            seed: int = 0) -> dict | None:
@@ -375,7 +385,8 @@ class Archive:
     # -- LLM calls ---------------------------------------------------------------------------
     def record_llm_call(self, run_id: int, **fields: object) -> None:
         with self.engine.begin() as c:
-            c.execute(sql.INSERT_LLM_CALL, {"run_id": run_id, **fields})
+            c.execute(sql.INSERT_LLM_CALL, {"run_id": run_id, **fields,
+                                            "error": clean_optional(fields.get("error"))})
 
     # -- baselines ---------------------------------------------------------------------------
     def record_baseline(self, run_id: int, name: str, set_name: str, outcome: dict) -> None:
@@ -450,6 +461,21 @@ def _offer(c: Connection | Session, run_id: int, island: int, cell: str, program
     return placed is not None
 
 
+def refused_value(exc: StatementError) -> bool:
+    """Whether the database refused a value of the statement (not the connection or the schema):
+    what a candidate's text could still cause after ``clean_outcome``."""
+    return not isinstance(exc, (OperationalError, InterfaceError, IntegrityError))
+
+
+def unstorable(exc: StatementError) -> dict:
+    """The outcome stored instead of one the database refused: a failure of the program."""
+    cause = type(exc.orig or exc).__name__
+    message = (f"the evaluation's outcome could not be stored ({cause}: "
+               f"{clean_text(str(exc.orig or exc), 300)}); the program counts as failed")
+    return {"ok": False, "metrics": {}, "combined_score": None, "feedback": message,
+            "error": message, "error_kind": "unstorable", "seconds": 0.0}
+
+
 def store_outcome(c: Connection | Session, program_id: int, set_name: str, evaluator_version: str,
                   seed: int, outcome: dict, features: dict | None, cell: str | None,
                   elite_islands: Sequence[int]) -> bool:
@@ -458,6 +484,7 @@ def store_outcome(c: Connection | Session, program_id: int, set_name: str, evalu
     For the train set the program's status, score and cell follow, and a passing program is
     offered to the MAP-Elites grid of each island in ``elite_islands``.
     """
+    outcome = clean_outcome(outcome)  # error text and kind are the candidate's doing
     stored = c.execute(sql.insert_evaluation(_dialect(c)), {
         "program_id": program_id, "set_name": set_name, "evaluator_version": evaluator_version,
         "seed": seed, "ok": outcome["ok"], "metrics": outcome["metrics"],

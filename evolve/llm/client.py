@@ -27,8 +27,10 @@ from evolve.llm import openai_compat, prices
 from evolve.llm.local_model import MODELS as EMBEDDED
 from evolve.llm.openai_compat import Shape
 from evolve.llm.pace import Pace
+from evolve.storable import clean_text
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+REPLY_CHARS = 1_000_000  # far beyond any reply a max_tokens allows
 
 
 @cache
@@ -188,7 +190,9 @@ class LlmClient:
                 continue
             latency = time.monotonic() - started
             pace.observe(reply.prompt_tokens, reply.completion_tokens, latency)
-            record(Attempt(model.name, attempt, reply.text, reply.prompt_tokens,
+            # a server may send NUL or a lone surrogate escape; never cut a reply's middle
+            text = clean_text(reply.text, cap=REPLY_CHARS)
+            record(Attempt(model.name, attempt, text, reply.prompt_tokens,
                            reply.completion_tokens, cost, known, latency, None, seed))
-            return reply.text
+            return text
         raise LlmFailed(f"{model.name}: {last}")

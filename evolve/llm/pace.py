@@ -5,14 +5,19 @@ remote API that answers in seconds should not hold a hung request for two minute
 keeps the latest successful calls of one model and prices a request in work units (prompt
 tokens plus ``GEN_WEIGHT`` per reply token: decoding a token costs about three prompt tokens on
 llama.cpp, 10-14 against 35-46 tokens/s measured on 2 cores). The limit for a request is
-``MARGIN`` times what its worst case (a full-length reply) should take at the median measured
-seconds per unit, at least ``FLOOR_SECONDS`` (or the configured limit if that is lower); until
-``WARMUP`` calls have been measured it is the configured ``timeout_seconds``.
+``MARGIN`` times what its worst case (a full-length reply) should take at the slowest seconds per
+unit of the last ``WINDOW`` calls, at least ``FLOOR_SECONDS`` (or the configured limit if that is
+lower); until ``WARMUP`` calls have been measured it is the configured ``timeout_seconds``.
+
+The slowest, not the median: a server that reuses the previous prompt (llama.cpp, with one
+parent asked three times in a row) answers most calls with a few dozen new prompt tokens and some
+with hundreds, but reports every prompt's full size; priced at the median, a 100-call smtt run
+cut two such calls at 33.5 s, and the retry of a cut call only queues behind the generation the
+server is still finishing for it.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections import deque
 
 GEN_WEIGHT = 3.0
@@ -49,5 +54,5 @@ class Pace:
         """Seconds to allow a request with ``messages`` and a reply cap of ``max_tokens``."""
         if len(self._per_unit) < WARMUP:
             return self.configured
-        expected = statistics.median(self._per_unit) * units(prompt_tokens(messages), max_tokens)
+        expected = max(self._per_unit) * units(prompt_tokens(messages), max_tokens)
         return max(min(FLOOR_SECONDS, self.configured), MARGIN * expected)
