@@ -4,8 +4,8 @@ Order matters: resource limits, then a fresh unprivileged uid/gid (all capabilit
 then no-new-privileges, Landlock on the fallback level (reads limited to the interpreter and the
 candidate's own folder, no file creation at all since there is no size-capped tmpfs there, no
 TCP, no signals outside its domain), then a seccomp filter (no new sockets of any family, no
-ptrace, no namespace or mount tricks). Each step reports what it did so
-the level in force is visible. Standard library + ctypes (+ pyseccomp for the filter).
+ptrace, no namespace or mount calls, no clone into new namespaces, clone3 ENOSYS). Each step
+reports what it did so the level in force is visible. Standard library + ctypes (+ pyseccomp for the filter).
 """
 
 from __future__ import annotations
@@ -136,7 +136,14 @@ DENIED_SYSCALLS = ("socket", "ptrace", "process_vm_readv", "process_vm_writev", 
                    "unshare", "setns", "pivot_root", "chroot", "bpf", "perf_event_open", "keyctl",
                    "add_key", "request_key", "kexec_load", "init_module", "finit_module",
                    "delete_module", "reboot", "swapon", "swapoff", "userfaultfd", "io_uring_setup",
-                   "open_by_handle_at", "name_to_handle_at")
+                   "open_by_handle_at", "name_to_handle_at",
+                   # the new mount API: usable inside a user namespace of one's own
+                   "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree",
+                   "mount_setattr")
+# clone() flags that make new namespaces (mount, cgroup, uts, ipc, user, pid, net): a fresh user
+# namespace holds every capability inside it, the way to mounts and kernel surface seccomp denies
+NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 \
+    | 0x40000000
 
 
 def seccomp_filter() -> object | None:
@@ -148,9 +155,15 @@ def seccomp_filter() -> object | None:
     except ImportError:
         return None
     filt = sc.SyscallFilter(defaction=sc.ALLOW)
-    for name in DENIED_SYSCALLS:
+    rules = [(errno.EPERM, name, ()) for name in DENIED_SYSCALLS]
+    # clone3 passes its flags in memory, which seccomp cannot read: ENOSYS makes the C library
+    # fall back to clone, whose flags it can
+    rules.append((errno.ENOSYS, "clone3", ()))
+    rules += [(errno.EPERM, "clone", (sc.Arg(0, sc.MASKED_EQ, bit, bit),))
+              for bit in (1 << i for i in range(32)) if NAMESPACE_FLAGS & bit]
+    for err, name, args in rules:
         try:
-            filt.add_rule(sc.ERRNO(errno.EPERM), name)
+            filt.add_rule(sc.ERRNO(err), name, *args)
         except (ValueError, RuntimeError, OSError):
             continue  # a syscall this architecture does not have
     return filt

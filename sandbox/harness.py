@@ -353,6 +353,24 @@ def preload(names: list[str]) -> list[str]:
     return loaded
 
 
+class Budget:
+    """What the replies of one call or batch may still hold, in bytes and in decoded values: each
+    frame is refused before it is decoded if it would exceed them (the template and the worker
+    both hold a batch's decoded replies)."""
+
+    def __init__(self, limits: dict):
+        self.per_reply = int(limits["max_reply_bytes"])
+        self.bytes = int(limits.get("max_batch_bytes", self.per_reply))
+        self.values = int(limits.get("max_batch_values", 1_000_000))
+
+    def frame_bytes(self) -> int:
+        return max(0, min(self.per_reply, self.bytes))
+
+    def spend(self, size: int, values: int) -> None:
+        self.bytes -= size
+        self.values -= values
+
+
 class Session:
     def __init__(self, cfg: dict, msg: dict):
         assert _zygote is not None
@@ -383,6 +401,8 @@ class Session:
         self.fd = parent.fileno()
         self.status: int | None = None
         self.cpu = 0.0
+        self.last_bytes = self.last_values = 0
+        self.last_decode = 0.0
 
     def stderr_tail(self, limit: int = 1500) -> str:
         """The end of the candidate's stderr file, if it is still the regular file we made: the
@@ -420,9 +440,16 @@ class Session:
         reply = self.receive(max(0.0, deadline - time.monotonic()), 1 << 20, "ready")
         return {"ready": True, "hardening": first["hardened"]} if "ready" in reply else reply
 
-    def receive(self, timeout: float, max_bytes: int, expect: str = "ok") -> dict:
+    def receive(self, timeout: float, max_bytes: int, expect: str = "ok",
+                max_values: int | None = None) -> dict:
+        """The child's next frame, checked: ``expect`` (its value only) or an error. Sets
+        ``last_bytes``/``last_values`` (what it held) and ``last_decode`` (the CPU seconds we
+        spent reading and decoding it, which count against the candidate)."""
+        self.last_bytes = self.last_values = 0
+        spent = time.process_time()
         try:
-            reply = protocol.read_frame(self.fd, time.monotonic() + timeout, max_bytes)
+            reply, self.last_bytes, self.last_values = protocol.read_sized(
+                self.fd, time.monotonic() + timeout, max_bytes, max_values)
         except protocol.FrameError as exc:
             if exc.kind == "eof":
                 how = self._dead()
@@ -433,6 +460,8 @@ class Session:
                 return {"error": f"exceeded the time limit of {timeout:.2f}s; all its processes killed",
                         "kind": "timeout"}
             return {"error": str(exc), "kind": exc.kind}
+        finally:
+            self.last_decode = time.process_time() - spent
         if not isinstance(reply, dict) or not ({expect, "error"} & reply.keys()):
             self.reap()
             return {"error": "reply is not a protocol object", "kind": "protocol"}
@@ -451,10 +480,12 @@ class Session:
             protocol.write_frame(self.fd, {"call": msg["name"], "args": msg.get("args", [])})
         except OSError:
             return {"error": f"candidate process is gone ({self._dead()})", "kind": "crash"}
-        reply = self.receive(float(msg["timeout"]), int(self.limits["max_reply_bytes"]))
+        budget = Budget(self.limits)
+        reply = self.receive(float(msg["timeout"]), budget.frame_bytes(), max_values=budget.values)
         wall = time.monotonic() - started
         if "ok" in reply:
-            return {"ok": reply["ok"], "cpu": max(0.0, proc_cpu(self.pid) - before), "wall": wall}
+            cpu = max(0.0, proc_cpu(self.pid) - before) + self.last_decode
+            return {"ok": reply["ok"], "cpu": cpu, "wall": wall}
         return reply
 
     def map(self, msg: dict) -> dict:
@@ -471,13 +502,15 @@ class Session:
         except OSError:
             return {"error": f"candidate process is gone ({self._dead()})", "kind": "crash"}
         values, cpus = [], []
+        budget = Budget(self.limits)  # what the whole batch may hold
         for index in range(len(msg["args_list"])):
             reply = self.receive(max(0.0, min(per_call, wall_end - time.monotonic())),
-                                 int(self.limits["max_reply_bytes"]))
+                                 budget.frame_bytes(), max_values=budget.values)
             if "ok" not in reply:
                 return {**reply, "index": index}
+            budget.spend(self.last_bytes, self.last_values)
             now = proc_cpu(self.pid)
-            cpus.append(max(0.0, now - before))
+            cpus.append(max(0.0, now - before) + self.last_decode)
             before = now
             values.append(reply["ok"])
         return {"ok": values, "cpu": cpus}

@@ -104,7 +104,26 @@ def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
 
 def read_frame(fd: int, deadline: float | None = None, max_bytes: int = 64 << 20) -> Any:
     """Read one frame; ``deadline`` is a time.monotonic() value or None to wait forever."""
+    return read_sized(fd, deadline, max_bytes)[0]
+
+
+def values_in(data: bytes) -> int:
+    """An upper bound on the values a JSON text decodes to (one more than its separators and
+    openings; separators inside strings count too), counted at C speed before decoding: what
+    decoding will cost in memory is bounded by it (``[[],[],...]`` is 3 bytes a value)."""
+    return data.count(b",") + data.count(b"[") + data.count(b"{") + 1
+
+
+def read_sized(fd: int, deadline: float | None = None, max_bytes: int = 64 << 20,
+               max_values: int | None = None) -> tuple[Any, int, int]:
+    """Read one frame: (value, its size in bytes, ``values_in`` it). A frame over ``max_bytes``
+    or ``max_values`` is refused before it is read or decoded."""
     (size,) = HEADER.unpack(_read_exact(fd, HEADER.size, deadline))
     if size > max_bytes:
         raise FrameError("oversize", f"reply of {size} bytes exceeds the limit of {max_bytes}")
-    return decode(_read_exact(fd, size, deadline))
+    data = _read_exact(fd, size, deadline)
+    values = values_in(data)
+    if max_values is not None and values > max_values:
+        raise FrameError("oversize", f"reply of about {values} values exceeds the limit of "
+                         f"{max_values}")
+    return decode(data), size, values

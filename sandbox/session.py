@@ -47,7 +47,11 @@ class Limits:
     processes: int = 32
     open_files: int = 128
     file_size_mb: int = 16
-    max_reply_bytes: int = 8 * 1024 * 1024
+    max_reply_bytes: int = 8 * 1024 * 1024  # one call's reply
+    # one session's replies in one batch (``call_many``) or call: the template and the worker
+    # decode them, and decoded JSON takes up to ~20x its size (``[[],[],...]``)
+    max_batch_bytes: int = 16 * 1024 * 1024
+    max_batch_values: int = 1_000_000
 
 
 KINDS = frozenset({"load", "exception", "timeout", "crash", "oversize", "protocol", "eof"})
@@ -263,7 +267,8 @@ class SandboxSession:
         wall_left = max(0.0, self.limits.wall_seconds - (time.monotonic() - self._started))
         reply = self._request({"op": "map", "name": name, "args_list": [list(a) for a in arg_lists],
                                "timeout": self.limits.call_seconds, "wall": wall_left},
-                              wall_left, max_bytes=len(arg_lists) * self.limits.max_reply_bytes + 4096)
+                              wall_left, max_bytes=self.limits.max_batch_bytes
+                              + 64 * len(arg_lists) + 4096)  # the replies, their CPU figures
         if "ok" in reply:
             self.batch_cpu = [float(c) for c in reply.get("cpu", [])]
             self.last_cpu = self.batch_cpu[-1] if self.batch_cpu else 0.0
