@@ -158,7 +158,8 @@ NON_FINITE = "priority() returned nan or inf; return finite numbers"
     ("[float('inf')] + [0.0] * (len(bins) - 1)", "exception", NON_FINITE),
     ("__import__('numpy').array([1.0, float('nan')])", "exception", NON_FINITE),
     ("{1, 2}", "exception", "not plain data (TypeError: Object of type set is not JSON serializable)"),
-    ("[0.0] * 1_000_000", "invalid", "returned 1000000 priorities"),
+    ("[0.0] * 100_000", "invalid", "returned 100000 priorities"),
+    ("[0.0] * 1_000_000", "oversize", "values exceeds the limit of 1000000"),  # before decoding
     ("[0.5] * 3_000_000", "oversize", "exceeds the limit"),
 ])
 def test_malformed_priorities_fail_at_the_gate(body, kind, why):
