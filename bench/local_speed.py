@@ -80,6 +80,11 @@ SETTINGS: dict[str, Setting] = {
     "b128": Setting(("--n_batch", "128"), shaped=True, begun=True),
 }
 _PREFIX = re.compile(r"Llama\.generate: (\d+) prefix-match hit, remaining (\d+) prompt tokens")
+
+
+def prefix_counts(log_text: str) -> list[tuple[int, int]]:
+    """(prompt tokens reused, prompt tokens processed) per request, from a llama.cpp server log."""
+    return [(int(a), int(b)) for a, b in _PREFIX.findall(log_text)]
 _FOCUS = re.compile(r"Write a better `([A-Za-z_][A-Za-z0-9_]*)`")
 
 
@@ -181,7 +186,7 @@ def replay(setting: str, calls: list[Recorded], port: int, temperature: float,
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    prefix = [(int(a), int(b)) for a, b in _PREFIX.findall(log.read_text())][-len(calls):]
+    prefix = prefix_counts(log.read_text())[-len(calls):]
     return replies, prefix
 
 

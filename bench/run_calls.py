@@ -14,7 +14,6 @@ processed and reused from the previous prompt, per call.
 from __future__ import annotations
 
 import argparse
-import re
 import sqlite3
 import statistics
 import sys
@@ -22,7 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-_PREFIX = re.compile(r"Llama\.generate: (\d+) prefix-match hit, remaining (\d+) prompt tokens")
+from local_speed import p90, prefix_counts  # bench/ is this script's folder
+
 PROPOSAL_KINDS = ("function", "diff", "rewrite", "repair")
 
 
@@ -52,7 +52,7 @@ def read_run(run_dir: Path) -> RunCalls:
 
 def prompt_split(log: Path, counts: list[int]) -> list[tuple[int, int]]:
     """(processed, reused) prompt tokens per run: the log's requests taken in run order."""
-    rows = [(int(a), int(b)) for a, b in _PREFIX.findall(log.read_text(errors="replace"))]
+    rows = prefix_counts(log.read_text(errors="replace"))
     if len(rows) < sum(counts):
         sys.exit(f"error: {log} has {len(rows)} requests, the runs {sum(counts)}: pass the log of "
                  "the server these runs used, and the runs in the order they used it")
@@ -63,10 +63,6 @@ def prompt_split(log: Path, counts: list[int]) -> list[tuple[int, int]]:
         out.append((sum(b for _, b in part), sum(a for a, _ in part)))
         at += n
     return out
-
-
-def p90(values: list[float]) -> float:
-    return statistics.quantiles(values, n=10)[-1] if len(values) > 1 else values[0]
 
 
 def main() -> None:

@@ -547,11 +547,6 @@ class Session:
         return reply
 
 
-def _ended(session: Session | None) -> None:
-    if session is not None:
-        session.end()
-
-
 def template_main() -> None:
     global _FILTER, _reaper, _zygote
     cin, cout = os.dup(0), os.dup(1)
@@ -601,7 +596,9 @@ def template_main() -> None:
         try:
             data = protocol.encode(reply)
         except (RecursionError, ValueError, TypeError):  # a relayed value we cannot send on
-            session = _ended(session)
+            if session is not None:
+                session.end()
+                session = None
             data = protocol.encode({"error": "reply nested too deeply to relay", "kind": "protocol"})
         protocol.write_all(cout, data)
     if session is not None:

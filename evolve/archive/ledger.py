@@ -22,10 +22,10 @@ from functools import cache
 from pathlib import Path
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import IntegrityError
 
 from evolve.archive.models import EvalTask, Program, utcnow
-from evolve.archive.store import Archive, refused_value, store_outcome, unstorable
+from evolve.archive.store import Archive, store_or_fail, store_outcome
 
 HEARTBEAT_SECONDS = 5.0
 
@@ -196,22 +196,15 @@ class Ledger:
                elite_islands: Sequence[int]) -> bool:
         """Store the outcome and close the row in one transaction; False if already stored. An
         outcome the database refuses is stored as the program's failure (``unstorable``)."""
-        try:
-            return self._finish(task, outcome, features, cell, elite_islands)
-        except StatementError as exc:
-            if not refused_value(exc):
-                raise
-            refused = unstorable(exc)
-        return self._finish(task, refused, None, None, ())
+        def write(out: dict, features: dict | None, cell: str | None,
+                  elite_islands: Sequence[int]) -> bool:
+            with self.archive.session() as s, s.begin():
+                row = s.get(EvalTask, task.id, with_for_update=True)
+                row.state, row.updated_at = "done", utcnow()
+                return store_outcome(s, row.program_id, row.set_name, row.evaluator_version,
+                                     row.seed, out, features, cell, elite_islands)
 
-    def _finish(self, task: TaskView, outcome: dict, features: dict | None, cell: str | None,
-                elite_islands: Sequence[int]) -> bool:
-        with self.archive.session() as s, s.begin():
-            row = s.get(EvalTask, task.id, with_for_update=True)
-            row.state, row.updated_at = "done", utcnow()
-            stored = store_outcome(s, row.program_id, row.set_name, row.evaluator_version,
-                                   row.seed, outcome, features, cell, elite_islands)
-            return stored
+        return store_or_fail(write, outcome, features, cell, elite_islands)
 
     def refuse(self, task_id: int, message: str) -> None:
         with self.archive.session() as s, s.begin():

@@ -9,7 +9,7 @@ is cached once evaluated: from then on its code, score and train metrics never c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -235,17 +235,13 @@ class Archive:
         See ``store_outcome``. Returns False (and changes nothing) when the same evaluation was
         already stored.
         """
-        try:
+        def write(out: dict, features: dict | None, cell: str | None,
+                  elite_islands: Sequence[int]) -> bool:
             with self.engine.begin() as c:
-                return store_outcome(c, program_id, set_name, evaluator_version, seed, outcome,
+                return store_outcome(c, program_id, set_name, evaluator_version, seed, out,
                                      features, cell, elite_islands)
-        except StatementError as exc:
-            if not refused_value(exc):
-                raise
-            refused = unstorable(exc)
-        with self.engine.begin() as c:  # the program fails; the run goes on
-            return store_outcome(c, program_id, set_name, evaluator_version, seed, refused, None,
-                                 None, ())
+
+        return store_or_fail(write, outcome, features, cell, elite_islands)
 
     def evaluation_outcome(self, program_id: int, set_name: str, evaluator_version: str,
                            seed: int = 0) -> dict | None:
@@ -461,19 +457,23 @@ def _offer(c: Connection | Session, run_id: int, island: int, cell: str, program
     return placed is not None
 
 
-def refused_value(exc: StatementError) -> bool:
-    """Whether the database refused a value of the statement (not the connection or the schema):
-    what a candidate's text could still cause after ``clean_outcome``."""
-    return not isinstance(exc, (OperationalError, InterfaceError, IntegrityError))
-
-
-def unstorable(exc: StatementError) -> dict:
-    """The outcome stored instead of one the database refused: a failure of the program."""
-    cause = type(exc.orig or exc).__name__
-    message = (f"the evaluation's outcome could not be stored ({cause}: "
-               f"{clean_text(str(exc.orig or exc), 300)}); the program counts as failed")
-    return {"ok": False, "metrics": {}, "combined_score": None, "feedback": message,
-            "error": message, "error_kind": "unstorable", "seconds": 0.0}
+def store_or_fail(write: Callable[[dict, dict | None, str | None, Sequence[int]], bool],
+                  outcome: dict, features: dict | None, cell: str | None,
+                  elite_islands: Sequence[int]) -> bool:
+    """``write(outcome, features, cell, elite_islands)`` in its own transaction; if the database
+    refuses a value of it (not the connection or the schema: what a candidate's text could still
+    cause after ``clean_outcome``), write instead that the program failed (``unstorable``)."""
+    try:
+        return write(outcome, features, cell, elite_islands)
+    except StatementError as exc:
+        if isinstance(exc, (OperationalError, InterfaceError, IntegrityError)):
+            raise
+        cause = type(exc.orig or exc).__name__
+        message = (f"the evaluation's outcome could not be stored ({cause}: "
+                   f"{clean_text(str(exc.orig or exc), 300)}); the program counts as failed")
+    failed = {"ok": False, "metrics": {}, "combined_score": None, "feedback": message,
+              "error": message, "error_kind": "unstorable", "seconds": 0.0}
+    return write(failed, None, None, ())
 
 
 def store_outcome(c: Connection | Session, program_id: int, set_name: str, evaluator_version: str,
