@@ -112,7 +112,7 @@ def problems() -> None:
 def doctor() -> None:
     """Show the sandbox isolation level in force here, and check it on hostile probes."""
     from sandbox.levels import SandboxUnavailable
-    from sandbox.session import SandboxSession, isolation_report
+    from sandbox.session import Limits, SandboxSession, isolation_report
 
     with user_errors():
         try:
@@ -127,17 +127,37 @@ def doctor() -> None:
         table.add_row("seccomp", "yes" if report["seccomp"] else "no (pip install pyseccomp)")
         table.add_row("landlock ABI", str(report["landlock_abi"] or "none"))
         table.add_row("running as root", "yes (fresh uid per candidate)" if report["root"] else "no")
+        grouped = report["aggregate"].startswith("cgroup")
+        table.add_row("limits per candidate", escape(report["aggregate"]))
+        if not grouped:
+            table.add_row("without a group", FALLBACK_LIMITS)
+        lim = Limits()
+        table.add_row("default limits", f"memory {lim.memory_mb} MB, {lim.processes} processes, "
+                      f"{lim.cpu_seconds} CPU-s, {lim.call_seconds:g} s a call "
+                      + ("(summed over its processes)" if grouped else "(each process on its own)"))
         with SandboxSession(PROBE) as box:
             probes = box.call("probe")
             table.add_row("candidate hardening", escape(str(box.hardening)))
+            box.call("cpu_in_child")
+            table.add_row("CPU of forked children", f"{box.last_cpu:.2f} s of 0.30 s counted")
         for name, result in probes.items():
             table.add_row(f"probe: {name}", "[green]blocked[/green]" if result != "ALLOWED"
                           else "[red]ALLOWED[/red]")
         console.print(table)
 
 
+FALLBACK_LIMITS = ("per process only: address space and CPU seconds per process, file size; "
+                   "processes per candidate (its own uid); CPU measured for its main process")
 PROBE = """
-import os, socket
+import os, socket, time
+def cpu_in_child():
+    pid = os.fork()
+    if pid == 0:
+        start = time.process_time()
+        while time.process_time() - start < 0.3:
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
 def probe():
     out = {}
     tests = {"TCP to 127.0.0.1:6379": lambda: socket.create_connection(("127.0.0.1", 6379), 1),

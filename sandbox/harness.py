@@ -43,6 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import hardening
 import protocol
+from group_limits import CandidateGroup, GroupBusy
 from zygote import Zygote
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -100,6 +101,7 @@ class Reaper:
 
 _reaper: Reaper | None = None
 _zygote: Zygote | None = None  # forks every candidate (zygote.py)
+_group = CandidateGroup(None)  # the candidates' control group, if the worker handed us one
 _on_demand: set[str] = set()  # on-demand modules the zygote has imported
 
 
@@ -319,12 +321,13 @@ def child_main(sock: socket.socket, workdir: str, code_path: str, uid: int, limi
                cfg: dict, out: int, err: int) -> None:
     """Runs in the forked child; never returns."""
     try:
+        _group.join()  # first: every process this candidate ever makes is counted with it
         os.dup2(out, 1)
         os.dup2(err, 2)
         fd = os.dup2(sock.fileno(), 3, inheritable=False)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
-        os.closerange(4, 65536)  # the worker channel and everything else the template holds
+        os.closerange(4, 65536)  # the worker channel, the group's files, all the template holds
         os.chdir(workdir)
         os.environ.clear()
         os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir,
@@ -379,6 +382,9 @@ class Session:
             _on_demand.update(_zygote.preload(wanted))
         self.uid = int(msg["uid"])
         self.limits = msg["limits"]
+        _group.prepare(self.limits["memory_mb"], self.limits["processes"])  # may raise GroupBusy
+        self.cpu_start = _group.cpu()
+        self.kills_start = _group.memory_kills()
         self.workdir = os.path.join(cfg["root"], f"c{self.uid}")
         os.mkdir(self.workdir, 0o755)
         code_path = os.path.join(self.workdir, "candidate.py")
@@ -427,7 +433,26 @@ class Session:
         if self.status is None:
             assert _zygote is not None
             self.status, self.cpu = _zygote.wait(self.pid)
+        if _group.memory_kills() > self.kills_start:
+            return (f"killed at the memory limit: {self.limits['memory_mb']} MB for all its "
+                    "processes together, memfd and files in its folder included")
         return describe(self.status)
+
+    def cpu_now(self) -> float:
+        """CPU seconds so far: of every process of the candidate with a group (forked children
+        included), else of its main process."""
+        total = _group.cpu()
+        return proc_cpu(self.pid) if total is None else total - self.cpu_start
+
+    def over_cpu(self) -> dict | None:
+        """The session's CPU limit, summed over the candidate's processes (rlimits only see each
+        process on its own): the error that ends it, once exceeded."""
+        if not _group.active or self.cpu_now() <= float(self.limits["cpu_seconds"]):
+            return None
+        used = self.cpu_now()
+        self.reap()
+        return {"error": f"used {used:.1f} CPU seconds across its processes, over the limit of "
+                         f"{self.limits['cpu_seconds']}", "kind": "timeout", "limit": "cpu"}
 
     def start(self, timeout: float) -> dict:
         """The child's two start-up frames: what hardening is in force (written before any
@@ -474,7 +499,7 @@ class Session:
         if select.select([self.fd], [], [], 0)[0]:  # bytes nobody asked for: a forged reply
             self.reap()
             return {"error": "the candidate wrote to its channel outside a call", "kind": "protocol"}
-        before = proc_cpu(self.pid)
+        before = self.cpu_now()
         started = time.monotonic()
         try:
             protocol.write_frame(self.fd, {"call": msg["name"], "args": msg.get("args", [])})
@@ -484,8 +509,8 @@ class Session:
         reply = self.receive(float(msg["timeout"]), budget.frame_bytes(), max_values=budget.values)
         wall = time.monotonic() - started
         if "ok" in reply:
-            cpu = max(0.0, proc_cpu(self.pid) - before) + self.last_decode
-            return {"ok": reply["ok"], "cpu": cpu, "wall": wall}
+            cpu = max(0.0, self.cpu_now() - before) + self.last_decode
+            return self.over_cpu() or {"ok": reply["ok"], "cpu": cpu, "wall": wall}
         return reply
 
     def map(self, msg: dict) -> dict:
@@ -496,7 +521,7 @@ class Session:
             self.reap()
             return {"error": "the candidate wrote to its channel outside a call", "kind": "protocol"}
         per_call, wall_end = float(msg["timeout"]), time.monotonic() + float(msg["wall"])
-        before = proc_cpu(self.pid)
+        before = self.cpu_now()
         try:
             protocol.write_frame(self.fd, {"map": msg["name"], "args_list": msg["args_list"]})
         except OSError:
@@ -509,9 +534,11 @@ class Session:
             if "ok" not in reply:
                 return {**reply, "index": index}
             budget.spend(self.last_bytes, self.last_values)
-            now = proc_cpu(self.pid)
+            now = self.cpu_now()
             cpus.append(max(0.0, now - before) + self.last_decode)
             before = now
+            if over := self.over_cpu():
+                return {**over, "index": index}
             values.append(reply["ok"])
         return {"ok": values, "cpu": cpus}
 
@@ -522,6 +549,8 @@ class Session:
         status, cpu = _zygote.reap(self.pid, self.uid, self.workdir, keep="stderr.txt")
         if self.status is None:  # stderr is read by end()
             self.status, self.cpu = status, cpu
+        if _group.active:
+            self.cpu = self.cpu_now()  # its children's CPU too
 
     def _unread_bytes(self) -> bool:
         """Bytes waiting on the channel (not just the EOF a dead child leaves)."""
@@ -548,13 +577,14 @@ class Session:
 
 
 def template_main() -> None:
-    global _FILTER, _reaper, _zygote
+    global _FILTER, _group, _reaper, _zygote
     cin, cout = os.dup(0), os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
     _reaper = Reaper(keep_open=(cin, cout))
     cfg = protocol.read_frame(cin)
+    _group = CandidateGroup(cfg.get("group"))
     _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     _libc.prctl(hardening.PR_SET_DUMPABLE, 0, 0, 0, 0)  # no /proc/<pid>/fd or ptrace into us
     loaded = preload(cfg.get("preload", []))
@@ -576,7 +606,11 @@ def template_main() -> None:
         if op == "spawn":
             if session is not None:
                 session.end()
-            session = Session(cfg, msg)
+                session = None
+            try:
+                session = Session(cfg, msg)
+            except GroupBusy:
+                break  # an earlier candidate outlived its session: the worker starts a fresh sandbox
             reply = session.start(float(msg["timeout"]))
             if "ready" not in reply:
                 reply = {"error": reply.get("error", "load failed"), "kind": "load"}

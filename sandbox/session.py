@@ -24,7 +24,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sandbox import protocol
+from sandbox import cgroups, protocol
 from sandbox.hardening import kill_uid
 from sandbox.levels import Level, detect, launch_argv, system_read_paths
 
@@ -83,6 +83,7 @@ class Template:
         self.info: dict = {}
         self._root: str | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._group: cgroups.Group | None = None
         self.uid: int | None = None
 
     def start(self) -> None:
@@ -93,13 +94,27 @@ class Template:
             os.chmod(self._root, 0o711)  # candidates may enter their own subfolder, not list
             cwd = root = self._root
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1"}
+        aggregate = self._make_group()
         self._proc = subprocess.Popen(launch_argv(self.level), stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd,
-                                      env=env, start_new_session=True)
+                                      env=env, start_new_session=True,
+                                      pass_fds=self._group.passed() if self._group else ())
         read_paths = system_read_paths()
         self._send({"root": root, "preload": PRELOAD, "on_demand": ON_DEMAND, "read_paths": read_paths,
-                    "landlock": self.level.name == "landlock"})
-        self.info = self._receive(30.0)
+                    "landlock": self.level.name == "landlock",
+                    "group": self._group.for_template() if self._group else None})
+        self.info = {**self._receive(30.0), "aggregate": aggregate}
+
+    def _make_group(self) -> str:
+        """This template's candidate control group, if the machine allows one; what is in force."""
+        support = cgroups.probe()
+        if support.version == "none":
+            return support.describe()
+        try:
+            self._group = cgroups.Group.make(support, "t")
+        except OSError as exc:
+            return f"none (cannot make this sandbox's group: {exc.strerror or exc})"
+        return support.describe()
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
@@ -137,6 +152,9 @@ class Template:
                     stream.close()
         if self.uid is not None and os.geteuid() == 0:
             kill_uid(self.uid)  # the fallback level has no pid namespace to take them down
+        group, self._group = self._group, None
+        if group is not None:
+            group.close()
         if self._root:
             shutil.rmtree(self._root, ignore_errors=True)
             self._root = None
@@ -251,7 +269,7 @@ class SandboxSession:
             return reply["ok"]
         kind = reply.get("kind", "exception")
         message = str(reply.get("error"))
-        if kind == "timeout":
+        if kind == "timeout" and reply.get("limit") != "cpu":  # else the template's own words
             message = f"call {name}: exceeded the {which} time limit ({timeout:.1f}s); " \
                       "every process of the candidate was killed"
         raise CandidateError(kind, message[-3000:])
@@ -277,7 +295,7 @@ class SandboxSession:
                 self._fold(value)
             return reply["ok"]
         kind, message, index = reply.get("kind", "exception"), str(reply.get("error")), reply.get("index")
-        if kind == "timeout":
+        if kind == "timeout" and reply.get("limit") != "cpu":
             message = f"call {name}: exceeded the per-call time limit ({self.limits.call_seconds:.1f}s) " \
                       "or the session's wall time; every process of the candidate was killed"
         raise CandidateError(kind, message[-3000:], index if isinstance(index, int) else None)
