@@ -215,7 +215,8 @@ def scored(trace: RunTrace, proxy: CountingProxy) -> RunResult:
                      valid_children=trace.valid_children, duplicates=trace.duplicates,
                      same_behaviour=trace.same_behaviour, repairs=trace.repairs,
                      repairs_ok=trace.repairs_ok, wall_seconds=trace.wall_seconds,
-                     start=trace.start, notes=trace.notes)
+                     start=trace.start, notes=trace.notes,
+                     improving_children=trace.improving_children)
 
 
 def baselines_for(problem: str, out: Path) -> list[BaselineScore]:

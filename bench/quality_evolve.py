@@ -75,9 +75,13 @@ def features(variant: str) -> dict:
 def model_entry(endpoint: Endpoint, proxy_url: str) -> dict:
     from evolve.runs import local_entry
 
-    settings = local_entry()  # the embedded model's sampling and prompt style
-    return {"name": f"openai/{endpoint.model}", "api_base": proxy_url, "style": settings.style,
-            "temperature": settings.temperature, "max_tokens": settings.max_tokens}
+    # the embedded model's own entry (sampling, prompt style and format), as the main command has
+    # it; another server gets the chat API (its model may not speak ChatML)
+    entry = local_entry().model_copy(update={"name": f"openai/{endpoint.model}", "api_base": proxy_url})
+    out = entry.model_dump(exclude_none=True)
+    if not endpoint.embedded:
+        out.pop("prompt_format", None)
+    return out
 
 
 def run_config(endpoint: Endpoint, proxy_url: str, seed: int, variant: str) -> dict:
@@ -154,7 +158,7 @@ def _trace(con: sqlite3.Connection, run_id: int, key: RunKey, budget: int, wall:
 
     metric = load_problem(key.problem).objective.metric
     programs = {row[0]: row for row in con.execute(
-        "select id, status, combined_score, code, created_at from programs where run_id = ? "
+        "select id, status, combined_score, code, created_at, parent_id from programs where run_id = ? "
         "order by id", (run_id,))}
     call_times = sorted(_when(r[0]) for r in con.execute(
         "select created_at from llm_calls where run_id = ?", (run_id,)))
@@ -162,7 +166,7 @@ def _trace(con: sqlite3.Connection, run_id: int, key: RunKey, budget: int, wall:
         "select e.program_id, e.metrics from evaluations e join programs p on p.id = e.program_id "
         "where p.run_id = ? and e.set_name = 'train' order by e.id", (run_id,))}
     points = []
-    for pid, _status, score, _code, created in programs.values():
+    for pid, _status, score, _code, created, _parent in programs.values():
         if score is None:
             continue
         made = _when(created)
@@ -183,6 +187,8 @@ def _trace(con: sqlite3.Connection, run_id: int, key: RunKey, budget: int, wall:
     child_status = [("ok" if c in rescued else programs[c][1]) for _, outcome, _, c in iterations
                     if outcome == "child" and c in programs]
     children = [s for s in child_status if s != "pending"]
+    improving = sum(1 for _, outcome, _, c in iterations if outcome == "child" and c in programs
+                    and _beats_parent(programs, c))
     # a repair's outcome: its own child's status (a repair that repeated a program made none)
     repairs = [(programs[c][1] if outcome == "child" and c in programs else None)
                for _, outcome, kind, c in iterations if kind == "repair"]
@@ -196,4 +202,12 @@ def _trace(con: sqlite3.Connection, run_id: int, key: RunKey, budget: int, wall:
         same_behaviour=sum(1 for s in children if s == "same"),
         repairs=len(repairs) if repairs else None,
         repairs_ok=sum(1 for s in repairs if s == "ok") if repairs else None,
-        wall_seconds=wall, start=start, notes=tuple(notes))
+        wall_seconds=wall, start=start, notes=tuple(notes), improving_children=improving)
+
+
+def _beats_parent(programs: dict[int, tuple], child: int) -> bool:
+    """A valid child whose train score is above its parent's (combined_score: higher is better)."""
+    _, status, score, _, _, parent = programs[child]
+    above = programs.get(parent)
+    return (status == "ok" and score is not None and above is not None and above[2] is not None
+            and float(score) > float(above[2]))

@@ -1,7 +1,8 @@
 """The counting proxy between the systems under test and the one model server.
 
 An aiohttp server on 127.0.0.1 (its own event loop in a daemon thread) that forwards
-``POST /v1/chat/completions`` and ``GET /v1/models`` to the upstream OpenAI-compatible server,
+``POST /v1/chat/completions``, ``POST /v1/completions`` (the embedded model's begun function
+rewrites: ``prompt_format: chatml``) and ``GET /v1/models`` to the upstream OpenAI-compatible server,
 and per run (``begin_run``):
 
 - counts the calls, in order of arrival (``GET /stats`` returns ``{"run", "calls"}``: the
@@ -114,6 +115,7 @@ class CountingProxy:
             self._model = await self._upstream_model()
         app = web.Application(client_max_size=64 << 20)
         app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/completions", self._completion)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/stats", self._stats)
         self._runner = web.AppRunner(app, access_log=None)
@@ -176,6 +178,13 @@ class CountingProxy:
             return web.json_response({"run": self._run, "calls": self._count})
 
     async def _chat(self, request: web.Request) -> web.Response:
+        return await self._forward(request, "chat/completions")
+
+    async def _completion(self, request: web.Request) -> web.Response:
+        return await self._forward(request, "completions")
+
+    async def _forward(self, request: web.Request, route: str) -> web.Response:
+        """One counted call, relayed to the upstream's ``route``."""
         assert self._http is not None
         try:
             body = await request.json()
@@ -192,7 +201,7 @@ class CountingProxy:
         if "Authorization" in request.headers:
             headers["Authorization"] = request.headers["Authorization"]
         try:
-            async with self._http.post(f"{self.upstream}/chat/completions", data=json.dumps(body),
+            async with self._http.post(f"{self.upstream}/{route}", data=json.dumps(body),
                                        headers=headers) as resp:
                 raw, status = await resp.read(), resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:

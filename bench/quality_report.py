@@ -63,6 +63,8 @@ def _row(label: str, seed: str, problem: str, runs: list[RunResult], budget: int
     else:
         cells.append(f"{sum(bool(w) for w in wins)}/{len(runs)}")
     cells.append(_share(sum(r.valid_children for r in runs), sum(r.children for r in runs)))
+    known = [r for r in runs if r.improving_children is not None]
+    cells.append(_share(sum(r.improving_children or 0 for r in known), sum(r.children for r in known)))
     cells.append(_share(sum(r.duplicates for r in runs), sum(r.iterations for r in runs)))
     busy, calls = sum(r.llm.busy_seconds for r in runs), sum(r.llm.calls for r in runs)
     cells.append(f"{busy / calls:.1f}" if calls else "-")
@@ -77,7 +79,7 @@ def _header(problem: str, budget: int) -> list[str]:
     cols = ["system", "seed", "start"]
     cols += [f"train {obj.metric} @{c} calls" for c in checkpoints(budget)]
     cols += [f"held-out {obj.metric}", "best baseline held-out", "beats it", "valid children",
-             "duplicates", "s / LLM call", "LLM calls"]
+             "improving children", "duplicates", "s / LLM call", "LLM calls"]
     return cols
 
 
@@ -159,6 +161,8 @@ def markdown_report(preamble: list[str], problems: list[str], results: list[RunR
               "in the problem's metric, mean over seeds; held-out: the winner (best on train) "
               "re-scored on the test set; beats it: winner better than the best human baseline "
               "on the test set; valid children: evaluated without failing / evaluated children; "
+              "improving children: valid children scoring above their parent on train / "
+              "evaluated children (evolve only); "
               "duplicates: iterations whose child was (normalised) code of an earlier program / "
               "iterations; s / LLM call: seconds the model server was busy per call."]
     return "\n".join(parts)

@@ -101,6 +101,7 @@ class RunTrace:
     wall_seconds: float
     start: str
     notes: tuple[str, ...] = field(default_factory=tuple)
+    improving_children: int | None = None  # valid children that beat their parent on train
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class RunResult:
     wall_seconds: float
     start: str  # what the run started from (initial, baselines, or a baseline's name)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    improving_children: int | None = None  # valid children scoring above their parent on train
 
     def best_at(self, calls: int) -> Step | None:
         best = None
@@ -152,7 +154,8 @@ def run_from_json(d: dict) -> RunResult:
                      children=d["children"], valid_children=d["valid_children"],
                      duplicates=d["duplicates"], same_behaviour=d["same_behaviour"],
                      repairs=d["repairs"], repairs_ok=d["repairs_ok"], wall_seconds=d["wall_seconds"],
-                     start=d["start"], notes=tuple(d.get("notes", ())))
+                     start=d["start"], notes=tuple(d.get("notes", ())),
+                     improving_children=d.get("improving_children"))
 
 
 def baseline_from_json(d: dict) -> BaselineScore:

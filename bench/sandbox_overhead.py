@@ -6,7 +6,10 @@ A round trip is: start the candidate (spawn or fork, harden), call a policy on a
 read the framed result, tear everything down. Compared side by side, as ratios to a plain
 `python -I` subprocess doing the same over a pipe:
 - cold: a new sandbox (bubblewrap namespaces or the Landlock fallback) started per evaluation;
-- warm: the template already running, one hardened child forked per evaluation (what workers do).
+- warm: the template already running, one hardened child forked per evaluation (what workers do),
+  with the candidate's control group (``sandbox/cgroups.py``, where the machine allows one) and
+  without it (``EVOLVE_CGROUPS=off``), measured in alternating blocks of 10 so that load from
+  elsewhere falls on both alike.
 Then the whole smtt evaluation (gate + 250 training instances) through the local executor.
 """
 
@@ -21,6 +24,7 @@ import subprocess
 import sys
 import time
 
+from sandbox import cgroups
 from sandbox import session as sbx
 from sandbox.levels import detect
 from sandbox.session import SandboxSession
@@ -56,6 +60,21 @@ def cold_round_trip() -> float:
         assert len(box.call("schedule", *INSTANCE)) == 20
     sbx.reset()
     return time.perf_counter() - started
+
+
+def warm_with_and_without_group(repeats: int) -> dict[str, float]:
+    """Median ms of a warm round trip with the machine's control group ("on") and without."""
+    samples: dict[str, list[float]] = {"on": [], "off": []}
+    for _ in range(max(1, repeats // 10)):
+        for mode in samples:
+            os.environ["EVOLVE_CGROUPS"] = mode
+            cgroups.probe.cache_clear()
+            sbx.reset()
+            warm_round_trip()
+            samples[mode] += [warm_round_trip() for _ in range(10)]
+    os.environ.pop("EVOLVE_CGROUPS", None)
+    cgroups.probe.cache_clear()
+    return {mode: 1000 * statistics.median(xs) for mode, xs in samples.items()}
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -106,16 +125,17 @@ def main() -> None:
             continue
         rows.append((f"{name}, cold (new sandbox per evaluation)",
                      median_ms(cold_round_trip, args.repeats)))
-        sbx.template()
-        rows.append((f"{name}, warm template (fork per evaluation)",
-                     median_ms(warm_round_trip, args.repeats)))
+        warm = warm_with_and_without_group(args.repeats)
+        group = cgroups.probe().describe().split(" (")[0]
+        rows.append((f"{name}, warm template, {group}", warm["on"]))
+        rows.append((f"{name}, warm template, no control group", warm["off"]))
     os.environ.pop("EVOLVE_SANDBOX", None)
     sbx.reset()
     base = rows[0][1]
     print(f"One evaluation round trip, median of {args.repeats} (20-job instance, one call):")
-    print(f"  {'path':48s} {'ms':>8s} {'x plain':>8s}")
+    print(f"  {'path':56s} {'ms':>8s} {'x plain':>8s}")
     for name, ms in rows:
-        print(f"  {name:48s} {ms:8.1f} {ms / base:8.2f}")
+        print(f"  {name:56s} {ms:8.1f} {ms / base:8.2f}")
     level = detect()
     print(f"smtt through the local executor (2 workers, {level.name}, gate + 250 training instances):")
     for policy in ("edd", "atc_api"):

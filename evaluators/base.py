@@ -69,7 +69,8 @@ class Verifier(ABC):
     def limits(self) -> Limits:
         lim = self.spec.limits
         return Limits(call_seconds=lim.call_seconds, wall_seconds=lim.wall_seconds,
-                      memory_mb=lim.memory_mb, cpu_seconds=int(lim.wall_seconds) + 5)
+                      memory_mb=lim.memory_mb, cpu_seconds=int(lim.wall_seconds) + 5,
+                      imports=tuple(self.spec.imports))
 
     def combined_score(self, metrics: dict[str, float]) -> float:
         value = metrics[self.spec.objective.metric]

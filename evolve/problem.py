@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 
 class FeatureDim(BaseModel):
@@ -57,6 +57,9 @@ class ProblemSpec(BaseModel):
     features: list[FeatureDim] = []
     sets: dict[str, InstanceSet]
     limits: ProblemLimits = ProblemLimits()
+    # packages beyond the standard library candidates may import; nothing else is readable in
+    # their sandbox (sandbox/importable.py); the brief must name them
+    imports: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = []
     root: Path = Path(".")
 
     @property

@@ -17,6 +17,7 @@ holds a process.
 
 from __future__ import annotations
 
+import atexit
 import os
 import subprocess
 import sys
@@ -55,6 +56,7 @@ FILES = {
     "cpu": ("cpuacct", "cpuacct.usage", "cpu.stat", os.O_RDONLY),
 }
 OPTIONAL = frozenset({"swap_max"})  # swap accounting may be off
+_leftover: list[Path] = []  # groups whose last processes were still exiting when closed
 
 
 def _own_path(controller: str, text: str) -> str | None:
@@ -137,6 +139,7 @@ class Group:
 
     @classmethod
     def make(cls, support: Support, tag: str) -> Group:
+        remove_leftovers()
         _remove_stale(support)
         name = f"{PREFIX}{os.getpid()}-{tag}-{time.monotonic_ns()}"
         dirs = tuple(parent / name for parent in support.parents)
@@ -178,7 +181,8 @@ class Group:
                 pass
         self.fds = {"join": []}
         for d in self.dirs:
-            _rmdir(d)
+            if not _rmdir(d):
+                _leftover.append(d)  # removed at the next make() or at exit, not waited for here
         self.dirs = ()
 
 
@@ -190,18 +194,29 @@ def _enable_controllers(parent: Path) -> None:
         (parent / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in wanted))
 
 
-def _rmdir(d: Path, seconds: float = 2.0) -> None:
+def _rmdir(d: Path, seconds: float = 0.0) -> bool:
+    """Remove a group's directory (gone already counts); False while processes are still in it."""
     deadline = time.monotonic() + seconds
     while True:
         try:
             d.rmdir()
-            return
+            return True
         except FileNotFoundError:
-            return
+            return True
         except OSError:  # processes still dying
-            if time.monotonic() > deadline:
-                return
+            if time.monotonic() >= deadline:
+                return False
             time.sleep(0.01)
+
+
+def remove_leftovers(seconds: float = 0.0) -> None:
+    """Remove the groups closed while their last processes were still exiting."""
+    for d in list(_leftover):
+        if _rmdir(d, seconds):
+            _leftover.remove(d)
+
+
+atexit.register(remove_leftovers, 2.0)
 
 
 def _remove_stale(support: Support) -> None:
@@ -219,4 +234,4 @@ def _remove_stale(support: Support) -> None:
             except ValueError:
                 continue
             if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
-                _rmdir(d, 0.0)
+                _rmdir(d)

@@ -132,6 +132,42 @@ def apply_landlock(read_paths: list[str], write_paths: list[str]) -> int:
     return abi
 
 
+READ_FILE, READ_DIR, EXECUTE = 1 << 2, 1 << 3, 1 << 0
+
+
+def read_ruleset(full: list[str], listing: list[str]) -> int:
+    """A Landlock ruleset that handles reads only: files and folders under ``full`` may be read,
+    folders in ``listing`` only listed (their files stay unreadable); its descriptor, for
+    ``restrict`` in each candidate, or -1 without Landlock. Writes, TCP and signals are left to
+    the other layers."""
+    if landlock_abi() < 1:
+        return -1
+    attr = _RulesetAttr(handled_access_fs=EXECUTE | READ_FILE | READ_DIR)
+    fd = _libc.syscall(_SYS_LANDLOCK["create"], ctypes.byref(attr), 8, 0)
+    if fd < 0:
+        return -1
+    for paths, access in ((full, EXECUTE | READ_FILE | READ_DIR), (listing, READ_DIR)):
+        for path in paths:
+            try:
+                pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                allowed = access if os.path.isdir(path) else access & (EXECUTE | READ_FILE)
+                if allowed:
+                    rule = _PathBeneath(allowed_access=allowed, parent_fd=pfd)
+                    _libc.syscall(_SYS_LANDLOCK["add_rule"], fd, 1, ctypes.byref(rule), 0)
+            finally:
+                os.close(pfd)
+    return fd
+
+
+def restrict(ruleset: int) -> None:
+    """Enforce a prepared ruleset on this process (after no_new_privs)."""
+    if _libc.syscall(_SYS_LANDLOCK["restrict"], ruleset, 0) != 0:
+        raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
+
+
 DENIED_SYSCALLS = ("socket", "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2",
                    "unshare", "setns", "pivot_root", "chroot", "bpf", "perf_event_open", "keyctl",
                    "add_key", "request_key", "kexec_load", "init_module", "finit_module",
@@ -170,11 +206,14 @@ def seccomp_filter() -> object | None:
 
 
 def harden(uid: int, workdir: str, limits: dict, read_paths: list[str], landlock: bool,
-           seccomp: object | None) -> dict:
+           seccomp: object | None, imports_ruleset: int = -1) -> dict:
     """Apply everything in order; return a report of what is in force."""
     set_limits(limits)
     report = {"uid_drop": drop_identity(uid, keep_read_search=landlock)}
     no_new_privs()
+    if imports_ruleset >= 0:  # reads: the standard library and the problem's packages only
+        restrict(imports_ruleset)
+    report["imports"] = sorted(limits.get("imports", ())) if imports_ruleset >= 0 else "any"
     # no size-capped tmpfs on this level: the candidate may read its folder but create nothing
     report["landlock_abi"] = apply_landlock([*read_paths, workdir], []) if landlock else 0
     if seccomp is not None:

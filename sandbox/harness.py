@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import fcntl
 import importlib
 import itertools
 import linecache
@@ -42,6 +43,7 @@ import types
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import hardening
+import importable
 import protocol
 from group_limits import CandidateGroup, GroupBusy
 from zygote import Zygote
@@ -275,7 +277,15 @@ def candidate_error(exc: BaseException, code_path: str) -> str:
     return message + ("\n" + trace if trace else "")
 
 
-def run_candidate(fd: int, code_path: str, report: dict) -> None:
+def import_hint(exc: BaseException, imports: list[str]) -> str:
+    """What an import that failed could not have done here (the candidate reads no other package)."""
+    if not isinstance(exc, (ImportError, PermissionError)):
+        return ""
+    allowed = "the standard library" + "".join(f", {name}" for name in sorted(imports))
+    return f"\n(this problem's candidates can import {allowed} and nothing else)"
+
+
+def run_candidate(fd: int, code_path: str, report: dict, imports: list[str]) -> None:
     protocol.write_frame(fd, {"hardened": report})  # before any candidate code runs: trusted
     namespace: dict = {"__name__": "candidate", "__file__": code_path}
     try:
@@ -283,7 +293,8 @@ def run_candidate(fd: int, code_path: str, report: dict) -> None:
             source = fh.read()
         exec(compile(source, code_path, "exec"), namespace)
     except BaseException as exc:
-        protocol.write_frame(fd, {"error": "candidate failed to load: " + candidate_error(exc, code_path)})
+        protocol.write_frame(fd, {"error": "candidate failed to load: " + candidate_error(exc, code_path)
+                                  + import_hint(exc, imports)})
         return
     protocol.write_frame(fd, {"ready": True})
     while True:
@@ -305,7 +316,7 @@ def run_candidate(fd: int, code_path: str, report: dict) -> None:
             except SystemExit as exc:
                 data = protocol.encode({"error": f"candidate called sys.exit({exc.code!r})"})
             except BaseException as exc:
-                data = protocol.encode({"error": candidate_error(exc, code_path)})
+                data = protocol.encode({"error": candidate_error(exc, code_path) + import_hint(exc, imports)})
             if not failed:
                 try:
                     data = protocol.encode({"ok": result})
@@ -318,23 +329,35 @@ def run_candidate(fd: int, code_path: str, report: dict) -> None:
 
 
 def child_main(sock: socket.socket, workdir: str, code_path: str, uid: int, limits: dict,
-               cfg: dict, out: int, err: int) -> None:
-    """Runs in the forked child; never returns."""
+               cfg: dict, out: int, err: int, ruleset: int) -> None:
+    """Runs in the forked child; never returns. ``ruleset``: the zygote's Landlock layer for the
+    problem's imports (-1: none)."""
     try:
         _group.join()  # first: every process this candidate ever makes is counted with it
+        if ruleset >= 0:  # out of the way of 0-3
+            ruleset = fcntl.fcntl(ruleset, fcntl.F_DUPFD_CLOEXEC, 100)
         os.dup2(out, 1)
         os.dup2(err, 2)
         fd = os.dup2(sock.fileno(), 3, inheritable=False)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
-        os.closerange(4, 65536)  # the worker channel, the group's files, all the template holds
+        keep = ruleset if ruleset >= 0 else 65536
+        os.closerange(4, keep)  # the worker channel, the group's files, all the template holds
+        os.closerange(keep + 1, 65536)
+        imports = list(limits.get("imports", ()))
+        for name in [m for m in sys.modules if m.split(".")[0] in cfg.get("on_demand", ())
+                     and m.split(".")[0] not in imports]:
+            del sys.modules[name]  # preloaded for another problem's candidates
         os.chdir(workdir)
         os.environ.clear()
         os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir,
                            "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"})
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversize writes fail with EFBIG instead
-        report = hardening.harden(uid, workdir, limits, cfg["read_paths"], cfg["landlock"], _FILTER)
-        run_candidate(fd, code_path, report)
+        report = hardening.harden(uid, workdir, limits, cfg["read_paths"], cfg["landlock"], _FILTER,
+                                  ruleset)
+        if ruleset >= 0:
+            os.close(ruleset)
+        run_candidate(fd, code_path, report, imports)
     except BaseException:
         try:
             os.write(2, traceback.format_exc().encode()[-3000:])
@@ -559,8 +582,24 @@ class Session:
         except OSError:
             return False
 
+    def _settle(self, seconds: float = 0.1) -> None:
+        """Give a child still on the CPU after its last reply (an honest one is back in its read
+        at once; one that forged a frame is still writing its real replies) a moment to show it."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not self._unread_bytes():
+            try:
+                with open(f"/proc/{self.pid}/stat", "rb") as fh:
+                    state = fh.read().rsplit(b")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                return
+            if state != b"R":
+                return
+            time.sleep(0.001)
+
     def end(self) -> dict:
         idle = self.status is None  # alive after its last reply: it owes us nothing more
+        if idle:
+            self._settle()
         self.reap()
         forged = idle and self._unread_bytes()  # checked once it is dead: no write still in flight
         tail = self.stderr_tail()
@@ -590,9 +629,11 @@ def template_main() -> None:
     loaded = preload(cfg.get("preload", []))
     _FILTER = hardening.seccomp_filter()
     seccomp = _FILTER is not None
-    _zygote = Zygote(lambda sock, order, out, err: child_main(
+    _zygote = Zygote(lambda sock, order, out, err, ruleset: child_main(
         sock, order["workdir"], order["code_path"], int(order["uid"]), order["limits"], cfg, out,
-        err), preload, _reaper.kill_uid, close=(cin, cout))
+        err, ruleset), preload, _reaper.kill_uid, close=(cin, cout),
+        prepare=lambda order: importable.ruleset_for(tuple(sorted(order["limits"].get("imports", ()))),
+                                                     cfg.get("system_paths", []), cfg["root"]))
     protocol.write_frame(cout, {"ready": True, "pid": os.getpid(), "preloaded": loaded,
                                 "seccomp": seccomp, "landlock_abi": hardening.landlock_abi(),
                                 "root": os.geteuid() == 0})

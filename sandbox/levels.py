@@ -50,9 +50,12 @@ def interpreter_paths() -> list[str]:
     return sorted(paths)
 
 
+SYSTEM_PATHS = ("/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", "/dev/null", "/dev/urandom",
+                "/dev/zero")
+
+
 def system_read_paths() -> list[str]:
-    return [*interpreter_paths(), "/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache",
-            "/dev/null", "/dev/urandom", "/dev/zero"]
+    return [*interpreter_paths(), *SYSTEM_PATHS]
 
 
 def bwrap_argv(tmpfs_mb: int = TMPFS_MB) -> list[str]:

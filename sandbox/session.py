@@ -26,7 +26,7 @@ from typing import Any
 
 from sandbox import cgroups, protocol
 from sandbox.hardening import kill_uid
-from sandbox.levels import Level, detect, launch_argv, system_read_paths
+from sandbox.levels import SYSTEM_PATHS, Level, detect, launch_argv, system_read_paths
 
 GUARD_SECONDS = 5.0
 PRELOAD = ["math", "heapq", "itertools", "collections", "bisect", "random", "functools"]
@@ -52,6 +52,9 @@ class Limits:
     # decode them, and decoded JSON takes up to ~20x its size (``[[],[],...]``)
     max_batch_bytes: int = 16 * 1024 * 1024
     max_batch_values: int = 1_000_000
+    # packages beyond the standard library the candidate may import (problem.toml ``imports``):
+    # it can read no other package's files (sandbox/importable.py)
+    imports: tuple[str, ...] = ("numpy",)
 
 
 KINDS = frozenset({"load", "exception", "timeout", "crash", "oversize", "protocol", "eof"})
@@ -100,8 +103,11 @@ class Template:
                                       env=env, start_new_session=True,
                                       pass_fds=self._group.passed() if self._group else ())
         read_paths = system_read_paths()
+        # what the imports layer leaves readable besides Python (sandbox/importable.py); /proc
+        # inside bubblewrap's pid namespace shows the sandbox's own processes only
+        system = [*SYSTEM_PATHS, *(["/proc"] if self.level.name == "bwrap" else [])]
         self._send({"root": root, "preload": PRELOAD, "on_demand": ON_DEMAND, "read_paths": read_paths,
-                    "landlock": self.level.name == "landlock",
+                    "landlock": self.level.name == "landlock", "system_paths": system,
                     "group": self._group.for_template() if self._group else None})
         self.info = {**self._receive(30.0), "aggregate": aggregate}
 

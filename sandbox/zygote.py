@@ -31,19 +31,22 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 class Zygote:
-    """The template's handle on its zygote; ``run_child(sock, order, out, err)`` is what a forked
-    candidate runs (never returns), ``preload(names)`` imports modules, ``kill_uid(uid, dir,
-    keep)`` kills a uid's processes and empties its folder."""
+    """The template's handle on its zygote; ``run_child(sock, order, out, err, ready)`` is what a
+    forked candidate runs (never returns), ``ready = prepare(order)`` what the zygote readies for
+    it beforehand in its own, long-lived memory (e.g. a cached Landlock ruleset),
+    ``preload(names)`` imports modules, ``kill_uid(uid, dir, keep)`` kills a uid's processes and
+    empties its folder."""
 
     def __init__(self, run_child: Callable[..., None], preload: Callable[[list[str]], list[str]],
-                 kill_uid: Callable[[int, str, str], None], close: tuple[int, ...] = ()):
+                 kill_uid: Callable[[int, str, str], None], close: tuple[int, ...] = (),
+                 prepare: Callable[[dict], object] = lambda order: None):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.pid = os.fork()
         if self.pid == 0:
             ours.close()
             for fd in close:
                 os.close(fd)  # the worker's channel: it must see EOF when the template dies
-            _serve(theirs, run_child, preload, kill_uid)
+            _serve(theirs, run_child, preload, kill_uid, prepare)
         theirs.close()
         self._sock = ours
 
@@ -75,7 +78,8 @@ class Zygote:
 
 
 def _serve(sock: socket.socket, run_child: Callable[..., None],
-           preload: Callable[[list[str]], list[str]], kill_uid: Callable[[int, str, str], None]) -> None:
+           preload: Callable[[list[str]], list[str]], kill_uid: Callable[[int, str, str], None],
+           prepare: Callable[[dict], object]) -> None:
     _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     ended: dict[int, tuple[int, float]] = {}  # candidates already waited for
@@ -89,7 +93,7 @@ def _serve(sock: socket.socket, run_child: Callable[..., None],
         order = json.loads(data)
         op = order.get("op")
         if op == "spawn":
-            reply = {"pid": _fork(run_child, order, fds, sock)}
+            reply = {"pid": _fork(run_child, order, fds, sock, prepare(order))}
         elif op == "preload":
             reply = {"loaded": preload(list(order["names"]))}
         elif op == "wait":
@@ -114,7 +118,8 @@ def _serve(sock: socket.socket, run_child: Callable[..., None],
         sock.send(json.dumps(reply).encode())
 
 
-def _fork(run_child: Callable[..., None], order: dict, fds: list[int], sock: socket.socket) -> int:
+def _fork(run_child: Callable[..., None], order: dict, fds: list[int], sock: socket.socket,
+          ready: object) -> int:
     pid = os.fork()
     if pid == 0:
         sock.close()
@@ -122,7 +127,7 @@ def _fork(run_child: Callable[..., None], order: dict, fds: list[int], sock: soc
         channel, out, err = (fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100) for fd in fds)
         for fd in fds:
             os.close(fd)
-        run_child(socket.socket(fileno=channel), order, out, err)
+        run_child(socket.socket(fileno=channel), order, out, err, ready)
         os._exit(70)  # run_child never returns
     return pid
 
