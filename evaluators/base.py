@@ -62,6 +62,10 @@ class Verifier(ABC):
     version: str = "1"
     gate_set: str | None = "gate"
     gate_cpu_seconds: float = 1.0  # per gate call; slower candidates would time out on the full set
+    # a fresh candidate process per instance (``solve`` path): for sets whose instances repeat
+    # one another (llm_serving replays each trace at five rates), module state must not carry
+    # what one instance revealed (true lengths) into the next
+    process_per_instance: bool = False
 
     def __init__(self, spec: ProblemSpec):
         self.spec = spec
@@ -137,6 +141,8 @@ class Verifier(ABC):
             return results, list(box.batch_cpu)
         results, cpus = [], []
         for index, inst in enumerate(instances):
+            if self.process_per_instance and box.used:
+                box.restart()  # nothing learnt on one instance is kept for the next
             before = box.calls_cpu
             try:
                 results.append(self.solve(box, inst))

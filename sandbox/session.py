@@ -212,6 +212,8 @@ class SandboxSession:
         self.batch_cpu: list[float] = []  # per call of the last call_many
         self.cpu_total = 0.0
         self.stderr = ""
+        self.used = False  # a call has been made since the candidate was (re)started
+        self.load_cpu = 0.0  # CPU seconds the candidate spent loading (module-level code)
         self._digest: hashlib._Hash | None = None
 
     def start_digest(self) -> None:
@@ -241,7 +243,8 @@ class SandboxSession:
         self._tpl = template()
         uid = random.randrange(1_000_000, 2_000_000_000)
         self._tpl.uid = self.uid = uid
-        self._started = time.monotonic()
+        self._started = self._started or time.monotonic()  # a restart keeps the session's wall limit
+        self.used = False
         lim = asdict(self.limits)
         reply = self._request({"op": "spawn", "code": self._code, "uid": uid, "limits": lim,
                                "timeout": min(self.limits.load_seconds, self.limits.wall_seconds)},
@@ -250,6 +253,15 @@ class SandboxSession:
             self.close()
             raise CandidateError("load", str(reply.get("error"))[-3000:])
         self.hardening = reply.get("hardening", {})
+        self.load_cpu = float(reply.get("load_cpu", 0.0))
+
+    def restart(self) -> None:
+        """The same code in a fresh process (nothing kept in module state), within the same wall
+        limit, CPU count and reply digest."""
+        violation = self.close()
+        if violation:
+            raise CandidateError("protocol", violation)
+        self.start()
 
     def _request(self, msg: dict, timeout: float, max_bytes: int = 64 << 20) -> dict:
         assert self._tpl is not None
@@ -266,6 +278,7 @@ class SandboxSession:
         wall_left = self.limits.wall_seconds - (time.monotonic() - self._started)
         timeout = max(0.0, min(self.limits.call_seconds, wall_left))
         which = "session wall" if wall_left < self.limits.call_seconds else "per-call"
+        self.used = True
         reply = self._request({"op": "call", "name": name, "args": list(args), "timeout": timeout},
                               timeout)
         if "ok" in reply:
@@ -289,6 +302,7 @@ class SandboxSession:
         if self._tpl is None:
             raise CandidateError("crash", "the candidate's sandbox is gone")
         wall_left = max(0.0, self.limits.wall_seconds - (time.monotonic() - self._started))
+        self.used = True
         reply = self._request({"op": "map", "name": name, "args_list": [list(a) for a in arg_lists],
                                "timeout": self.limits.call_seconds, "wall": wall_left},
                               wall_left, max_bytes=self.limits.max_batch_bytes

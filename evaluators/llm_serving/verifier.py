@@ -43,8 +43,11 @@ def feedback(workloads: list[Workload], outcomes: list[Outcome], metrics: dict[s
 
 
 class LlmServingVerifier(Verifier):
-    version = "llm_serving-1"
+    version = "llm_serving-2"
     gate_cpu_seconds = 1.0  # one gate workload (all of its schedule() calls)
+    # a trace's five rate replays share request ids and lengths: module state kept from one would
+    # know every true length in the next (issue 19, finding 3)
+    process_per_instance = True
 
     def load_source(self, name: str) -> Sequence[Workload]:
         return load_set(name)

@@ -89,10 +89,12 @@ class Placement:
     slot: np.ndarray  # [L] per-slot balancedness on the next window (the public evaluator's unit)
     in_sample: np.ndarray  # [L] per-GPU balancedness on the window the plan was computed from
     cpu_ms: float  # the candidate's CPU time for this call, kernel accounting
+    load_ms: float = 0.0  # CPU its module-level code took when loaded (once per session)
 
 
 def evaluate(phy2log: np.ndarray, cfg: Config, seen: np.ndarray, future: np.ndarray,
-             cpu_ms: float) -> Placement:
+             cpu_ms: float, load_ms: float = 0.0) -> Placement:
     return Placement(gpu=balancedness(gpu_loads(phy2log, future, cfg.gpus)),
                      slot=balancedness(slot_loads(phy2log, future)),
-                     in_sample=balancedness(gpu_loads(phy2log, seen, cfg.gpus)), cpu_ms=cpu_ms)
+                     in_sample=balancedness(gpu_loads(phy2log, seen, cfg.gpus)), cpu_ms=cpu_ms,
+                     load_ms=load_ms)
