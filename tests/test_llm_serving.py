@@ -36,7 +36,7 @@ def reference(wl: Workload, decide, server: Server) -> tuple[Outcome, list[dict]
     arrival, prompt, output, predicted = (wl.arrival.tolist(), wl.prompt.tolist(), wl.output.tolist(),
                                           wl.predicted.tolist())
     gen, held, left, pre = [0] * n, [0] * n, [0] * n, [0] * n
-    first, fin = [-1.0] * n, [-1.0] * n
+    first, fin, peak = [-1.0] * n, [-1.0] * n, [0.0] * n
     waiting: list[int] = []
     running: list[int] = []
     t, free, budget, nxt, done, changed, calls, preempts, states = 0.0, s.blocks, s.prefill_budget, 0, 0, \
@@ -100,14 +100,18 @@ def reference(wl: Workload, decide, server: Server) -> tuple[Outcome, list[dict]
                 room -= chunks[-1][1]
         t += s.c0 + s.c_p * (budget - room) + s.c_d * len(decoders) + \
             s.c_kv * sum(prompt[r] + gen[r] for r in decoders)
-        ended = list(decoders)
+        ended, resumed = list(decoders), []
         for r, c in chunks:
             left[r] -= c
             if left[r] == 0:
                 ended.append(r)
+                if first[r] >= 0:
+                    resumed.append(r)
                 first[r] = t if first[r] < 0 else first[r]
         for r in ended:
             gen[r] += 1
+            if r in resumed:  # the token that resumes a preempted stream
+                peak[r] = max(peak[r], (t - first[r]) / (gen[r] - 1))
             if gen[r] == output[r]:
                 fin[r], done, changed = t, done + 1, True
                 running.remove(r)
@@ -115,7 +119,7 @@ def reference(wl: Workload, decide, server: Server) -> tuple[Outcome, list[dict]
                 held[r] = 0
     f, a, o = np.array(first), np.array(arrival), np.array(output)
     tpot = np.where(o > 1, (np.array(fin) - f) / np.maximum(o - 1, 1), 0.0)
-    return Outcome("ref", f - a, tpot, calls, preempts, 0, max(fin)), states
+    return Outcome("ref", f - a, tpot, np.maximum(tpot, peak), calls, preempts, 0, max(fin)), states
 
 
 def chaos(seed: int):
@@ -167,6 +171,7 @@ def test_event_simulator_matches_the_naive_reference():
             assert fast.calls == ref.calls == len(ref_states) and fast.preemptions == ref.preemptions
             np.testing.assert_allclose(fast.ttft, ref.ttft, rtol=1e-9, atol=1e-9)
             np.testing.assert_allclose(fast.tpot, ref.tpot, rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(fast.tpot_peak, ref.tpot_peak, rtol=1e-9, atol=1e-9)
             for a, b in zip(fast_states, ref_states):
                 assert a["now"] == pytest.approx(b["now"], abs=1e-9)
                 assert {**a, "now": 0} == {**b, "now": 0}
@@ -231,6 +236,33 @@ def test_parse_reply_rejects(reply, why):
         parse_reply(reply, {1, 2}, {3}, "t=0", (32, 16384))
 
 
+def test_a_stream_stalled_mid_way_misses_the_slo_even_if_its_average_recovers():
+    """Preempted right after its first tokens and resumed over 1 s later, request 0 still averages
+    a few ms per token over its 200 tokens; averaged TPOT counted it as met (a policy doing this
+    to every request scored 96.77% against SJF's 94.15%: issue 19, finding 1). Its stream fell
+    ~1 s behind the 100 ms/token pace: per-token deadlines count it as missed."""
+    from evaluators.llm_serving.metrics import met
+
+    wl = workload([(0.0, 100, 200, 200), (0.03, 20, 2, 2)] + [(0.3 * k, 20, 2, 2) for k in range(1, 6)])
+    paused: list[float] = []
+
+    def staller(state: dict) -> dict:
+        mine = [r for r in state["running"] if r[0] == 0 and r[3] >= 1]
+        if mine and not paused:
+            paused.append(state["now"])
+            return {"admit": [r[0] for r in state["waiting"]], "preempt": [0]}
+        # request 0 waits a second once paused (idling is allowed while more requests are to come)
+        return [r[0] for r in state["waiting"] if r[0] != 0 or not paused or state["now"] >= 1.0]
+
+    out = simulate(wl, staller)
+    assert paused and out.preemptions == 1
+    assert out.tpot[0] < 0.1 / 2                      # the average recovered ...
+    assert out.tpot_peak[0] > 0.2                     # ... but the stream stalled ~1 s
+    assert not met(out)[0] and met(out)[1:].all()
+    honest = simulate(wl, fcfs)
+    assert honest.preemptions == 0 and (honest.tpot_peak == honest.tpot).all() and met(honest).all()
+
+
 def test_parse_reply_accepts_both_forms():
     assert parse_reply([2, 1], {1, 2}, {3}, "", (32, 16384)) == Decision(admit=(2, 1))
     assert parse_reply({"preempt": [3], "prefill_budget": 32}, {1}, {3}, "", (32, 16384)) == \
@@ -241,10 +273,10 @@ def test_parse_reply_accepts_both_forms():
 
 def test_metrics_goodput_and_percentiles():
     wls = [Workload(f"w{r}", "chat", 0, r, *[np.zeros(4)] * 4) for r in (1.0, 2.0, 3.0)]
-    outs = [Outcome("o", np.array(ttft), np.full(4, 0.05), 1, 0, 1, 1.0)
+    outs = [Outcome("o", np.array(ttft), np.full(4, 0.05), np.full(4, 0.05), 1, 0, 1, 1.0)
             for ttft in ([0, 0, 0, 0], [0, 0, 0, 3.0], [0, 0, 0, 0])]
     assert goodput(wls, outs) == 3.0  # the highest qualifying rate, even above a failing one
-    outs[2] = Outcome("o", np.zeros(4), np.full(4, 0.2), 1, 0, 1, 1.0)  # TPOT misses
+    outs[2] = Outcome("o", np.zeros(4), np.full(4, 0.2), np.full(4, 0.2), 1, 0, 1, 1.0)  # TPOT misses
     m = summarize(wls, outs)
     assert goodput(wls, outs) == 1.0 and m["slo_attainment"] == pytest.approx((1 + 0.75 + 0) / 3)
     assert m["ttft_p99"] == pytest.approx(np.percentile([0] * 11 + [3.0], 99))
@@ -273,9 +305,9 @@ def job(code: str, set_name: str = "train") -> dict:
 
 REFERENCE = {  # train as measured here (deterministic): slo_attainment, goodput, ttft_p99
     "fcfs": (0.883, 8.0, 8.344697),
-    "sjf": (0.9415, 9.0, 10.089951),
+    "sjf": (0.94125, 9.0, 10.089951),
     "sarathi": (0.8815, 8.0, 8.764812),
-    "sjf_aging": (0.929, 8.0, 9.359201),
+    "sjf_aging": (0.9285, 8.0, 9.359201),
 }
 
 
@@ -376,7 +408,8 @@ def schedule(state):
 def test_module_state_learns_nothing_from_an_earlier_replay():
     """Each trace is replayed at five rates with the same ids and lengths: a candidate that
     learnt true lengths in one replay was an oracle in the next (issue 19, finding 3). Every
-    workload now gets a fresh process: the learner is exactly SJF on predictions."""
+    workload now gets a fresh process: the learner is exactly SJF on predictions (94.32% against
+    SJF's 94.15% before, when both were judged on average TPOT)."""
     learner, sjf = job(LEARNER), job(verifier_for("llm_serving").spec.baselines()["sjf"])
     assert learner["ok"] and sjf["ok"]
     assert round(learner["metrics"]["slo_attainment"], 6) == round(sjf["metrics"]["slo_attainment"], 6)

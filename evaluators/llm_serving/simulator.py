@@ -46,6 +46,10 @@ class Outcome:
     name: str
     ttft: np.ndarray       # s, arrival -> first token
     tpot: np.ndarray       # s per token after the first (0 for one-token responses)
+    # the same, at its worst point of the stream: max over the final token and every token that
+    # resumed a preempted request of (its time - first token) / (tokens after the first), so a
+    # stall mid-stream shows even when the average recovers by the end (per-token deadlines)
+    tpot_peak: np.ndarray
     calls: int             # decide() calls
     preemptions: int       # all of them: forced by the KV budget and asked by the policy
     iterations: int
@@ -55,13 +59,14 @@ class Outcome:
 class _Req:
     """Mutable state of one request inside the simulator."""
 
-    __slots__ = ("arrival", "finish", "first", "generated", "join_g", "kv_join", "output", "phase",
-                 "predicted", "preemptions", "prefill_left", "prompt", "reserved", "rid")
+    __slots__ = ("arrival", "finish", "first", "generated", "join_g", "kv_join", "output", "peak",
+                 "phase", "predicted", "preemptions", "prefill_left", "prompt", "reserved", "rid")
 
     def __init__(self, rid: int, arrival: float, prompt: int, output: int, predicted: int):
         self.rid, self.arrival, self.prompt, self.output = rid, arrival, prompt, output
         self.predicted, self.generated, self.preemptions = predicted, 0, 0
         self.first = self.finish = -1.0
+        self.peak = 0.0  # worst (time since first token) / (tokens since) at a resumed token
         self.prefill_left = self.reserved = self.kv_join = self.phase = 0
         self.join_g = -1   # >= 0 while decoding: the global iteration it started decoding at
 
@@ -197,6 +202,8 @@ class _Sim:
                 r.generated += 1
                 if r.first < 0:
                     r.first = self.t
+                else:  # a preempted request's next token: how far behind its pace is the stream?
+                    r.peak = max(r.peak, (self.t - r.first) / (r.generated - 1))
                 if r.generated >= r.output:
                     self.finish(r)
                 else:
@@ -294,7 +301,8 @@ class _Sim:
         arrival = np.array([r.arrival for r in self.reqs])
         output = np.array([r.output for r in self.reqs])
         tpot = np.where(output > 1, (finish - first) / np.maximum(output - 1, 1), 0.0)
-        return Outcome(name=self.name, ttft=first - arrival, tpot=tpot, calls=self.calls,
+        peak = np.maximum(tpot, np.array([r.peak for r in self.reqs]))
+        return Outcome(name=self.name, ttft=first - arrival, tpot=tpot, tpot_peak=peak, calls=self.calls,
                        preemptions=self.preemptions, iterations=self.iterations,
                        makespan=float(finish.max()))
 

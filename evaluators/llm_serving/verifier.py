@@ -43,7 +43,7 @@ def feedback(workloads: list[Workload], outcomes: list[Outcome], metrics: dict[s
 
 
 class LlmServingVerifier(Verifier):
-    version = "llm_serving-2"
+    version = "llm_serving-3"
     gate_cpu_seconds = 1.0  # one gate workload (all of its schedule() calls)
     # a trace's five rate replays share request ids and lengths: module state kept from one would
     # know every true length in the next (issue 19, finding 3)
