@@ -375,6 +375,10 @@ class SpyBox:
         self.args.append(json.dumps(args))
         return self.box.call(name, *args)
 
+    @property
+    def last_cpu(self) -> float:
+        return self.box.last_cpu
+
 
 def test_true_output_lengths_never_cross_the_boundary():
     verifier = verifier_for("llm_serving")
@@ -413,6 +417,17 @@ def test_module_state_learns_nothing_from_an_earlier_replay():
     learner, sjf = job(LEARNER), job(verifier_for("llm_serving").spec.baselines()["sjf"])
     assert learner["ok"] and sjf["ok"]
     assert round(learner["metrics"]["slo_attainment"], 6) == round(sjf["metrics"]["slo_attainment"], 6)
+
+
+def test_scheduler_compute_is_capped_per_decision():
+    """Thinking costs nothing in simulated time, so a policy could search at length per call
+    (up to the 2 s wall limit, issue 19, finding 6); each decision now has 20 ms of CPU."""
+    slow = ("import time\n" + FCFS.replace("def schedule(state):\n",
+            "def schedule(state):\n    end = time.process_time() + 0.05\n"
+            "    while time.process_time() < end:\n        pass\n"))
+    out = job(slow, "gate")
+    assert not out["ok"] and out["error_kind"] == "timeout"
+    assert "ms of CPU on one decision" in out["error"] and "the cap is 20 ms" in out["error"]
 
 
 def test_editing_the_state_changes_nothing():
