@@ -237,7 +237,8 @@ FIGURES = {  # policy: (ta01-40 gap, ta41-80 gap, la01-40 gap, train gap); deter
     "mwkr": (0.22057546744258705, 0.17063065872450991, 0.12602662364190764, 0.17330104554224737),
     "mor": (0.22155744846508024, 0.1727814149734552, 0.13860174517297263, 0.1800795968190264),
 }
-PUBLISHED = {"spt": (27.5, 20.0), "mwkr": (19.6, 12.6), "mor": (19.7, 13.9)}  # all 80 ta, la01-40 (%)
+EARLIER = {"spt": (27.5, 20.0), "mwkr": (19.6, 12.6), "mor": (19.7, 13.9)}  # all 80 ta, la01-40 (%):
+# the project's own earlier measurement with job-shop-lib (NOTES.md), not a published figure
 
 
 def test_baselines_reproduce_the_reference_figures():
@@ -250,7 +251,7 @@ def test_baselines_reproduce_the_reference_figures():
                train["metrics"]["gap"])
         assert got == pytest.approx(expected, rel=1e-12), name
         all_ta = 100 * (got[0] + got[1]) / 2
-        assert (round(all_ta, 1), round(100 * got[2], 1)) == PUBLISHED[name], name
+        assert (round(all_ta, 1), round(100 * got[2], 1)) == EARLIER[name], name
         assert train["combined_score"] == -train["metrics"]["gap"]
     seed = job(spec.initial_code, "train")  # the seed is SPT
     assert seed["metrics"]["gap"] == pytest.approx(FIGURES["spt"][3], rel=1e-12)
