@@ -111,20 +111,8 @@ def apply_landlock(read_paths: list[str], write_paths: list[str]) -> int:
     if fd < 0:
         raise OSError(ctypes.get_errno(), "landlock_create_ruleset failed")
     try:
-        for paths, access in ((read_paths, read), (write_paths, fs_all)):
-            for path in paths:
-                try:
-                    pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-                except OSError:
-                    continue
-                try:
-                    file_rights = (1 << 0) | (1 << 1) | (1 << 2) | ((1 << 14) if abi >= 3 else 0)
-                    allowed = access if os.path.isdir(path) else access & file_rights
-                    rule = _PathBeneath(allowed_access=allowed, parent_fd=pfd)
-                    if _libc.syscall(_SYS_LANDLOCK["add_rule"], fd, 1, ctypes.byref(rule), 0) != 0:
-                        raise OSError(ctypes.get_errno(), f"landlock_add_rule({path}) failed")
-                finally:
-                    os.close(pfd)
+        file_rights = (1 << 0) | (1 << 1) | (1 << 2) | ((1 << 14) if abi >= 3 else 0)
+        _add_rules(fd, ((read_paths, read), (write_paths, fs_all)), file_rights, strict=True)
         if _libc.syscall(_SYS_LANDLOCK["restrict"], fd, 0) != 0:
             raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
     finally:
@@ -146,20 +134,29 @@ def read_ruleset(full: list[str], listing: list[str]) -> int:
     fd = _libc.syscall(_SYS_LANDLOCK["create"], ctypes.byref(attr), 8, 0)
     if fd < 0:
         return -1
-    for paths, access in ((full, EXECUTE | READ_FILE | READ_DIR), (listing, READ_DIR)):
+    _add_rules(fd, ((full, EXECUTE | READ_FILE | READ_DIR), (listing, READ_DIR)), EXECUTE | READ_FILE,
+               strict=False)
+    return fd
+
+
+def _add_rules(fd: int, groups: tuple[tuple[list[str], int], ...], file_rights: int,
+               strict: bool) -> None:
+    """Allow each group's access beneath each of its paths (a file gets only ``file_rights`` of
+    it; a missing path is skipped); ``strict``: a rule the kernel refuses is an error."""
+    for paths, access in groups:
         for path in paths:
             try:
                 pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
             except OSError:
                 continue
             try:
-                allowed = access if os.path.isdir(path) else access & (EXECUTE | READ_FILE)
-                if allowed:
-                    rule = _PathBeneath(allowed_access=allowed, parent_fd=pfd)
-                    _libc.syscall(_SYS_LANDLOCK["add_rule"], fd, 1, ctypes.byref(rule), 0)
+                allowed = access if os.path.isdir(path) else access & file_rights
+                rule = _PathBeneath(allowed_access=allowed, parent_fd=pfd)
+                refused = allowed and _libc.syscall(_SYS_LANDLOCK["add_rule"], fd, 1, ctypes.byref(rule), 0)
+                if refused and strict:
+                    raise OSError(ctypes.get_errno(), f"landlock_add_rule({path}) failed")
             finally:
                 os.close(pfd)
-    return fd
 
 
 def restrict(ruleset: int) -> None:
