@@ -388,7 +388,7 @@ class Controller:
             return
         try:
             edit = apply_reply(reply, parent.code, self.spec.entry, self.cfg.edits.max_code_chars,
-                               focus=focus)
+                               focus=focus, packages=self.spec.imports)
         except EditRejected as exc:
             self._commit(**common, outcome="rejected", reason=exc.reason, child=None)
             self.progress.rejected += 1

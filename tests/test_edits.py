@@ -227,6 +227,16 @@ def test_standard_modules_used_without_import_are_imported():
     assert unbound_names("import math as m\ndef f(x):\n    y = m.sqrt(x)\n    return len([y]) + z\n") == {"z"}
     unknown = "def f():\n    return numpy.zeros(2)\n"
     assert add_missing_imports(unknown) == unknown
+    # a package the problem allows (bin_packing's seed imports nothing; replies write np.argmax)
+    uses_np = "def f(bins):\n    return np.argmax(bins) + numpy.zeros(1)[0]\n"
+    assert add_missing_imports(uses_np, ("numpy",)).startswith("import numpy as np\nimport numpy\n")
+    assert add_missing_imports(uses_np, ()) == uses_np  # not allowed: left for the error to say so
+    bins_seed = load_problem("bin_packing").initial_code
+    reply = "```python\ndef priority(item, bins):\n    return list(-np.abs(np.array(bins) - item))\n```"
+    child = apply_reply(reply, bins_seed, "priority", focus="priority", packages=("numpy",)).code
+    assert "import numpy as np\n" in child
+    exec(compile(child, "child", "exec"), namespace := {})
+    assert namespace["priority"](3.0, [5.0, 9.0]) == [-2.0, -6.0]
     # without block markers: after the docstring and __future__ imports
     plain = '"""Doc."""\nfrom __future__ import annotations\n\n\ndef f(x):\n    return math.floor(x)\n'
     fixed = add_missing_imports(plain)
