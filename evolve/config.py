@@ -45,7 +45,7 @@ class LlmConfig(_Strict):
     timeout_seconds: float = Field(120.0, gt=0, description="a request's time limit until the "
                                    "model's speed is measured (then 3x a full-length reply's "
                                    "time at the slowest recent speed, at least 30 s or this if "
-                                   "lower)")
+                                   "lower); 600 when every model is embedded, unless set")
     retries: int = Field(4, ge=0, le=20, description="retries of a failed or timed-out request")
     backoff_seconds: float = Field(1.0, ge=0, description="first wait before a retry (doubles, "
                                    "with jitter)")

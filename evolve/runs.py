@@ -26,6 +26,10 @@ DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 LOCAL_TEMPERATURE = 0.3  # bench/local_llm.py probe: 81% valid replies at 0.3 vs 62% at 0.8, 56% at 1.1
 LOCAL_MAX_TOKENS = 600
 LOCAL_ASKS_PER_PARENT = 3  # issue 17: see docs/local-model.md
+# an embedded server's first calls, before its speed is measured: a cold 1.6k-token prompt on two
+# busy cores took over 120 s three times in a row (each retry queued behind the generation the
+# server was still finishing for the abandoned request); a local server does not hang, it is slow
+LOCAL_FIRST_TIMEOUT = 600.0
 
 
 class RunSetupError(Exception):
@@ -63,9 +67,12 @@ def resolve_models(cfg: RunConfig, models: list[str], api_base: str | None) -> R
             "OPENAI_API_KEY (uses gpt-4o-mini), pass --model MODEL (any litellm model string, with "
             "its provider's key in the environment), or --api-base URL for a local "
             "OpenAI-compatible server")
-    update: dict = {"llm": cfg.llm.model_copy(update={"models": entries})}
     servers = {m.api_base for m in entries if m.name.removeprefix("openai/") in local_model.MODELS}
     embedded_only = bool(servers) and len(servers) == len({m.api_base for m in entries})
+    llm: dict = {"models": entries}
+    if embedded_only and "timeout_seconds" not in cfg.llm.model_fields_set:
+        llm["timeout_seconds"] = LOCAL_FIRST_TIMEOUT
+    update: dict = {"llm": cfg.llm.model_copy(update=llm)}
     if embedded_only and "proposals_in_flight" not in cfg.model_fields_set:
         # an embedded llama.cpp server answers one request at a time: a second one in flight
         # only waits (doubling each call's latency) and is written before the first's outcome

@@ -142,6 +142,14 @@ def test_default_model_resolution_prefers_keys_then_the_embedded_model(monkeypat
     assert resolve_models(_overrides(load_config(None), 30, None, None, None, True), [],
                           None).proposals_in_flight == 1
     assert resolve_models(RunConfig(proposals_in_flight=3), [], None).proposals_in_flight == 3
+    # a cold local server's first calls get minutes, not the remote default of 120 s
+    from evolve.config import LlmConfig
+    from evolve.runs import LOCAL_FIRST_TIMEOUT
+
+    assert resolve_models(RunConfig(), [], None).llm.timeout_seconds == LOCAL_FIRST_TIMEOUT
+    assert resolve_models(RunConfig(llm=LlmConfig(timeout_seconds=50)), [], None).llm.timeout_seconds == 50
+    assert resolve_models(RunConfig(), [local_model.DEFAULT_MODEL, "openai/gpt-4o-mini"],
+                          None).llm.timeout_seconds == 120  # a remote model in the pool
     both = [local_model.DEFAULT_MODEL, "qwen2.5-coder-0.5b-instruct-q4_k_m"]
     assert resolve_models(RunConfig(), both, None).proposals_in_flight == 2
     assert resolve_models(RunConfig(), [local_model.DEFAULT_MODEL, "openai/gpt-4o-mini"],
