@@ -219,3 +219,10 @@ def test_evaluated_program_cache_is_bounded(tmp_path, monkeypatch):
         assert a.program(pid).status == "ok"
     assert list(a._programs) == ids[-3:]  # the oldest went; the newest are served from memory
     assert a.program(ids[0]).code == "code 0"  # an evicted program is read again
+
+
+def test_repairs_that_never_worked_do_not_pay_even_against_proposals_that_never_did():
+    assert CallYield(repair_calls=3, repair_valid=0, proposal_calls=6, proposal_valid=0).repair_pays(4)
+    assert not CallYield(repair_calls=4, repair_valid=0, proposal_calls=6, proposal_valid=0).repair_pays(4)
+    assert CallYield(repair_calls=4, repair_valid=1, proposal_calls=6, proposal_valid=0).repair_pays(4)
+    assert not CallYield(repair_calls=8, repair_valid=1, proposal_calls=6, proposal_valid=4).repair_pays(4)
