@@ -61,7 +61,7 @@ class Reaper:
     template (double fork), so the template's wait for orphaned escapees never waits for it. If it
     is ever gone, the template forks ``kill_uid`` itself."""
 
-    def __init__(self, keep_open: tuple[int, ...] = ()):
+    def __init__(self, close: tuple[int, ...] = ()):
         req_r, self._req = os.pipe()
         self._rep, rep_w = os.pipe()
         pid = os.fork()
@@ -69,7 +69,7 @@ class Reaper:
             if os.fork() == 0:
                 os.close(self._req)
                 os.close(self._rep)
-                for fd in keep_open:
+                for fd in close:
                     os.close(fd)  # the worker's channel must see EOF when the template dies
                 self._serve(req_r, rep_w)
             os._exit(0)
@@ -626,9 +626,10 @@ def template_main() -> None:
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
-    _reaper = Reaper(keep_open=(cin, cout))
     cfg = protocol.read_frame(cin)
     _group = CandidateGroup(cfg.get("group"))
+    # the reaper's helpers become candidates' uids: they hold neither channel nor group file
+    _reaper = Reaper(close=(cin, cout, *_group.descriptors()))
     _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     _libc.prctl(hardening.PR_SET_DUMPABLE, 0, 0, 0, 0)  # no /proc/<pid>/fd or ptrace into us
     loaded = preload(cfg.get("preload", []))
