@@ -243,7 +243,7 @@ class SandboxSession:
         self._tpl = template()
         uid = random.randrange(1_000_000, 2_000_000_000)
         self._tpl.uid = self.uid = uid
-        self._started = self._started or time.monotonic()  # a restart keeps the session's wall limit
+        self._started = time.monotonic()
         self.used = False
         lim = asdict(self.limits)
         reply = self._request({"op": "spawn", "code": self._code, "uid": uid, "limits": lim,
@@ -258,10 +258,12 @@ class SandboxSession:
     def restart(self) -> None:
         """The same code in a fresh process (nothing kept in module state), within the same wall
         limit, CPU count and reply digest."""
+        started = self._started
         violation = self.close()
         if violation:
             raise CandidateError("protocol", violation)
         self.start()
+        self._started = started  # the session's wall limit runs on
 
     def _request(self, msg: dict, timeout: float, max_bytes: int = 64 << 20) -> dict:
         assert self._tpl is not None
