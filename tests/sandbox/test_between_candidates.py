@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
+from sandbox.session import CandidateError, Limits, SandboxSession
+
 from .test_hostile import FAST, healthy, outcome
 
 MARK = "LEFT" + "OVER-7f3a"
@@ -111,3 +115,18 @@ def test_a_candidate_inherits_nothing_of_earlier_candidates_in_memory(level):
         ("ok", [token, token])  # the token also went through the template as an argument and reply
     kind, hits = outcome(SCAN, FAST, token[::-1])
     assert kind == "ok" and hits in ((0, -1) if level == "landlock" else (0,))
+
+
+def test_a_restart_is_a_fresh_process_within_the_same_wall_limit(level):
+    """``SandboxSession.restart`` (llm_serving: one process per workload) keeps no module state
+    and does not reset the session's wall clock."""
+    code = ("import time\nSEEN = []\ndef f(x, nap=0.0):\n    time.sleep(nap)\n    SEEN.append(x)\n"
+            "    return list(SEEN)\n")
+    with SandboxSession(code, Limits(wall_seconds=2.0, call_seconds=2.0)) as box:
+        assert box.call("f", 1) == [1] and box.call("f", 2) == [1, 2]
+        box.restart()
+        assert not box.used and box.call("f", 3, 1.2) == [3]
+        box.restart()
+        with pytest.raises(CandidateError) as err:
+            box.call("f", 4, 1.2)  # 2.4 s of naps against a 2 s session
+    assert err.value.kind == "timeout" and "session wall" in err.value.message
