@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evaluators.jobs import run_job, verifier_for
-from sandbox import harness
+from sandbox import candidate_errors
 from sandbox.session import CandidateError, Limits, SandboxSession
 
 LIMITS = Limits(call_seconds=3, wall_seconds=10, load_seconds=5, cpu_seconds=12, memory_mb=768)
@@ -124,11 +124,11 @@ def test_values_line_unit():
         nothing = None
         return arr, nothing, 1 / s
 
-    values = harness._values_line(frame_of(fails, np.zeros((300, 4)), 0, len))
+    values = candidate_errors._values_line(frame_of(fails, np.zeros((300, 4)), 0, len))
     assert values.startswith("values: arr=ndarray (300, 4): ") and values.endswith(", s=0, nothing=None")
     assert "fn=" not in values and "mod=" not in values and "cls=" not in values
-    assert harness._value_text({1, 2, 3, 4, 5}) == "set of 5: {1, 2, 3, ...}"
-    assert harness._value_text("a\nb") == "'a\\nb'"
+    assert candidate_errors._value_text({1, 2, 3, 4, 5}) == "set of 5: {1, 2, 3, ...}"
+    assert candidate_errors._value_text("a\nb") == "'a\\nb'"
 
 
 def test_smtt_verifier_shows_the_zero_due_date():
