@@ -66,9 +66,18 @@ class Verifier(ABC):
     # one another (llm_serving replays each trace at five rates), module state must not carry
     # what one instance revealed (true lengths) into the next
     process_per_instance: bool = False
+    # load_source generates its instances from a draw (sets marked ``drawn`` need it)
+    draws: bool = False
 
-    def __init__(self, spec: ProblemSpec):
+    def __init__(self, spec: ProblemSpec, draw: int | None = None):
+        drawn = [name for name, s in spec.sets.items() if s.drawn]
+        if drawn and not self.draws:
+            raise ValueError(f"{spec.root / 'problem.toml'} marks set(s) {', '.join(drawn)} drawn, "
+                             f"but {type(self).__name__} cannot generate a set from a draw: "
+                             "remove `drawn = true` or make its load_source use the draw")
         self.spec = spec
+        # the run's draw for the sets marked ``drawn`` (evaluators/draws.py); None: public draw
+        self.draw = draw
 
     def limits(self) -> Limits:
         lim = self.spec.limits
@@ -83,23 +92,28 @@ class Verifier(ABC):
     def instances(self, set_name: str) -> list[Any]:
         """The instances of a set (inputs and references; only inputs go to the candidate): the
         set's sources in order, each ``name``, ``name:count`` (its first ``count`` instances) or
-        ``name@i,j`` (its instances number i and j, counting from 1)."""
+        ``name@i,j`` (its instances number i and j, counting from 1). A set marked ``drawn`` is
+        generated from the verifier's draw."""
         if set_name not in self.spec.sets:
             raise ValueError(f"unknown instance set {set_name!r} for {self.spec.name} "
                              f"(known: {', '.join(self.spec.sets)})")
+        spec = self.spec.sets[set_name]
+        draw = self.draw if spec.drawn else None
         out: list[Any] = []
-        for source in self.spec.sets[set_name].sources:
+        for source in spec.sources:
             if "@" in source:
                 name, _, picks = source.partition("@")
-                items = self.load_source(name)
+                items = self.load_source(name, draw)
                 out.extend(items[int(i) - 1] for i in picks.split(","))
                 continue
             name, _, count = source.partition(":")
-            out.extend(self.load_source(name)[: int(count) if count else None])
+            out.extend(self.load_source(name, draw)[: int(count) if count else None])
         return out
 
-    def load_source(self, name: str) -> Sequence[Any]:
-        """The instances of one named source (a file under data/, a generator recipe, ...)."""
+    def load_source(self, name: str, draw: int | None = None) -> Sequence[Any]:
+        """The instances of one named source (a file under data/, a generator recipe, ...):
+        ``draw`` None is the fixed public draw; a verifier whose problem marks a set ``drawn``
+        generates that set's sources from ``evaluators.draws.entropy(draw, fixed seed)``."""
         raise NotImplementedError(f"{type(self).__name__} reads no instance source {name!r}")
 
     def arguments(self, instance: Any) -> tuple | None:

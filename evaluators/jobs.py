@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from functools import cache
+from functools import lru_cache
 
 from evaluators.base import EvalOutcome, Verifier
 from evolve.problem import load_problem
@@ -25,13 +25,22 @@ def evaluator_version(problem: str) -> str:
     return verifier_class(problem).version
 
 
-@cache
-def verifier_for(problem: str) -> Verifier:
-    return verifier_class(problem)(load_problem(problem))
+def verifier_for(problem: str, draw: int | None = None) -> Verifier:
+    """The verifier of ``problem`` whose drawn sets come from ``draw`` (None: the public draw).
+    A problem without drawn sets has one verifier for every draw."""
+    spec = load_problem(problem)
+    return _verifier(problem, draw if any(s.drawn for s in spec.sets.values()) else None)
+
+
+@lru_cache(maxsize=16)
+def _verifier(problem: str, draw: int | None) -> Verifier:
+    cls, spec = verifier_class(problem), load_problem(problem)
+    return cls(spec) if draw is None else cls(spec, draw)
 
 
 def run_job(job: dict) -> dict:
-    """Evaluate ``job["code"]`` for ``job["problem"]`` on ``job["set"]``; never raises.
+    """Evaluate ``job["code"]`` for ``job["problem"]`` on ``job["set"]`` (drawn sets from
+    ``job["draw"]``, absent or None: the public draw); never raises.
 
     ``job["behaviour_of"]``, if set, is ``[program id, gate fingerprint]`` of the program the code
     was derived from: a candidate with the same replies on the gate comes back with
@@ -42,7 +51,7 @@ def run_job(job: dict) -> dict:
     version = "unknown"
     behaviour_of = job.get("behaviour_of")
     try:
-        verifier = verifier_for(job["problem"])
+        verifier = verifier_for(job["problem"], job.get("draw"))
         version = verifier.version
         outcome = verifier.evaluate(job["code"], job.get("set", "train"),
                                     same_as=behaviour_of[1] if behaviour_of else None)
@@ -62,7 +71,7 @@ def run_settings(job: dict) -> dict:
     from evaluators.tuning_job import score_settings
 
     try:
-        verifier = verifier_for(job["problem"])
+        verifier = verifier_for(job["problem"], job.get("draw"))
         scores = score_settings(verifier, job["code"], [list(x) for x in job["settings"]],
                                 job.get("set", "train"))
         return {"ok": True, "scores": scores, "error": None, "evaluator_version": verifier.version}

@@ -6,6 +6,7 @@ Every user error ends in one red line that names the thing and the fix, and exit
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Annotated, Optional
@@ -16,7 +17,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from evolve.cli_llm import llm_app
-from evolve.cli_support import UserError, console, err_console, set_names, user_errors
+from evolve.cli_support import (
+    UserError,
+    console,
+    draw_note,
+    err_console,
+    parse_draw,
+    set_names,
+    user_errors,
+)
 from evolve.cli_ui import ui_command
 from evolve.config import RunConfig, load_config
 from evolve.finish import finish
@@ -51,21 +60,29 @@ ExecutorKind = Annotated[Optional[str], typer.Option(
     "with `evolve worker`)")]
 BrokerUrl = Annotated[Optional[str], typer.Option("--broker", help="Celery broker URL, e.g. "
                                                   "redis://127.0.0.1:6379/0")]
+DrawOption = Annotated[str, typer.Option(
+    "--draw", help="instances of the problem's drawn (generated) sets: public (the README "
+    "tables'), random (fresh, unknown to any candidate) or a number (e.g. a run's draw)")]
 
 
-def _executor(spec, workers: int, settings=None, archive=None, run_name: str = "", note=None):
-    """The configured executor; a Celery executor checks that its broker answers."""
+def _executor(spec, workers: int, settings=None, archive=None, run_name: str = "", note=None,
+              draw: int | None = None):
+    """The configured executor; a Celery executor checks that its broker answers (and reads the
+    run's draw from the archive); a local one uses ``draw`` (None: the public draw)."""
     if settings is not None and settings.kind == "celery":
         from evolve.executors.celery.app import BrokerUnreachable
         from evolve.executors.celery.executor import CeleryExecutor
 
         try:
-            return CeleryExecutor(archive, run_name, settings, workers, note or (lambda m: None))
+            executor = CeleryExecutor(archive, run_name, settings, workers, note or (lambda m: None))
         except BrokerUnreachable as exc:
             raise UserError(str(exc)) from None
+        if not run_name:  # no run to read a draw from (`evolve baseline --executor celery`)
+            executor.draw = draw
+        return executor
     from evolve.executors.local import LocalExecutor
 
-    return LocalExecutor(workers, spec.limits.wall_seconds, spec.name)
+    return LocalExecutor(workers, spec.limits.wall_seconds, spec.name, draw)
 
 
 def _check_broker(cfg: RunConfig) -> None:
@@ -178,6 +195,7 @@ def probe():
 def baseline(problem: str,
              sets: Annotated[str, typer.Option(help="comma-separated instance sets")] = "train,test",
              workers: Annotated[int, typer.Option(help="parallel evaluations")] = 2,
+             draw: DrawOption = "public",
              executor_kind: ExecutorKind = None, broker: BrokerUrl = None) -> None:
     """Score every human baseline of PROBLEM (through the sandbox) on its instance sets."""
     from evolve.report import baseline_table, evaluate_many
@@ -189,7 +207,8 @@ def baseline(problem: str,
         if not codes:
             raise UserError(f"problem {problem} has no baselines in {spec.root / 'baselines'}")
         settings = _with_executor(RunConfig(), executor_kind, broker).executor
-        executor = _executor(spec, workers, settings)
+        chosen = parse_draw(draw)
+        executor = _executor(spec, workers, settings, draw=chosen)
         try:
             results = asyncio.run(evaluate_many(executor, spec, codes, names))
         finally:
@@ -198,6 +217,8 @@ def baseline(problem: str,
                                      f"({spec.objective.direction} {spec.objective.metric})", console.width))
         for s in names:
             console.print(f"  {s}: {escape(spec.sets[s].about)}", highlight=False)
+        if (note := draw_note(spec, names, chosen)) is not None:
+            console.print(f"  {note}", highlight=False)
         for (name, s), out in results.items():
             if not out["ok"]:
                 err_console.print(f"[red]{name} on {s} failed:[/red] {escape(str(out['error']))}")
@@ -254,7 +275,7 @@ def resume(name: Annotated[str, typer.Argument(help="run name")],
             cfg = resolve_models(cfg.model_copy(update={"llm": cfg.llm.model_copy(
                 update={"models": [] if model else cfg.llm.models})}), model or [], api_base)
         handle.archive.set_run_config(handle.run_id, cfg.model_dump(mode="json"))
-        handle = RunHandle(handle.archive, handle.run_id, handle.name, handle.spec, cfg, handle.run_dir)
+        handle = dataclasses.replace(handle, cfg=cfg)
         done = handle.archive.iteration_count(handle.run_id)
         console.print(f"resuming [bold]{name}[/bold] at iteration {done} of {cfg.stop.iterations}"
                       f" · {_where(cfg)}")
@@ -340,7 +361,8 @@ def _drive(handle: RunHandle) -> None:
         console.print(note)
     # local workers start warming up now, while this process imports the loop and the LLM client
     executor = _executor(handle.spec, cfg.evaluations_in_flight, cfg.executor, handle.archive,
-                         handle.name, note=lambda m: console.print(f"[yellow]note:[/yellow] {escape(m)}"))
+                         handle.name, note=lambda m: console.print(f"[yellow]note:[/yellow] {escape(m)}"),
+                         draw=handle.draw)
     from evolve.llm.client import LlmClient
     from evolve.loop import Controller, RunFailed
 
@@ -408,13 +430,16 @@ def export(name: Annotated[str, typer.Argument(help="run name")],
             path = export_program(handle.archive, handle.run_id, program, out, with_test)
         except ExportError as exc:
             raise UserError(str(exc)) from None
-        console.print(f"wrote {path}; check it with: evolve verify {path} --problem {handle.spec.name}")
+        drawn = any(s.drawn for s in handle.spec.sets.values()) and handle.draw is not None
+        console.print(f"wrote {path}; check it with: evolve verify {path} --problem {handle.spec.name}"
+                      + (f" --draw {handle.draw}" if drawn else ""))
 
 
 @app.command()
 def verify(path: Annotated[Path, typer.Argument(help="a policy module (exported or hand-written)")],
            problem: Annotated[str, typer.Option("--problem", help="problem to score it on")],
-           sets: Annotated[str, typer.Option(help="comma-separated instance sets")] = "test") -> None:
+           sets: Annotated[str, typer.Option(help="comma-separated instance sets")] = "test",
+           draw: DrawOption = "public") -> None:
     """Score a policy module through the sandbox and trusted verifier."""
     from evolve.report import baseline_table, evaluate_many
 
@@ -423,12 +448,15 @@ def verify(path: Annotated[Path, typer.Argument(help="a policy module (exported 
         if not path.is_file():
             raise UserError(f"no file {path}: pass the path of a policy module")
         names = set_names(spec, sets)
-        executor = _executor(spec, 2)
+        chosen = parse_draw(draw)
+        executor = _executor(spec, 2, draw=chosen)
         try:
             results = asyncio.run(evaluate_many(executor, spec, {path.name: path.read_text()}, names))
         finally:
             executor.close()
         console.print(baseline_table(spec, results, names, f"{path} on {problem}", console.width))
+        if (note := draw_note(spec, names, chosen)) is not None:
+            console.print(f"  {note}", highlight=False)
         failed = [f"{s}: {out['error']}" for (_, s), out in results.items() if not out["ok"]]
         if failed:
             raise UserError(f"{path} failed verification: " + "; ".join(failed)[:500])

@@ -38,3 +38,28 @@ def set_names(spec: ProblemSpec, sets: str) -> list[str]:
         raise UserError(f"unknown set(s) {', '.join(unknown)} for {spec.name}: "
                         f"choose from {', '.join(spec.sets)}")
     return names
+
+
+def parse_draw(value: str) -> int | None:
+    """``--draw``: public (None, the README tables' instances), random (a fresh draw) or a number."""
+    from evaluators.draws import DRAW_BITS, new_draw
+
+    if value == "public":
+        return None
+    if value == "random":
+        return new_draw()
+    if value.isdigit() and int(value) < 2 ** DRAW_BITS:
+        return int(value)
+    raise UserError(f"--draw {value!r}: use public (the README tables' instances), random (a fresh "
+                    f"draw) or a whole number below 2**{DRAW_BITS} (e.g. a run's draw from `evolve status`)")
+
+
+def draw_note(spec: ProblemSpec, names: list[str], draw: int | None) -> str | None:
+    """Which instances the drawn sets among ``names`` held, or None if none of them is drawn."""
+    from evaluators.draws import describe
+
+    drawn = [s for s in names if spec.sets[s].drawn]
+    if not drawn:
+        return None
+    return f"drawn set(s) {', '.join(drawn)}: {describe(draw)}" + (
+        "; rerun with --draw random to score on instances no candidate could know" if draw is None else "")

@@ -178,7 +178,19 @@ class RunConfig(_Strict):
     evaluations_in_flight: int = Field(2, ge=1, le=256, description="evaluations at once (local "
                                        "worker processes)")
     seed: int = Field(0, description="seeds parent choice and the per-request sampling seeds")
+    draw: Literal["random", "public"] | int = Field(
+        "random", description="the instances of the problem's drawn sets (generated train/test "
+        "sets a candidate must not be able to rebuild): random (a fresh draw when the run starts, "
+        "kept in the archive), public (the fixed draw of the README tables) or a number (the "
+        "same draw again, e.g. to compare configurations on identical instances)")
     final_report: bool = Field(True, description="score the winner on the held-out set at the end")
+
+    @model_validator(mode="after")
+    def _draw_in_range(self) -> RunConfig:
+        if isinstance(self.draw, int) and not 0 <= self.draw < 2 ** 63:
+            raise ValueError(f"draw {self.draw} is out of range: use random, public or a whole "
+                             "number from 0 to 2**63 - 1")
+        return self
 
 
 class ConfigError(Exception):

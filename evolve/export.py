@@ -62,7 +62,7 @@ def scores(spec: ProblemSpec, archive: Archive, run_id: int, program_id: int, co
     metric = spec.objective.metric
     out: dict[str, dict[str, float | None]] = {"evolved": {"train": archive.program(program_id)
                                                            .metrics.get(metric)}}
-    executor = LocalExecutor(2, spec.limits.wall_seconds)
+    executor = LocalExecutor(2, spec.limits.wall_seconds, draw=archive.run_draw(run_id))
     missing = [s for s in held_out if not archive.program(program_id, s).metrics]
 
     async def both() -> tuple[dict, dict]:
@@ -96,7 +96,7 @@ def render(spec: ProblemSpec, run: Run, program_id: int, path: list[int], models
               f"Provenance: run {run.name!r}, program {program_id}, lineage depth {len(path) - 1} "
               f"({' -> '.join(map(str, path))}), models {', '.join(models) or 'none (seed)'}, "
               f"exported {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by evolve.", "",
-              f"Scores ({metric}, {direction}; trusted verifier, sandboxed):"]
+              f"Scores ({metric}, {direction}; trusted verifier, sandboxed{drawn_note(spec, run)}):"]
     header.append("    " + f"{'policy':<16}" + "".join(f"{s:>12}" for s in sets))
     for name, row in table.items():
         cells = "".join(f"{shown(row.get(s), spec.objective.percent):>12}" for s in sets)
@@ -107,6 +107,14 @@ def render(spec: ProblemSpec, run: Run, program_id: int, path: list[int], models
     return f'"""{doc}\n"""\n\n\n{code}'
 
 
+def drawn_note(spec: ProblemSpec, run: Run) -> str:
+    """Which instances the scores of a problem's drawn sets are on (`evolve verify --draw`)."""
+    if not any(s.drawn for s in spec.sets.values()):
+        return ""
+    return ("; drawn sets on the public draw" if run.draw is None else
+            f"; drawn sets on the run's draw: evolve verify --draw {run.draw}")
+
+
 CHECK = """\"\"\"Re-score {module} through evolve's sandbox and verifier (written by `evolve export`).\"\"\"
 
 from pathlib import Path
@@ -114,12 +122,13 @@ from pathlib import Path
 from evaluators.jobs import run_job
 
 EXPECTED = {expected!r}  # {metric} per set, as stored in run {run!r} (program {program})
+DRAW = {draw!r}  # the run's draw of the problem's drawn sets (None: the public draw)
 
 
 def test_{stem}_reproduces_its_exported_scores():
     code = Path(__file__).with_name("{module}").read_text(encoding="utf-8")
     for set_name, value in EXPECTED.items():
-        out = run_job({{"problem": {problem!r}, "code": code, "set": set_name}})
+        out = run_job({{"problem": {problem!r}, "code": code, "set": set_name, "draw": DRAW}})
         assert out["ok"], out["error"]
         assert abs(out["metrics"][{metric!r}] - value) <= 1e-9 * max(1.0, abs(value)), set_name
 """
@@ -131,7 +140,7 @@ def write_check(out: Path, spec: ProblemSpec, run: Run, program_id: int, table: 
     path = out.with_name(f"test_{out.stem}.py")
     path.write_text(CHECK.format(module=out.name, stem=out.stem, expected=expected,
                                  metric=spec.objective.metric, run=run.name, program=program_id,
-                                 problem=spec.name))
+                                 problem=spec.name, draw=run.draw))
     return path
 
 

@@ -78,6 +78,12 @@ def _report(handle: RunHandle, executor, best: ProgramView, choice: Selection,
                 record_test_evaluation(archive, st.id, out)
     console.print(baseline_table(spec, results, sets, f"{spec.name}: winner vs starting points and "
                                  "baselines", console.width))
+    drawn = [s for s in sets if spec.sets[s].drawn]
+    if drawn:
+        console.print(f"{', '.join(drawn)}: " + (
+            f"instances drawn for this run (draw {handle.draw}), unknown to every candidate"
+            if handle.draw is not None else "the public draw (README tables): a candidate could "
+            "have rebuilt them from the generator's seeds"), highlight=False)
     st = standing(archive, handle.run_id, spec.objective.metric)
     if st is not None:
         for line in standing_lines(spec, st):

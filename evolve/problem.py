@@ -35,6 +35,9 @@ class InstanceSet(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     about: str
     sources: list[str]
+    # generated from the run's draw (a seed chosen when the run starts, unknown to candidates);
+    # without a draw (`evolve baseline`, `evolve verify`, README tables) the fixed public draw
+    drawn: bool = False
 
 
 class ProblemLimits(BaseModel):

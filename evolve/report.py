@@ -170,6 +170,10 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
             + (f"{st.combined_score:.6g}" if st.combined_score is not None else st.status)
             for st in starts))
     spec = load_problem(run.problem)
+    drawn = [name for name, s in spec.sets.items() if s.drawn]
+    if drawn:
+        summary.add_row("instances", f"{', '.join(drawn)}: " + (
+            f"drawn for this run (draw {run.draw})" if run.draw is not None else "the public draw"))
     st = standing(archive, run_id, spec.objective.metric)
     if st is not None:
         summary.add_row("winner", "\n".join(standing_lines(spec, st)))

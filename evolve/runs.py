@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from evaluators.draws import new_draw
 from evolve.archive.db import sqlite_url
 from evolve.archive.store import Archive
 from evolve.config import ModelEntry, RunConfig
@@ -44,6 +45,14 @@ class RunHandle:
     spec: ProblemSpec
     cfg: RunConfig
     run_dir: Path
+    draw: int | None = None  # of the problem's drawn sets (evaluators/draws.py); None: public
+
+
+def run_draw(cfg: RunConfig) -> int | None:
+    """The draw a new run's drawn sets are generated from: fresh, public (None) or the given one."""
+    if cfg.draw == "random":
+        return new_draw()
+    return None if cfg.draw == "public" else cfg.draw
 
 
 def resolve_models(cfg: RunConfig, models: list[str], api_base: str | None) -> RunConfig:
@@ -148,8 +157,9 @@ def create_run(problem: str, cfg: RunConfig, name: str | None, runs_dir: Path,
         archive.close()
         raise RunSetupError(f"run {name!r} already exists in the archive: use `evolve resume {name}` "
                             "or pick another --run-name")
-    run_id = archive.create_run(name, problem, cfg.model_dump(mode="json"))
-    return RunHandle(archive, run_id, name, spec, cfg, run_dir)
+    draw = run_draw(cfg)
+    run_id = archive.create_run(name, problem, cfg.model_dump(mode="json"), draw)
+    return RunHandle(archive, run_id, name, spec, cfg, run_dir, draw)
 
 
 def find_run(name: str, runs_dir: Path, db_url: str | None) -> RunHandle:
@@ -165,4 +175,4 @@ def find_run(name: str, runs_dir: Path, db_url: str | None) -> RunHandle:
         archive.close()
         raise RunSetupError(f"no run {name!r} in the archive {archive.url}: check the name")
     cfg = RunConfig.model_validate(run.config)
-    return RunHandle(archive, run.id, name, load_problem(run.problem), cfg, run_dir)
+    return RunHandle(archive, run.id, name, load_problem(run.problem), cfg, run_dir, run.draw)

@@ -16,7 +16,7 @@ from evaluators.bin_packing.verifier import score
 from evaluators.jobs import run_job, verifier_for
 from evolve.llm.stub_server import Step
 
-from .conftest import query, run_cli
+from .conftest import query, run_cli, write_config
 
 BEST_FIT = "def priority(item, bins):\n    return [-(b - item) for b in bins]\n"
 FIRST_FIT = "def priority(item, bins):\n    return [-float(k) for k in range(len(bins))]\n"
@@ -255,8 +255,9 @@ def test_evolve_run_scores_a_child(stub, tmp_path):
                            "    return [-(b - item) - (20 if 0 < b - item < 10 else 0) for b in bins]\n"
                            ">>>>>>> REPLACE\n"))
     runs = tmp_path / "runs"
+    config = write_config(tmp_path / "run.yaml", "draw: public\n")  # the README's instances
     res = run_cli("run", "bin_packing", "--api-base", stub.url, "--iterations", "2", "--no-report",
-                  "--runs-dir", str(runs), "--run-name", "bp")
+                  "--runs-dir", str(runs), "--run-name", "bp", "--config", str(config))
     assert res.returncode == 0, res.stderr + res.stdout
     db = runs / "bp" / "archive.db"
     rows = query(db, "select id, parent_id, status, combined_score from programs order by id")

@@ -344,7 +344,13 @@ def test_evolve_run_scores_a_child(stub, tmp_path):
     assert res.returncode == 0, res.stderr + res.stdout
     db = tmp_path / "runs" / "cbl" / "archive.db"
     rows = query(db, "select id, parent_id, status, combined_score from programs order by id")
-    assert rows[0][2] == "ok" and rows[0][3] == pytest.approx(-REFERENCE["greedy"][1])
+    # the training jobs are the run's own draw (stored with it), not the README's public ones
+    (draw,), = query(db, "select draw from runs")
+    assert draw is not None and rows[0][2] == "ok"
+    assert rows[0][3] != pytest.approx(-REFERENCE["greedy"][1])
+    seed_code = verifier_for("cant_be_late").spec.initial_code
+    on_draw = run_job({"problem": "cant_be_late", "code": seed_code, "set": "train", "draw": draw})
+    assert rows[0][3] == pytest.approx(on_draw["combined_score"], rel=1e-12)
     child = rows[1]
     assert child[1] == 1 and child[2] == "ok" and child[3] is not None
     prompt = str(stub.requests[0]["messages"])

@@ -10,6 +10,7 @@ import asyncio
 
 import pytest
 
+from evaluators.jobs import run_job
 from evolve.archive.ledger import Ledger
 from evolve.archive.store import Archive
 from evolve.config import ExecutorConfig
@@ -136,3 +137,18 @@ def test_cli_errors_for_unreachable_services_are_one_line(tmp_path):
         errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
         assert res.returncode == 2 and len(errors) == 1 and expected in errors[0], res.stderr
     assert not any(tmp_path.iterdir())  # no run was created for an unreachable broker
+
+
+def test_a_worker_scores_a_program_on_its_runs_draw(celery_worker, archive, redis_url):
+    code = load_problem("bin_packing").baselines()["best_fit"]
+    run = archive.create_run("r", "bin_packing", {}, draw=77)
+    pid = archive.add_seed(run, code)
+    executor = make_executor(archive, redis_url)
+    assert executor.draw == 77  # read from the archive, for code sent without a program row
+    stored = asyncio.run(executor.evaluate(EvalJob("bin_packing", code, "train", pid, "r")))
+    sent = asyncio.run(executor.evaluate(EvalJob("bin_packing", code, "train")))
+    executor.close()
+    on_draw = run_job({"problem": "bin_packing", "code": code, "set": "train", "draw": 77})
+    public = run_job({"problem": "bin_packing", "code": code, "set": "train"})
+    assert stored["combined_score"] == sent["combined_score"] == on_draw["combined_score"]
+    assert on_draw["combined_score"] != public["combined_score"]

@@ -19,7 +19,7 @@ from evaluators.llm_serving.workloads import FAMILIES, Workload, generate, load_
 from evolve.llm.stub_server import Step
 from sandbox.session import SandboxSession
 
-from .conftest import ROOT, query, run_cli
+from .conftest import ROOT, query, run_cli, write_config
 
 
 def workload(rows: list[tuple[float, int, int, int]], name: str = "w") -> Workload:
@@ -461,8 +461,9 @@ SJF_DIFF = """Shortest predicted job first.
 def test_evolve_run_scores_a_child(stub, tmp_path):
     stub.push(Step(content=SJF_DIFF))
     runs = str(tmp_path / "runs")
+    config = write_config(tmp_path / "run.yaml", "draw: public\n")  # the README's workloads
     res = run_cli("run", "llm_serving", "--api-base", stub.url, "--iterations", "2",
-                  "--runs-dir", runs, "--run-name", "llm", "--no-report")
+                  "--runs-dir", runs, "--run-name", "llm", "--no-report", "--config", str(config))
     assert res.returncode == 0, res.stderr + res.stdout
     rows = query(tmp_path / "runs" / "llm" / "archive.db",
                  "select id, parent_id, status, combined_score from programs order by id")

@@ -18,7 +18,7 @@ from evaluators.txn_scheduling.verifier import check_order
 from evaluators.txn_scheduling.workloads import Params, generate, load_source, parse_source
 from evolve.llm.stub_server import Step
 
-from .conftest import query, run_cli
+from .conftest import query, run_cli, write_config
 
 W, R = "w", "r"
 
@@ -223,9 +223,11 @@ SMF_RULE_DIFF = """Append the transaction that raises the makespan least (SMF).
 def test_run_evolves_a_scored_child(stub, tmp_path):
     stub.push(Step(content=SMF_RULE_DIFF))
     runs = str(tmp_path / "runs")
-    # --no-report: the held-out report would re-score every baseline (about 20 s, shared code)
+    # --no-report: the held-out report would re-score every baseline (about 20 s, shared code);
+    # draw: public (the README's instances) so the seed's score is the published figure
+    config = write_config(tmp_path / "run.yaml", "draw: public\n")
     res = run_cli("run", "txn_scheduling", "--api-base", stub.url, "--iterations", "2", "--no-report",
-                  "--runs-dir", runs, "--run-name", "txn")
+                  "--runs-dir", runs, "--run-name", "txn", "--config", str(config))
     assert res.returncode == 0, res.stderr + res.stdout
     db = tmp_path / "runs" / "txn" / "archive.db"
     progs = {r[0]: r[1:] for r in query(db, "select id, parent_id, status, combined_score from programs")}

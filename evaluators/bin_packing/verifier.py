@@ -8,22 +8,35 @@ Feedback names the instances with the largest excess and how full the bins ended
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 
 from evaluators.base import Verifier, finite
-from evaluators.bin_packing.instances import PUBLISHED, Instance, load_generated, load_published
+from evaluators.bin_packing.instances import (
+    PUBLISHED,
+    Instance,
+    load_generated,
+    load_published,
+    make_instance,
+)
+from evaluators.bin_packing.make_generated import GROUPS, group_rows
 from evaluators.bin_packing.packing import Packing, pack
 from sandbox.session import SandboxSession
 
 GENERATED = "generated.json"
 
 
-@cache
-def load_source(data_dir: Path, source: str) -> tuple[Instance, ...]:
+@lru_cache(maxsize=16)
+def load_source(data_dir: Path, source: str, draw: int | None = None) -> tuple[Instance, ...]:
+    """A published set, or a generated group: the committed public draw (``draw`` None) or one
+    generated afresh from a run's draw."""
     if source in PUBLISHED:
         return tuple(load_published(data_dir / "datasets.json", source))
-    return tuple(load_generated(data_dir / GENERATED, source))
+    if draw is None:
+        return tuple(load_generated(data_dir / GENERATED, source))
+    if source not in GROUPS:
+        raise ValueError(f"unknown bin_packing source {source!r} (generated: {', '.join(GROUPS)})")
+    return tuple(make_instance(r["name"], r["capacity"], r["items"]) for r in group_rows(source, draw))
 
 
 def score(instances: list[Instance], packings: list[Packing]) -> tuple[dict[str, float], str]:
@@ -58,10 +71,11 @@ def score(instances: list[Instance], packings: list[Packing]) -> tuple[dict[str,
 
 class BinPackingVerifier(Verifier):
     version = "bin_packing-1"
+    draws = True
     gate_cpu_seconds = 0.5  # all priority calls of one 50-item gate instance; 5,000-item ones follow
 
-    def load_source(self, name: str) -> Sequence[Instance]:
-        return load_source(self.spec.root / "data", name)
+    def load_source(self, name: str, draw: int | None = None) -> Sequence[Instance]:
+        return load_source(self.spec.root / "data", name, draw)
 
     def solve(self, box: SandboxSession, inst: Instance) -> Packing:
         entry = self.spec.entry

@@ -18,8 +18,9 @@ from evaluators.cant_be_late.traces import PROFILES, RECIPES, TICK_HOURS, build_
 from evolve.problem import problems_dir
 
 
-def build(name: str) -> dict:
-    rows = build_set(name, RECIPES[name])
+def build(name: str, draw: int | None = None) -> dict:
+    """One set with each instance's omniscient optimum (``draw`` None: the committed public one)."""
+    rows = build_set(name, RECIPES[name], draw)
     for row in rows:
         row["opt_cost"] = round(omniscient_cost(parse_instance(row, TICK_HOURS)), 6)
     profiles = sorted({p for row in rows for p in row["profiles"]})

@@ -15,6 +15,8 @@ from itertools import product
 
 import numpy as np
 
+from evaluators.draws import entropy
+
 TICK_HOURS = 0.2
 WORK_HOURS = 48.0
 DEADLINES = (52.0, 70.0, 92.0)   # 4 h, 22 h and 44 h of slack (the ADRS / NSDI'24 settings)
@@ -82,12 +84,13 @@ def markov_trace(profile: Profile, ticks: int, rng: np.random.Generator,
     return "".join(out)
 
 
-def build_set(name: str, recipe: SetRecipe) -> list[dict]:
-    """The instances of one set as plain records (hours, profiles, seed, one trace per region)."""
+def build_set(name: str, recipe: SetRecipe, draw: int | None = None) -> list[dict]:
+    """The instances of one set as plain records (hours, profiles, seed, one trace per region),
+    from the recipe's seeds and ``draw`` (None: the public draw in data/)."""
     rows = []
     combos = product(recipe.mixes, recipe.deadlines, recipe.overheads)
     for index, (mix, deadline, overhead) in enumerate(combos):
-        rng = np.random.default_rng([recipe.seed, index])
+        rng = np.random.default_rng(entropy(draw, [recipe.seed, index]))
         ticks = round(deadline / TICK_HOURS)
         group = "single" if len(mix) == 1 else "multi"
         rows.append({

@@ -11,23 +11,28 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from evaluators.base import Verifier, finite
-from evaluators.cant_be_late.instances import Instance, load_set, to_hours
+from evaluators.cant_be_late.instances import Instance, load_set, parse_instance, to_hours
+from evaluators.cant_be_late.make_traces import build
 from evaluators.cant_be_late.simulator import Outcome, simulate
+from evaluators.cant_be_late.traces import TICK_HOURS
 from sandbox.session import SandboxSession
 
 
-@cache
-def load_source(data_dir: Path, source: str) -> tuple[Instance, ...]:
+@lru_cache(maxsize=16)
+def load_source(data_dir: Path, source: str, draw: int | None = None) -> tuple[Instance, ...]:
+    """The public draw from ``data/<source>.json``; a run's draw generated afresh (with optima)."""
     path = data_dir / f"{source}.json"
     if not path.exists():
         raise ValueError(f"unknown cant_be_late instance source {source!r} (no {path})")
-    return tuple(load_set(path))
+    if draw is None:
+        return tuple(load_set(path))
+    return tuple(parse_instance(row, TICK_HOURS) for row in build(source, draw)["instances"])
 
 
 def score(instances: list[Instance], outcomes: list[Outcome]) -> tuple[dict[str, float], str]:
@@ -72,10 +77,11 @@ def score(instances: list[Instance], outcomes: list[Outcome]) -> tuple[dict[str,
 
 class CantBeLateVerifier(Verifier):
     version = "cant_be_late-1"
+    draws = True
     gate_cpu_seconds = 1.0  # the whole gate job (all of its decide() calls)
 
-    def load_source(self, name: str) -> Sequence[Instance]:
-        return load_source(self.spec.root / "data", name)
+    def load_source(self, name: str, draw: int | None = None) -> Sequence[Instance]:
+        return load_source(self.spec.root / "data", name, draw)
 
     def solve(self, box: SandboxSession, inst: Instance) -> Outcome:
         """Simulate one job, one sandbox call per tick (the CPU of all of them counts)."""

@@ -53,9 +53,10 @@ class LlmServingVerifier(Verifier):
     # a trace's five rate replays share request ids and lengths: module state kept from one would
     # know every true length in the next (issue 19, finding 3)
     process_per_instance = True
+    draws = True
 
-    def load_source(self, name: str) -> Sequence[Workload]:
-        return load_set(name)
+    def load_source(self, name: str, draw: int | None = None) -> Sequence[Workload]:
+        return load_set(name, draw)
 
     def solve(self, box: SandboxSession, wl: Workload) -> Outcome:
         """Serve one workload, one sandbox call per scheduling decision (each within CALL_CPU_MS)."""

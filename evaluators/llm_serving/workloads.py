@@ -1,4 +1,5 @@
-"""BurstGPT-shaped workloads, regenerated deterministically from fixed seeds at load time.
+"""BurstGPT-shaped workloads, regenerated deterministically at load time from fixed seeds (the
+public draw) or from fixed seeds and a run's draw (evaluators/draws.py).
 
 BurstGPT (Wang et al. 2024, CC-BY-4.0) is not reachable offline, so its shape is regenerated:
 Gamma inter-arrival gaps (shape k gives a coefficient of variation 1/sqrt(k): k = 0.5 -> 1.41,
@@ -14,9 +15,11 @@ arrival rate of a set (gaps divided by the rate), so attainment across rates is 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
+from functools import lru_cache
 
 import numpy as np
+
+from evaluators.draws import entropy
 
 MAX_PROMPT = 3072
 MAX_OUTPUT = 1024
@@ -81,11 +84,12 @@ RECIPES = {
 }
 
 
-def generate(family: Family, seed: int, rate: float, n: int) -> Workload:
-    """``n`` requests of ``family`` at ``rate`` requests/s from ``seed`` (the same draws at any rate)."""
+def generate(family: Family, seed: int, rate: float, n: int, draw: int | None = None) -> Workload:
+    """``n`` requests of ``family`` at ``rate`` requests/s from ``seed`` and ``draw`` (the same
+    draws at any rate; ``draw`` None: the public draw)."""
     if rate <= 0 or n <= 0:
         raise ValueError("a workload needs a positive rate and at least one request")
-    rng = np.random.default_rng([seed, n])
+    rng = np.random.default_rng(entropy(draw, [seed, n]))
     gaps = rng.gamma(family.gamma_shape, 1.0 / family.gamma_shape, n)   # mean 1
     prompt = np.clip(np.rint(family.prompt_median * np.exp(rng.normal(0, family.prompt_sigma, n))),
                      4, MAX_PROMPT).astype(np.int64)
@@ -99,10 +103,10 @@ def generate(family: Family, seed: int, rate: float, n: int) -> Workload:
                     arrival=arrival, prompt=prompt, output=output, predicted=predicted)
 
 
-@cache
-def load_set(name: str) -> tuple[Workload, ...]:
+@lru_cache(maxsize=16)
+def load_set(name: str, draw: int | None = None) -> tuple[Workload, ...]:
     if name not in RECIPES:
         raise ValueError(f"unknown llm_serving workload set {name!r} (known: {', '.join(RECIPES)})")
     r = RECIPES[name]
-    return tuple(generate(FAMILIES[f], seed, rate, r.requests)
+    return tuple(generate(FAMILIES[f], seed, rate, r.requests, draw)
                  for f, rates in r.families for seed in r.seeds for rate in rates)

@@ -8,15 +8,18 @@ popularity. A *case* is one window of one family: the candidate gets window i an
 is scored on window i + 1, which the verifier keeps (it is sent, at the earliest, as the input
 of the next call, after the placement for window i has been returned).
 
-Everything is regenerated deterministically from fixed seeds at load time and cached.
+Everything is regenerated deterministically at load time and cached: from the fixed seeds (the
+public draw of the README tables), or from the fixed seeds and a run's draw (evaluators/draws.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 
 import numpy as np
+
+from evaluators.draws import entropy
 
 
 @dataclass(frozen=True)
@@ -103,10 +106,10 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
 )}
 
 
-def generate_loads(fam: Family) -> np.ndarray:
-    """[windows, L, E] token counts (floats) of a family, deterministic in its seed."""
+def generate_loads(fam: Family, draw: int | None = None) -> np.ndarray:
+    """[windows, L, E] token counts (floats) of a family, deterministic in its seed and draw."""
     cfg = fam.config
-    rng = np.random.default_rng(fam.seed)
+    rng = np.random.default_rng(entropy(draw, fam.seed))
     group_of = np.arange(cfg.experts) // (cfg.experts // cfg.groups)
     base = fam.sigma * rng.standard_normal((cfg.layers, cfg.experts)) \
         + fam.group_sigma * rng.standard_normal((cfg.layers, cfg.groups))[:, group_of]
@@ -122,11 +125,11 @@ def generate_loads(fam: Family) -> np.ndarray:
     return out
 
 
-@cache
-def family_cases(name: str) -> tuple[Case, ...]:
+@lru_cache(maxsize=64)
+def family_cases(name: str, draw: int | None = None) -> tuple[Case, ...]:
     if name not in FAMILIES:
         raise ValueError(f"unknown EPLB instance family {name!r} (known: {', '.join(FAMILIES)})")
     fam = FAMILIES[name]
-    loads = generate_loads(fam)
+    loads = generate_loads(fam, draw)
     return tuple(Case(f"{name}#w{t}", name, t, fam.config, loads[t], loads[t + 1])
                  for t in range(fam.windows - 1))

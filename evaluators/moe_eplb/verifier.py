@@ -69,13 +69,14 @@ def score(cases: list[Case], results: list[Placement]) -> tuple[dict[str, float]
 
 class EplbVerifier(Verifier):
     version = "moe_eplb-2"
+    draws = True
 
     def limits(self) -> Limits:
         # one process: a forked helper (or thread pool) cannot hide work from the CPU clock
         return replace(super().limits(), processes=1)
 
-    def load_source(self, name: str) -> Sequence[Case]:
-        return family_cases(name)
+    def load_source(self, name: str, draw: int | None = None) -> Sequence[Case]:
+        return family_cases(name, draw)
 
     def solve(self, box: SandboxSession, case: Case) -> Placement:
         reply = box.call(self.spec.entry, case.payload(), *case.config.args())

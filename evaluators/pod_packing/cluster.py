@@ -7,7 +7,8 @@ scaled so that the total request of the busier resource is ``load`` x the cluste
 ``old`` share of the pods arrived earlier and were placed by the default scheduler (FIFO, no
 preemption, ``kube.fifo_schedule``): those it placed are *running* on their node, the rest and
 all later pods are *pending*. List order is arrival order. A source line such as
-``"nodes=16 pods=100 seed=1100 count=6"`` names a family; cluster i is generated from seed + i.
+``"nodes=16 pods=100 seed=1100 count=6"`` names a family; cluster i is generated from seed + i
+(the public draw), or from a run's draw and seed + i (evaluators/draws.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from evaluators.draws import entropy
 from evaluators.pod_packing.kube import fifo_schedule
 
 PRIORITIES = 4
@@ -72,8 +74,8 @@ def _log_uniform(rng: np.random.Generator, lo: int, hi: int, size: int) -> np.nd
     return np.exp(rng.uniform(np.log(lo), np.log(hi), size=size))
 
 
-def generate(params: Params, seed: int, name: str = "") -> Cluster:
-    rng = np.random.default_rng(seed)
+def generate(params: Params, seed: int, name: str = "", draw: int | None = None) -> Cluster:
+    rng = np.random.default_rng(entropy(draw, seed))
     types = rng.choice(len(NODE_TYPES), size=params.nodes, p=NODE_SHARES)
     nodes = tuple(NODE_TYPES[t] for t in types)
     cap = np.array(nodes, dtype=float).sum(axis=0)
@@ -121,7 +123,8 @@ def parse_source(source: str) -> tuple[Params, int, int]:
     return params, seed, count
 
 
-def load_source(source: str) -> tuple[Cluster, ...]:
+def load_source(source: str, draw: int | None = None) -> tuple[Cluster, ...]:
+    """The clusters a source names, from its seeds and ``draw`` (None: the public draw)."""
     params, seed, count = parse_source(source)
     tag = f"{params.nodes}n/{params.pods}p" + (f" load {params.load:g}" if params.load != 1.3 else "")
-    return tuple(generate(params, seed + i, f"{tag} #{seed + i}") for i in range(count))
+    return tuple(generate(params, seed + i, f"{tag} #{seed + i}", draw) for i in range(count))

@@ -82,8 +82,8 @@ def score(instances: list[Instance], costs: list[int]) -> tuple[dict[str, float]
 class SmttVerifier(Verifier):
     version = "smtt-2"
 
-    def load_source(self, name: str) -> Sequence[Instance]:
-        return load_source(self.spec.root / "data", name)
+    def load_source(self, name: str, draw: int | None = None) -> Sequence[Instance]:
+        return load_source(self.spec.root / "data", name)  # no set of smtt is drawn
 
     def arguments(self, inst: Instance) -> tuple:
         return list(inst.p), list(inst.w), list(inst.d)

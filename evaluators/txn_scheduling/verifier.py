@@ -13,7 +13,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 
 from evaluators.base import InvalidOutput, Verifier, finite
 from evaluators.txn_scheduling.model import Txn, lower_bound, makespan, prepare_all, serial_time
@@ -42,10 +42,10 @@ class Case:
         return self.name.split(" #")[0]
 
 
-@cache
-def load_cases(source: str) -> tuple[Case, ...]:
+@lru_cache(maxsize=64)
+def load_cases(source: str, draw: int | None = None) -> tuple[Case, ...]:
     out = []
-    for wl in load_source(source):
+    for wl in load_source(source, draw):
         txns = prepare_all(wl.ops)
         out.append(Case(wl, txns, lower_bound(txns), smf(txns, NUM_SEQS)[0], serial_time(txns)))
     return tuple(out)
@@ -106,9 +106,10 @@ def score(cases: list[Case], spans: list[int]) -> tuple[dict[str, float], str]:
 
 class TxnSchedulingVerifier(Verifier):
     version = "txn_scheduling-1"
+    draws = True
 
-    def load_source(self, name: str) -> Sequence[Case]:
-        return load_cases(name)
+    def load_source(self, name: str, draw: int | None = None) -> Sequence[Case]:
+        return load_cases(name, draw)
 
     def arguments(self, case: Case) -> tuple:
         return case.workload.as_json(), NUM_SEQS

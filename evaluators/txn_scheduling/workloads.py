@@ -5,7 +5,8 @@ Zipf(theta) popularity over ``keys`` keys (key ids randomly relabelled per workl
 must be inferred from the data) and is a read with probability ``read``. Pattern ``mixed`` keeps
 the drawn operation order; ``rw`` puts a transaction's reads before its writes (read-then-write).
 A set source is a line of ``name=value`` fields, e.g. ``"zipf=0.8 read=0.8 seed=1100 count=2"``;
-workload i of a source is generated from ``seed + i`` alone, so every workload is reproducible.
+workload i of a source is generated from ``seed + i`` alone on the public draw (reproducible
+README tables), and from a run's draw and ``seed + i`` in a run (evaluators/draws.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from evaluators.draws import entropy
 from evaluators.txn_scheduling.model import Op
 
 PATTERNS = ("mixed", "rw")
@@ -46,8 +48,8 @@ class Workload:
         return [[[op, key] for op, key in txn] for txn in self.ops]
 
 
-def generate(params: Params, seed: int) -> tuple[tuple[Op, ...], ...]:
-    rng = np.random.default_rng(seed)
+def generate(params: Params, seed: int, draw: int | None = None) -> tuple[tuple[Op, ...], ...]:
+    rng = np.random.default_rng(entropy(draw, seed))
     weights = 1.0 / np.arange(1, params.keys + 1) ** params.zipf
     relabel = rng.permutation(params.keys)
     lengths = rng.integers(params.min_len, params.max_len + 1, size=params.txns)
@@ -92,7 +94,8 @@ def parse_source(source: str) -> tuple[Params, int, int]:
     return params, seed, count
 
 
-def load_source(source: str) -> list[Workload]:
+def load_source(source: str, draw: int | None = None) -> list[Workload]:
+    """The workloads a source names, from its seeds and ``draw`` (None: the public draw)."""
     params, seed, count = parse_source(source)
     default = Params()
     tag = " ".join([f"{params.pattern} z{params.zipf:g} r{round(100 * params.read)}"]
@@ -100,5 +103,5 @@ def load_source(source: str) -> list[Workload]:
                    + [f"k{params.keys}"] * (params.keys != default.keys)
                    + [f"len{params.min_len}-{params.max_len}"] * (params.min_len != default.min_len
                                                                  or params.max_len != default.max_len))
-    return [Workload(f"{tag} #{seed + i}", params, seed + i, generate(params, seed + i))
+    return [Workload(f"{tag} #{seed + i}", params, seed + i, generate(params, seed + i, draw))
             for i in range(count)]

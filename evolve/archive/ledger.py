@@ -24,7 +24,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from evolve.archive.models import EvalTask, Program, utcnow
+from evolve.archive.models import EvalTask, Program, Run, utcnow
 from evolve.archive.store import Archive, store_or_fail, store_outcome
 
 HEARTBEAT_SECONDS = 5.0
@@ -53,6 +53,7 @@ class Claim:
     task: TaskView | None
     code: str = ""
     reason: str = ""
+    draw: int | None = None  # of the program's run: its drawn sets' instances (never in a message)
 
 
 @cache
@@ -183,8 +184,9 @@ class Ledger:
                     return Claim("poison", _view(row), reason=row.message)
             row.state, row.attempts, row.claimed_by = "running", row.attempts + 1, claimant
             row.heartbeat_at = row.updated_at = utcnow()
-            code = s.scalar(select(Program.code).where(Program.id == row.program_id))
-            return Claim("run", _view(row), code=code)
+            code, draw = s.execute(select(Program.code, Run.draw).join(Run, Run.id == Program.run_id)
+                                   .where(Program.id == row.program_id)).one()
+            return Claim("run", _view(row), code=code, draw=draw)
 
     def heartbeat(self, task_id: int, claimant: str) -> None:
         with self.archive.session() as s, s.begin():

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -40,6 +41,8 @@ class Run(Base):
     status: Mapped[str] = mapped_column(String(20), default="running")  # running|stopped|finished
     stop_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_migration: Mapped[int] = mapped_column(Integer, default=0)  # iteration count at last migration
+    # the seed its drawn instance sets are generated from (evaluators/draws.py); None: public draw
+    draw: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -144,12 +144,17 @@ class Archive:
         self.engine.dispose()
 
     # -- runs ------------------------------------------------------------------------------
-    def create_run(self, name: str, problem: str, config: dict) -> int:
+    def create_run(self, name: str, problem: str, config: dict, draw: int | None = None) -> int:
         with self.session() as s, s.begin():
-            run = Run(name=name, problem=problem, config=config, status="running")
+            run = Run(name=name, problem=problem, config=config, status="running", draw=draw)
             s.add(run)
             s.flush()
             return run.id
+
+    def run_draw(self, run_id: int) -> int | None:
+        """The draw of a run's drawn instance sets (None: the public draw)."""
+        with self.session() as s:
+            return s.scalar(select(Run.draw).where(Run.id == run_id))
 
     def find_run(self, name: str) -> Run | None:
         with self.session() as s:

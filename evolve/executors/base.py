@@ -41,6 +41,9 @@ class ExecutorError(Exception):
 
 class Executor(ABC):
     capacity: int = 1
+    # the run's draw of the problem's drawn sets (evaluators/draws.py), for every job it runs;
+    # None: the public draw (`evolve baseline`, `evolve verify` without --draw)
+    draw: int | None = None
 
     @abstractmethod
     async def evaluate(self, job: EvalJob) -> dict:

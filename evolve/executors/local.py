@@ -38,7 +38,7 @@ GUARD_MARGIN_SECONDS = 30.0
 PR_SET_PDEATHSIG = 1
 
 
-def _start_worker(problem: str | None, engine_pid: int) -> None:
+def _start_worker(problem: str | None, engine_pid: int, draw: int | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the controller's to handle
     # a SIGKILLed engine takes its workers (and their sandboxes) with it; without this they would
     # wait forever, each holding the other's end of the pool's job queue
@@ -48,7 +48,7 @@ def _start_worker(problem: str | None, engine_pid: int) -> None:
     if problem is None:
         return
     try:
-        verifier_for(problem)
+        verifier_for(problem, draw)
         template()
     except Exception:  # the same error comes back from run_job, with its context
         pass
@@ -71,10 +71,12 @@ def _main_hidden() -> Iterator[None]:
 
 
 class LocalExecutor(Executor):
-    def __init__(self, workers: int, guard_seconds: float, problem: str | None = None):
+    def __init__(self, workers: int, guard_seconds: float, problem: str | None = None,
+                 draw: int | None = None):
         self.capacity = max(1, workers)
         self.guard_seconds = guard_seconds + GUARD_MARGIN_SECONDS
         self.problem = problem
+        self.draw = draw
         self._pool: ProcessPoolExecutor | None = None
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         if problem is not None:
@@ -85,7 +87,7 @@ class LocalExecutor(Executor):
             self._pool = ProcessPoolExecutor(max_workers=self.capacity,
                                              mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_start_worker,
-                                             initargs=(self.problem, os.getpid()))
+                                             initargs=(self.problem, os.getpid(), self.draw))
             with _main_hidden():
                 for _ in range(self.capacity):
                     self._pool.submit(_ready)
@@ -116,7 +118,7 @@ class LocalExecutor(Executor):
 
     async def _run(self, loop: asyncio.AbstractEventLoop, job: EvalJob) -> dict:
         try:
-            fut = loop.run_in_executor(self._get_pool(), run_job, job.to_dict())
+            fut = loop.run_in_executor(self._get_pool(), run_job, {**job.to_dict(), "draw": self.draw})
             return await asyncio.wait_for(fut, timeout=self.guard_seconds * job.sessions)
         except TimeoutError:
             self._reset_pool()

@@ -59,6 +59,10 @@ class CeleryExecutor(Executor):
         self.app = make_app(settings.broker)
         check_broker(self.app)
         self._db = worker_db_url(archive.url)
+        run = archive.find_run(run_name) if run_name else None
+        # programs' evaluations read their run's draw from the archive; code without a program
+        # row (baselines for the report) is sent with it
+        self.draw = run.draw if run is not None else None
         self._waiting: dict[int, tuple[asyncio.Future, EvalJob, TaskView]] = {}
         self._unsent: set[int] = set()
         self._poller: asyncio.Task | None = None
@@ -194,7 +198,7 @@ class CeleryExecutor(Executor):
     async def _evaluate_code(self, job: EvalJob) -> dict:
         soft, hard = (limit * job.sessions for limit in time_limits(load_problem(job.problem)))
         result = await asyncio.to_thread(
-            self.app.send_task, EVALUATE_CODE, args=[job.to_dict()], queue=QUEUE,
+            self.app.send_task, EVALUATE_CODE, args=[{**job.to_dict(), "draw": self.draw}], queue=QUEUE,
             soft_time_limit=soft, time_limit=hard)
         out = await asyncio.to_thread(result.get, timeout=hard + 600, propagate=False)
         if not isinstance(out, dict):

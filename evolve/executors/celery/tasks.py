@@ -136,7 +136,7 @@ def _run_claimed(ledger: Ledger, claim: Claim, claimant: str, payload: dict) -> 
     beat.start()
     try:
         out = run_job({"problem": payload["problem"], "code": claim.code, "set": payload["set"],
-                       "behaviour_of": payload.get("behaviour_of")})
+                       "behaviour_of": payload.get("behaviour_of"), "draw": claim.draw})
     finally:
         stop.set()
     features = cell = None
