@@ -3,7 +3,7 @@ baselines and against OpenEvolve 0.4.0, on one model server through one counting
 
     .venv/bin/python bench/quality.py [--problems smtt,bin_packing,cant_be_late] [--seeds 3]
         [--calls N] [--api-base URL --model NAME] [--no-openevolve] [--no-ablation] [--quick]
-        [--out DIR] [--pilot] [--port P]
+        [--out DIR] [--pilot] [--port P] [--variant NAME]
 
 Both systems talk to one OpenAI-compatible server (default: the embedded Qwen2.5-Coder-1.5B
 through llama.cpp, started or reused with ``evolve.llm.local_server.ensure_server`` on its usual
@@ -13,8 +13,11 @@ counts and logs every call and gives every request without a ``seed`` a fresh on
 one after the other, never two at once.
 
 - evolve (``quality_evolve``): ``evolve run PROBLEM --config run.yaml --iterations N`` through
-  its CLI, every feature on, starting from the initial program and the human baselines; the
-  ablation runs it five more times per problem (first seed), each with one feature off.
+  its CLI, every default feature on, starting from the initial program and the human baselines;
+  the ablation runs it once more per variant of ``quality_evolve.ABLATIONS`` and problem (first
+  seed): each default feature off, and the search choices that are off by default (one ask per
+  parent, crossover) on. ``--variant NAME`` runs every seed with one variant instead, to compare
+  it with the default over all seeds (two invocations, same --seeds).
 - OpenEvolve (``quality_openevolve``): its defaults except what the comparison needs (same
   endpoint, model, temperature and timeout; our brief as its system message; one evaluation at a
   time; max_iterations = N), starting from the best baseline on train (from initial.py beside
@@ -106,11 +109,12 @@ class BenchError(Exception):
 
 
 # -- planning -------------------------------------------------------------------------------------
-def plan(problems: list[str], seeds: int, ablation: bool, openevolve: bool) -> list[RunKey]:
+def plan(problems: list[str], seeds: int, ablation: bool, openevolve: bool,
+         variant: str = "full") -> list[RunKey]:
     keys: list[RunKey] = []
     for problem in problems:
         for seed in range(1, seeds + 1):
-            keys.append(RunKey("evolve", problem, seed))
+            keys.append(RunKey("evolve", problem, seed, variant))
             if openevolve:
                 keys.append(RunKey("openevolve", problem, seed))
         if ablation:
@@ -258,6 +262,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     "the model's usual port, 8765 / 8766)")
     ap.add_argument("--no-openevolve", action="store_true")
     ap.add_argument("--no-ablation", action="store_true")
+    ap.add_argument("--variant", default="full", help="what every seed's evolve run uses: full or "
+                    "an ablation name (e.g. one-ask), to compare it over all seeds")
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 problem, 1 seed, a handful "
                     "of calls, no ablation")
     ap.add_argument("--pilot", action="store_true", help="OpenEvolve diff-based vs full rewrite "
@@ -277,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         seeds, ablation = 1, False
     out = args.out or ROOT / "runs" / f"quality-{datetime.now():%Y%m%d-%H%M%S}"
     out.mkdir(parents=True, exist_ok=True)
-    keys = pilot_plan(problems) if args.pilot else plan(problems, seeds, ablation, not args.no_openevolve)
+    keys = pilot_plan(problems) if args.pilot else plan(problems, seeds, ablation, not args.no_openevolve,
+                                                              args.variant)
     todo = [k for k in keys if not result_path(out, k).exists()]
     try:
         endpoint = resolve_endpoint(args.api_base, args.model, args.port)

@@ -42,16 +42,18 @@ def set_names(spec: ProblemSpec, sets: str) -> list[str]:
 
 def parse_draw(value: str) -> int | None:
     """``--draw``: public (None, the README tables' instances), random (a fresh draw) or a number."""
-    from evaluators.draws import DRAW_BITS, new_draw
+    from evaluators.draws import chosen_draw_error, new_draw
 
     if value == "public":
         return None
     if value == "random":
         return new_draw()
-    if value.isdigit() and int(value) < 2 ** DRAW_BITS:
-        return int(value)
-    raise UserError(f"--draw {value!r}: use public (the README tables' instances), random (a fresh "
-                    f"draw) or a whole number below 2**{DRAW_BITS} (e.g. a run's draw from `evolve status`)")
+    if not value.isdigit():
+        raise UserError(f"--draw {value!r}: use public (the README tables' instances), random (a "
+                        "fresh draw) or a number random drew (e.g. a run's draw from `evolve status`)")
+    if why := chosen_draw_error(int(value)):
+        raise UserError(f"--draw: {why}")
+    return int(value)
 
 
 def draw_note(spec: ProblemSpec, names: list[str], draw: int | None) -> str | None:

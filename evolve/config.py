@@ -69,6 +69,9 @@ class SearchConfig(_Strict):
     asks_per_parent: int = Field(1, ge=1, le=16, description="consecutive proposals from one "
                                  "chosen parent (same prompt but the direction, so a server that "
                                  "keeps the last prompt reuses it); embedded models default to 3")
+    crossover_ratio: float = Field(0.0, ge=0, le=1, description="share of parent choices that "
+                                   "also pick a second parent (from another island, else another "
+                                   "cell) and ask for a program combining both")
 
     @model_validator(mode="after")
     def _ratios(self) -> SearchConfig:
@@ -181,15 +184,17 @@ class RunConfig(_Strict):
     draw: Literal["random", "public"] | int = Field(
         "random", description="the instances of the problem's drawn sets (generated train/test "
         "sets a candidate must not be able to rebuild): random (a fresh draw when the run starts, "
-        "kept in the archive), public (the fixed draw of the README tables) or a number (the "
-        "same draw again, e.g. to compare configurations on identical instances)")
+        "kept in the archive), public (the fixed draw of the README tables) or a number at least "
+        "2**40 that random drew (the same draw again, e.g. to compare configurations on identical "
+        "instances; smaller ones a candidate could find by trying them all)")
     final_report: bool = Field(True, description="score the winner on the held-out set at the end")
 
     @model_validator(mode="after")
-    def _draw_in_range(self) -> RunConfig:
-        if isinstance(self.draw, int) and not 0 <= self.draw < 2 ** 63:
-            raise ValueError(f"draw {self.draw} is out of range: use random, public or a whole "
-                             "number from 0 to 2**63 - 1")
+    def _draw_beyond_search(self) -> RunConfig:
+        from evaluators.draws import chosen_draw_error
+
+        if isinstance(self.draw, int) and (why := chosen_draw_error(self.draw)):
+            raise ValueError(why)
         return self
 
 

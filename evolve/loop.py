@@ -40,7 +40,7 @@ from evolve.prompts.builder import (
 from evolve.prompts.reply_shape import function_reply
 from evolve.search.grid import cell_key, feature_values
 from evolve.search.islands import island_for, migrate_ring
-from evolve.search.selection import Ratios, Stint, choose_inspirations, choose_parent
+from evolve.search.selection import Ratios, Stint, choose_inspirations, choose_mate, choose_parent
 from evolve.starts import islands_of, resolve_starts
 from evolve.tuning import operator as tuning
 
@@ -293,7 +293,7 @@ class Controller:
         self._track(self._proposals, self._propose(island))
 
     async def _propose(self, island: int) -> None:
-        parent, insp_ids, focus = self._parent_for(island)
+        parent, insp_ids, focus, mate = self._parent_for(island)
         inspirations = [self.archive.program(i) for i in insp_ids]
         failures = self.archive.failed_attempts(self.run_id, parent.id, 3)
         model = self._reheated(self.pool.pick(self.rng), parent.id)
@@ -305,21 +305,27 @@ class Controller:
             if self.cfg.hygiene.fresh_inspiration:
                 inspirations = [p for p in inspirations if not self._copy_repeats(parent, p, focus)]
             messages = build_compact_messages(self.spec, parent, inspirations, failures,
-                                              self.rng.choice(directions()), self.cfg.prompts, focus)
+                                              self.rng.choice(directions()), self.cfg.prompts, focus,
+                                              mate)
         else:
             edit_kind = "diff" if self.rng.random() < self.cfg.edits.diff_ratio else "rewrite"
             messages = build_messages(self.spec, parent, inspirations, edit_kind, failures,
-                                      self.cfg.prompts)
-        await self._ask(model, messages, parent, island, insp_ids, edit_kind, focus)
+                                      self.cfg.prompts, mate)
+        if mate is not None:
+            insp_ids, edit_kind = [mate.id], "crossover"
+        await self._ask(model, messages, parent, island, insp_ids, edit_kind, focus,
+                        mate.id if mate is not None else None)
 
-    def _parent_for(self, island: int) -> tuple[ProgramView, list[int], str | None]:
-        """The parent, inspirations and focus function (None: not chosen yet) of the next proposal
-        from ``island``: the last ones again while the island's stint of ``asks_per_parent`` asks
-        lasts (the prompt then differs only in its tail), else a fresh choice."""
+    def _parent_for(self, island: int) -> tuple[ProgramView, list[int], str | None, ProgramView | None]:
+        """The parent, inspirations, focus function (None: not chosen yet) and second parent (a
+        crossover's, else None) of the next proposal from ``island``: the last ones again while
+        the island's stint of ``asks_per_parent`` asks lasts (the prompt then differs only in its
+        tail), else a fresh choice."""
         stint = self._stint
         if stint is not None and stint.island == island and stint.left > 0:
             self._stint = replace(stint, left=stint.left - 1)
-            return self.archive.program(stint.parent_id), list(stint.insp_ids), stint.focus
+            mate = self.archive.program(stint.mate_id) if stint.mate_id is not None else None
+            return self.archive.program(stint.parent_id), list(stint.insp_ids), stint.focus, mate
         s = self.cfg.search
         elites = self.archive.elites(self.run_id, island)
         pick, _mode = choose_parent(elites, self.rng, self.ratios)
@@ -327,8 +333,13 @@ class Controller:
         top = self.archive.top_programs(self.run_id, s.top_inspirations + 1)
         insp_ids = choose_inspirations(parent.id, top, elites, self.rng, s.top_inspirations,
                                        s.diverse_inspirations)
-        self._stint = Stint(island, parent.id, tuple(insp_ids), None, s.asks_per_parent - 1)
-        return parent, insp_ids, None
+        mate_id = None
+        if s.crossover_ratio > 0 and self.rng.random() < s.crossover_ratio:
+            others = [e for i in range(s.islands) if i != island
+                      for e in self.archive.elites(self.run_id, i)]
+            mate_id = choose_mate(parent.id, elites, others, self.rng)
+        self._stint = Stint(island, parent.id, tuple(insp_ids), None, s.asks_per_parent - 1, mate_id)
+        return parent, insp_ids, None, self.archive.program(mate_id) if mate_id is not None else None
 
     @staticmethod
     def _shape(model: ModelEntry, code: str, focus: str | None) -> Shape:
@@ -360,8 +371,10 @@ class Controller:
         await self._ask(model, messages, failed, failed.island, [], "repair", target)
 
     async def _ask(self, model: ModelEntry, messages: list[dict[str, str]], parent: ProgramView,
-                   island: int, insp_ids: list[int], edit_kind: str, focus: str | None) -> None:
-        """One LLM call and what came of it: an iteration row, and a child to evaluate."""
+                   island: int, insp_ids: list[int], edit_kind: str, focus: str | None,
+                   mate_id: int | None = None) -> None:
+        """One LLM call and what came of it: an iteration row, and a child to evaluate (of
+        ``parent`` and, for a crossover, ``mate_id``)."""
         proposal = uuid.uuid4().hex
 
         def record(a: Attempt) -> None:
@@ -394,9 +407,9 @@ class Controller:
             self.progress.rejected += 1
             self._note(f"reply rejected: {exc.reason}")
             return
-        kind = "repair" if edit_kind == "repair" else edit.kind
+        kind = edit_kind if edit_kind in ("repair", "crossover") else edit.kind
         common["edit_kind"] = kind
-        child = ChildDraft(code=edit.code, parent_id=parent.id, parent2_id=None,
+        child = ChildDraft(code=edit.code, parent_id=parent.id, parent2_id=mate_id,
                            generation=parent.generation + 1, island=island, edit_kind=kind)
         child_id, fresh = self._commit(**common, outcome="child", reason=None, child=child)
         if fresh and child_id is not None:

@@ -219,7 +219,7 @@ def program_name(kind: str | None, label: str | None, pid: int) -> str:
         return f"initial (#{pid})"
     if kind == "baseline":
         return f"{label} (#{pid})"
-    return f"evolved #{pid}" + (f" ({kind})" if kind in ("repair", "tune", "guard") else "")
+    return f"evolved #{pid}" + (f" ({kind})" if kind in ("repair", "tune", "guard", "crossover") else "")
 
 
 def _scored(archive: Archive, ids: list[int], set_name: str) -> dict[int, tuple[float, dict]]:

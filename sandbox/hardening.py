@@ -4,7 +4,8 @@ Order matters: resource limits, then a fresh unprivileged uid/gid (all capabilit
 then no-new-privileges, Landlock on the fallback level (reads limited to the interpreter and the
 candidate's own folder, no file creation at all since there is no size-capped tmpfs there, no
 TCP, no signals outside its domain), then a seccomp filter (no new sockets of any family, no
-ptrace, no namespace or mount calls, no clone into new namespaces, clone3 ENOSYS). Each step
+ptrace, no namespace or mount calls, no clone into new namespaces, no System V IPC or POSIX
+message queues, clone3 ENOSYS). Each step
 reports what it did so the level in force is visible. Standard library + ctypes (+ pyseccomp for the filter).
 """
 
@@ -172,7 +173,13 @@ DENIED_SYSCALLS = ("socket", "ptrace", "process_vm_readv", "process_vm_writev", 
                    "open_by_handle_at", "name_to_handle_at",
                    # the new mount API: usable inside a user namespace of one's own
                    "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree",
-                   "mount_setattr")
+                   "mount_setattr",
+                   # System V IPC and POSIX message queues: objects that outlive the process
+                   # (a later candidate of the same template, or a restarted one, read a shared
+                   # memory segment an earlier one filled with the instances it was shown)
+                   "shmget", "shmat", "shmdt", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl",
+                   "semget", "semop", "semtimedop", "semctl", "ipc", "mq_open", "mq_unlink",
+                   "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr")
 # clone() flags that make new namespaces (mount, cgroup, uts, ipc, user, pid, net): a fresh user
 # namespace holds every capability inside it, the way to mounts and kernel surface seccomp denies
 NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 \

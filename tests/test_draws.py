@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from evaluators.base import Verifier
@@ -60,6 +61,27 @@ def test_the_public_draw_seeds_numpy_exactly_as_before():
     assert entropy(5, 7) == [5, 7] and entropy(5, (3, 4)) == [5, 3, 4]
     draws = {new_draw() for _ in range(64)}
     assert len(draws) == 64 and all(0 <= d < 2 ** 63 for d in draws)
+
+
+def test_a_chosen_draw_must_be_beyond_search(tmp_path):
+    small = write_config(tmp_path / "small.yaml", "draw: 424242\n")
+    res = run_cli("run", "moe_eplb", "--config", str(small), "--api-base", "http://127.0.0.1:9/v1",
+                  "--runs-dir", str(tmp_path / "runs"))
+    assert res.returncode == 2 and "draw 424242 is small enough for a candidate to find" in res.stderr
+    res = run_cli("verify", __file__, "--problem", "moe_eplb", "--draw", "12345")
+    assert res.returncode == 2 and "--draw: draw 12345 is small enough" in res.stderr
+
+
+def test_a_run_draw_separates_families_the_public_draw_does_not():
+    from evaluators.llm_serving.workloads import FAMILIES, generate
+
+    def gaps(draw):
+        chat, rag = (generate(FAMILIES[f], 201, 4.0, 200, draw) for f in ("chat", "rag"))
+        return np.array_equal(chat.arrival, rag.arrival), chat, rag  # both Gamma shape 0.5
+
+    assert gaps(None)[0]  # the public draw: the same stream (kept, the README tables use it)
+    same, chat, rag = gaps(new_draw())
+    assert not same and not np.array_equal(chat.output, rag.output)
 
 
 def test_a_verifier_that_cannot_draw_refuses_a_drawn_set():
@@ -138,28 +160,28 @@ def test_verify_with_a_random_draw_names_it(tmp_path):
 @pytest.mark.slow
 def test_a_run_keeps_its_draw_and_its_report_scores_baselines_on_it(stub, tmp_path):
     runs = tmp_path / "runs"
-    config = write_config(tmp_path / "run.yaml", "draw: 424242\ntuning:\n  enabled: false\n")
+    config = write_config(tmp_path / "run.yaml", "draw: 4242424242424242\ntuning:\n  enabled: false\n")
     res = run_cli("run", "moe_eplb", "--api-base", stub.url, "--iterations", "1", "--runs-dir",
                   str(runs), "--run-name", "drawn", "--config", str(config))
     assert res.returncode == 0, res.stderr + res.stdout
     db = runs / "drawn" / "archive.db"
-    assert query(db, "select draw from runs") == [(424242,)]
+    assert query(db, "select draw from runs") == [(4242424242424242,)]
     stored = dict(query(db, "select name, combined_score from baseline_scores where set_name = 'test'"))
     deepseek = load_problem("moe_eplb").baselines()["deepseek_eplb"]
-    assert stored["deepseek_eplb"] == pytest.approx(balancedness(deepseek, 424242), rel=1e-12)
+    assert stored["deepseek_eplb"] == pytest.approx(balancedness(deepseek, 4242424242424242), rel=1e-12)
     assert stored["deepseek_eplb"] != pytest.approx(balancedness(deepseek, None), rel=1e-6)
     seed_test = query(db, "select combined_score from evaluations where program_id = 1 and "
                           "set_name = 'test'")
     seed_code = load_problem("moe_eplb").initial_code
-    assert seed_test == [(pytest.approx(balancedness(seed_code, 424242), rel=1e-12),)]
-    assert "instances drawn for this run (draw 424242)" in res.stdout  # the report says which
+    assert seed_test == [(pytest.approx(balancedness(seed_code, 4242424242424242), rel=1e-12),)]
+    assert "instances drawn for this run (draw 4242424242424242)" in res.stdout  # the report says which
     status = run_cli("status", "drawn", "--runs-dir", str(runs))
-    assert "train, test: drawn for this run (draw 424242)" in status.stdout, status.stdout
+    assert "train, test: drawn for this run (draw 4242424242424242)" in status.stdout, status.stdout
     # the export names the draw and its generated check re-scores on it
     out = tmp_path / "policy.py"
     exported = run_cli("export", "drawn", "--runs-dir", str(runs), "--out", str(out), "--with-test")
-    assert exported.returncode == 0 and "--draw 424242" in exported.stdout, exported.stderr
-    assert "drawn sets on the run's draw: evolve verify --draw 424242" in out.read_text()
+    assert exported.returncode == 0 and "--draw 4242424242424242" in exported.stdout, exported.stderr
+    assert "drawn sets on the run's draw: evolve verify --draw 4242424242424242" in out.read_text()
     check = subprocess.run([sys.executable, "-m", "pytest", "-q", str(tmp_path / "test_policy.py")],
                            capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert check.returncode == 0, check.stdout + check.stderr

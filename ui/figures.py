@@ -92,9 +92,21 @@ def lineage_tree(nodes: pd.DataFrame, path: list[int], selected: int | None) -> 
         xs, ys = (path_x, path_y) if (int(parent), pid) in on_path else (edge_x, edge_y)
         xs += [x0, x1, None]
         ys += [y0, y1, None]
+    mate_x: list[float | None] = []
+    mate_y: list[float | None] = []
+    for pid, mate in zip(nodes["id"].astype(int), nodes.get("parent2", [None] * len(nodes))):
+        if mate is None or pd.isna(mate) or int(mate) not in pos:
+            continue
+        (x0, y0), (x1, y1) = pos[int(mate)], pos[pid]
+        mate_x += [x0, x1, None]
+        mate_y += [y0, y1, None]
     fig = go.Figure()
     fig.add_trace(trace(x=edge_x, y=edge_y, mode="lines", hoverinfo="skip", showlegend=False,
                         line={"color": "#c8c8c8", "width": 1}))
+    if mate_x:  # crossovers: the second parent's edge, dashed
+        fig.add_trace(go.Scatter(x=mate_x, y=mate_y, mode="lines", hoverinfo="skip",
+                                 name="second parent (crossover)",
+                                 line={"color": "#1f77b4", "width": 1.5, "dash": "dash"}))
     fig.add_trace(trace(x=path_x, y=path_y, mode="lines", hoverinfo="skip",
                         name="seed → best", line={"color": PATH_COLOUR, "width": 4}))
     frame = nodes.assign(x=[pos[int(i)][0] for i in nodes["id"]], y=[pos[int(i)][1] for i in nodes["id"]])

@@ -70,10 +70,10 @@ def run_info(engine: Engine, name: str) -> RunInfo | None:
 def programs(engine: Engine, run_id: int) -> pd.DataFrame:
     """Every program of the run without its code: the lineage tree and the score curves."""
     stmt = (select(Program.id, Program.parent_id, Program.generation, Program.island, Program.iteration,
-                   Program.status, Program.combined_score, Program.cell)
+                   Program.status, Program.combined_score, Program.cell, Program.parent2_id)
             .where(Program.run_id == run_id).order_by(Program.id))
     return _frame(engine, stmt, ["id", "parent", "generation", "island", "iteration", "status",
-                                 "score", "cell"])
+                                 "score", "cell", "parent2"])
 
 
 def score_progress(frame: pd.DataFrame) -> pd.DataFrame:
@@ -172,6 +172,7 @@ class ProgramDetail:
     iteration: dict | None  # the proposal that made it: number, model, edit kind, outcome, reason
     llm_calls: list[dict]  # messages, reply, tokens, latency, error (every attempt)
     tasks: list[dict]  # distributed evaluation ledger rows (attempts, worker)
+    parent2_id: int | None = None  # a crossover's second parent
 
 
 def program_detail(engine: Engine, program_id: int) -> ProgramDetail | None:
@@ -187,7 +188,7 @@ def program_detail(engine: Engine, program_id: int) -> ProgramDetail | None:
         tasks = s.scalars(select(EvalTask).where(EvalTask.program_id == program_id)
                           .order_by(EvalTask.id)).all()
         return ProgramDetail(
-            id=p.id, run_id=p.run_id, code=p.code, parent_id=p.parent_id,
+            id=p.id, run_id=p.run_id, code=p.code, parent_id=p.parent_id, parent2_id=p.parent2_id,
             parent_code=parent.code if parent else None, generation=p.generation, island=p.island,
             status=p.status, score=p.combined_score, cell=p.cell, features=p.features,
             created_at=p.created_at,

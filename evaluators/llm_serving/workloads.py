@@ -89,7 +89,10 @@ def generate(family: Family, seed: int, rate: float, n: int, draw: int | None = 
     draws at any rate; ``draw`` None: the public draw)."""
     if rate <= 0 or n <= 0:
         raise ValueError("a workload needs a positive rate and at least one request")
-    rng = np.random.default_rng(entropy(draw, [seed, n]))
+    # a run's draw also separates the families: on the public draw (the README tables) chat and
+    # rag workloads of one seed share their gaps and length draws
+    rng = np.random.default_rng(entropy(draw, [seed, n] if draw is None
+                                        else [seed, n, list(FAMILIES).index(family.name)]))
     gaps = rng.gamma(family.gamma_shape, 1.0 / family.gamma_shape, n)   # mean 1
     prompt = np.clip(np.rint(family.prompt_median * np.exp(rng.normal(0, family.prompt_sigma, n))),
                      4, MAX_PROMPT).astype(np.int64)

@@ -132,7 +132,8 @@ class Iteration(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)
     inspiration_ids: Mapped[list] = mapped_column(JSON, default=list)
     model: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    edit_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)  # diff|rewrite|function|repair
+    # diff|rewrite|function|repair|crossover
+    edit_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
     outcome: Mapped[str] = mapped_column(String(20))  # child|duplicate|rejected|llm_error
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     child_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)

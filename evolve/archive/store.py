@@ -75,7 +75,7 @@ class ProgramView:
     metrics: dict
     feedback: str
     error: str | None
-    edit_kind: str | None = None  # seed|baseline|diff|rewrite|function|repair|tune
+    edit_kind: str | None = None  # seed|baseline|diff|rewrite|function|repair|tune|crossover|guard
     label: str | None = None  # a baseline's name
     fingerprint: str | None = None  # digest of its outputs on the quick check
     same_as: int | None = None  # status "same": the program it behaved exactly like

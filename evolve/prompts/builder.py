@@ -86,13 +86,21 @@ def focus_for(spec: ProblemSpec, code: str, rng: random.Random | None = None) ->
     return rng.choice(names) if rng is not None and names else spec.entry
 
 
+CROSSOVER = ("Combine the two programs: keep what each of them does well (the current program's "
+             "structure is the base; take the second parent's better ideas).")
+
+
 def build_messages(spec: ProblemSpec, parent: ProgramView, inspirations: list[ProgramView],
                    edit_kind: str, failures: list[str] = (),
-                   opts: PromptConfig = PromptConfig()) -> list[dict[str, str]]:
-    """Chat messages for one proposal; ``failures`` are recent dead ends from this parent."""
-    insp = "".join("\n" + template("inspiration").substitute(score=format_score(p.combined_score),
-                                                             code=p.code.rstrip())
-                   for p in inspirations)
+                   opts: PromptConfig = PromptConfig(),
+                   mate: ProgramView | None = None) -> list[dict[str, str]]:
+    """Chat messages for one proposal; ``failures`` are recent dead ends from this parent. With a
+    ``mate`` (crossover) the second parent replaces the inspirations and the task asks to combine."""
+    shown = [("mate", mate)] if mate is not None else [("inspiration", p) for p in inspirations]
+    insp = "".join("\n" + template(name).substitute(score=format_score(p.combined_score),
+                                                    code=p.code.rstrip())
+                   for name, p in shown)
+    task = template("diff" if edit_kind == "diff" else "rewrite").template.strip()
     user = template("user").substitute(
         brief=brief(spec, opts),
         signature=spec.signature,
@@ -103,7 +111,7 @@ def build_messages(spec: ProblemSpec, parent: ProgramView, inspirations: list[Pr
         inspirations=insp,
         failures=("\n# Recent attempts from this program that failed (avoid repeating them)\n"
                   + "".join(f"- {error_summary(f, opts)}\n" for f in failures)) if failures else "",
-        edit_format=template("diff" if edit_kind == "diff" else "rewrite").template.strip(),
+        edit_format=f"{CROSSOVER}\n{task}" if mate is not None else task,
     )
     return [{"role": "system", "content": template("system").template.strip()},
             {"role": "user", "content": user}]
@@ -125,17 +133,23 @@ def directions() -> list[str]:
 def build_compact_messages(spec: ProblemSpec, parent: ProgramView, inspirations: list[ProgramView],
                            failures: list[str] = (), direction: str = "",
                            opts: PromptConfig = PromptConfig(),
-                           focus: str | None = None) -> list[dict[str, str]]:
+                           focus: str | None = None,
+                           mate: ProgramView | None = None) -> list[dict[str, str]]:
     """A short prompt for small models on CPU: only the evolved block, the score, the first
     lines of feedback, at most one better program and one recent failure, and one direction to
     try (sampled by the caller from ``directions()``: small models answer a bare "improve it"
     with the same program); asks for a rewrite of one function, ``focus`` (default
     ``focus_for(spec, parent.code)``). What changes between asks of one parent (the last failure,
-    the direction) comes last, so a server that keeps the previous prompt reuses the rest."""
+    the direction) comes last, so a server that keeps the previous prompt reuses the rest. With a
+    ``mate`` (crossover) the second parent is shown instead and the direction asks to combine."""
     better = [p for p in inspirations if p.combined_score is not None
               and (parent.combined_score is None or p.combined_score > parent.combined_score)]
     insp = template("compact_inspiration").substitute(
         score=format_score(better[0].combined_score), code=evolved_part(better[0].code)) if better else ""
+    if mate is not None:
+        insp = template("compact_mate").substitute(score=format_score(mate.combined_score),
+                                                   code=evolved_part(mate.code))
+        direction = CROSSOVER
     feedback = " ".join(shown_error(parent.feedback or parent.error or "none", opts)
                         .strip().splitlines()[:4])
     user = template("compact_user").substitute(

@@ -31,6 +31,7 @@ class Stint:
     insp_ids: tuple[int, ...]
     focus: str | None  # a function rewrite's function, once chosen
     left: int
+    mate_id: int | None = None  # a crossover's second parent
 
 
 def fitness_weights(elites: list[EliteView], novelty_bonus: float) -> list[float]:
@@ -69,3 +70,15 @@ def choose_inspirations(parent_id: int, top: list[tuple[int, float]], elites: li
     rng.shuffle(others)
     chosen.extend(others[:n_diverse])
     return chosen
+
+
+def choose_mate(parent_id: int, own: list[EliteView], others: list[EliteView],
+                rng: random.Random) -> int | None:
+    """A crossover's second parent: an elite of another island (a lineage that evolved apart),
+    else of another cell of the parent's island, rank-weighted by score; never the parent.
+    None when the run has no such program yet."""
+    for pool in (others, own):
+        pool = [e for e in pool if e.program_id != parent_id]
+        if pool:
+            return rng.choices(pool, weights=fitness_weights(pool, 0.0))[0].program_id
+    return None

@@ -59,3 +59,37 @@ def test_the_new_mount_api_is_denied():
     assert {"fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree",
             "mount_setattr"} <= set(DENIED_SYSCALLS)
     assert NAMESPACE_FLAGS & 0x10000000  # CLONE_NEWUSER among the refused clone flags
+
+
+SHARED_MEMORY = '''
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+IPC_CREAT = 0o1000
+def f(message='from the second'):
+    """Leave ``message`` in a System V segment for a later candidate; read what one left."""
+    out = {}
+    shmid = libc.shmget(0x5EED, 1 << 16, IPC_CREAT | 0o666)
+    if shmid < 0:
+        return {"shmget": ctypes.get_errno()}
+    buf = (ctypes.c_char * (1 << 16)).from_address(libc.shmat(shmid, None, 0))
+    out["found"] = bytes(buf[1:1 + buf[0][0]]).decode()
+    data = message.encode()
+    buf[0] = bytes([len(data)])
+    buf[1:1 + len(data)] = data
+    out["queue"] = libc.msgget(0x5EED, IPC_CREAT | 0o666) >= 0
+    out["semaphore"] = libc.semget(0x5EED, 1, IPC_CREAT | 0o666) >= 0
+    return out
+'''
+
+
+def test_system_v_ipc_cannot_carry_data_to_a_later_candidate(level):
+    """A red team's candidate filled a segment with the windows it was shown; the next candidate of
+    the same template (another uid), and a restarted one, read it: 94.87% against DeepSeek's
+    85.57% on moe_eplb train from its second evaluation in a worker."""
+    first = run(SHARED_MEMORY.replace("from the second", "from the first"))
+    second = run(SHARED_MEMORY)
+    assert first == ("ok", {"shmget": 1}), first  # EPERM: denied, nothing was written
+    assert second == ("ok", {"shmget": 1}), second
+    assert {"shmget", "shmat", "msgget", "semget", "mq_open"} <= set(DENIED_SYSCALLS)

@@ -103,7 +103,8 @@ def body(sel: state.Selected) -> None:
     cols[1].metric("status", detail.status)
     cols[2].metric("generation", detail.generation)
     cols[3].metric("island", detail.island)
-    cols[4].metric("parent", "-" if detail.parent_id is None else f"#{detail.parent_id}")
+    cols[4].metric("parent", "-" if detail.parent_id is None else f"#{detail.parent_id}"
+                   + (f" + #{detail.parent2_id}" if detail.parent2_id is not None else ""))
     it = detail.iteration
     if it:
         st.caption(f"iteration {it['number']} · model {it['model']} · {it['edit kind']} edit · "
@@ -113,6 +114,8 @@ def body(sel: state.Selected) -> None:
         st.caption("the seed program (the problem's initial.py)")
     if detail.parent_id is not None and st.button(f"Open parent #{detail.parent_id}"):
         state.open_program(run.name, detail.parent_id)
+    if detail.parent2_id is not None and st.button(f"Open second parent #{detail.parent2_id} (crossover)"):
+        state.open_program(run.name, detail.parent2_id)
     tabs = st.tabs(["Code", "Diff vs parent", "Metrics & feedback", "Prompt & reply", "Timings", "Export"])
     with tabs[0]:
         st.code(detail.code, language="python", line_numbers=True)
