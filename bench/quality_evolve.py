@@ -56,7 +56,7 @@ ABLATIONS: dict[str, dict] = {  # variant -> what it changes in FULL
     "no-prompts": {"prompts": {"edge_cases": False, "failing_values": False}},
     # search choices measured against the default (issues 17, 20): asks of one parent, crossover
     "one-ask": {"search": {"asks_per_parent": 1}},
-    "crossover": {"search": {"crossover_ratio": 0.25}},
+    "crossover": {"search": {"crossover_ratio": 0.5}},
 }
 
 
