@@ -16,8 +16,8 @@ one after the other, never two at once.
   its CLI, every default feature on, starting from the initial program and the human baselines;
   the ablation runs it once more per variant of ``quality_evolve.ABLATIONS`` and problem (first
   seed): each default feature off, and the search choices that are off by default (one ask per
-  parent, crossover) on. ``--variant NAME`` runs every seed with one variant instead, to compare
-  it with the default over all seeds (two invocations, same --seeds).
+  parent, crossover, novelty rejection) on. ``--variant NAME`` runs every seed with one variant
+  instead, to compare it with the default over all seeds (two invocations, same --seeds).
 - OpenEvolve (``quality_openevolve``): its defaults except what the comparison needs (same
   endpoint, model, temperature and timeout; our brief as its system message; one evaluation at a
   time; max_iterations = N), starting from the best baseline on train (from initial.py beside

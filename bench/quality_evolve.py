@@ -54,9 +54,11 @@ ABLATIONS: dict[str, dict] = {  # variant -> what it changes in FULL
     "from-initial": {"seeds": ["initial"]},
     "no-tuning": {"tuning": {"enabled": False}},
     "no-prompts": {"prompts": {"edge_cases": False, "failing_values": False}},
-    # search choices measured against the default (issues 17, 20): asks of one parent, crossover
+    # search choices measured against the default (issues 17, 20): asks of one parent, crossover,
+    # novelty rejection
     "one-ask": {"search": {"asks_per_parent": 1}},
     "crossover": {"search": {"crossover_ratio": 0.5}},
+    "novelty": {"hygiene": {"novelty_threshold": 0.9}},
 }
 
 

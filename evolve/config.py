@@ -128,6 +128,10 @@ class HygieneConfig(_Strict):
                                                    "equal its parent's is stored as 'same' unevaluated")
     fresh_inspiration: bool = Field(True, description="compact prompts show no better-scoring "
                                     "program whose verbatim copy would repeat a program of the run")
+    novelty_threshold: float = Field(0.0, ge=0, le=0.99, description="a child whose evolved block "
+                                     "is this similar (MinHash estimate of the Jaccard similarity of "
+                                     "its token 3-grams, numbers aside) to a program of its island is "
+                                     "rejected unevaluated as a near-duplicate (0: off; e.g. 0.9)")
     reheat: float = Field(0.3, ge=0, le=1, description="temperature added to a proposal per repeat "
                           "(duplicate, unchanged or same-behaviour reply) among the parent's last "
                           f"{REHEAT_WINDOW} proposals, up to {REHEAT_CAP} (0: off)")

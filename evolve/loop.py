@@ -40,6 +40,7 @@ from evolve.prompts.builder import (
 from evolve.prompts.reply_shape import function_reply
 from evolve.search.grid import cell_key, feature_values
 from evolve.search.islands import island_for, migrate_ring
+from evolve.search.novelty import NearDuplicate, NoveltyIndex
 from evolve.search.selection import Ratios, Stint, choose_inspirations, choose_mate, choose_parent
 from evolve.starts import islands_of, resolve_starts
 from evolve.tuning import operator as tuning
@@ -109,6 +110,9 @@ class Controller:
         self._wake = asyncio.Event()
         self._slot = 0
         self._stint: Stint | None = None
+        threshold = cfg.hygiene.novelty_threshold
+        self.novelty = NoveltyIndex(threshold) if threshold > 0 else None
+        self._novelty_loaded = False
 
     # -- public ------------------------------------------------------------------------------
     @property
@@ -409,11 +413,28 @@ class Controller:
             return
         kind = edit_kind if edit_kind in ("repair", "crossover") else edit.kind
         common["edit_kind"] = kind
+        near = self._near_duplicate(island, edit.code) if kind != "repair" else None
+        if near is not None:  # a repair's small fix of its failing program is the point of it
+            self._commit(**common, outcome="duplicate", reason=near.reason(self.novelty.threshold),
+                         child=None)
+            return
         child = ChildDraft(code=edit.code, parent_id=parent.id, parent2_id=mate_id,
                            generation=parent.generation + 1, island=island, edit_kind=kind)
         child_id, fresh = self._commit(**common, outcome="child", reason=None, child=child)
         if fresh and child_id is not None:
+            if self.novelty is not None:
+                self.novelty.add(child_id, island, edit.code)
             self._start_evaluation(self.archive.program(child_id), (island,))
+
+    def _near_duplicate(self, island: int, code: str) -> NearDuplicate | None:
+        """A program of ``island`` that ``code`` nearly repeats (novelty rejection on), else None."""
+        if self.novelty is None:
+            return None
+        if not self._novelty_loaded:  # every program so far, resumed runs' included
+            for pid, isl, prog_code in self.archive.program_codes(self.run_id):
+                self.novelty.add(pid, isl, prog_code)
+            self._novelty_loaded = True
+        return self.novelty.near(island, code)
 
     def _commit(self, *, child: ChildDraft | None, outcome: str, **fields: object) -> tuple[int | None, bool]:
         number, child_id, fresh = self.archive.commit_iteration(

@@ -134,6 +134,8 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
         repaired, guarded = (s.scalar(select(func.count()).select_from(Program).where(
             Program.run_id == run_id, Program.edit_kind == kind, Program.status == "ok")) or 0
             for kind in ("repair", "guard"))
+        near = s.scalar(select(func.count()).select_from(Iteration).where(
+            Iteration.run_id == run_id, Iteration.reason.like("near-duplicate of program%"))) or 0
         tuned_better = s.scalar(select(func.count()).select_from(Program)
                                 .join(Parent, Parent.id == Program.parent_id)
                                 .where(Program.run_id == run_id, Program.edit_kind == "tune",
@@ -160,6 +162,10 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
     if made.get("tune"):
         summary.add_row("tuning", f"{made['tune']} tuned programs, {tuned_better} better than "
                         "the program they were tuned from")
+    if near:
+        summary.add_row("near-duplicates", f"{near} of {sum(outcomes.values())} iterations "
+                        f"({100 * near / max(1, sum(outcomes.values())):.0f}%) rejected unevaluated: "
+                        "nearly the code of a program of their island")
     if programs.get("same"):
         summary.add_row("same behaviour", f"{programs['same']} children computed the same outputs as "
                         "their parent on the quick check (not evaluated further)")

@@ -151,6 +151,13 @@ class Archive:
             s.flush()
             return run.id
 
+    def program_codes(self, run_id: int) -> list[tuple[int, int, str]]:
+        """(id, island, code) of every program of the run, oldest first."""
+        with self.session() as s:
+            rows = s.execute(select(Program.id, Program.island, Program.code)
+                             .where(Program.run_id == run_id).order_by(Program.id)).all()
+        return [(r[0], r[1], r[2]) for r in rows]
+
     def run_draw(self, run_id: int) -> int | None:
         """The draw of a run's drawn instance sets (None: the public draw)."""
         with self.session() as s:
