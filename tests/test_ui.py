@@ -301,3 +301,25 @@ def test_ui_command_names_a_bad_archive_or_a_busy_port(tmp_path):
     with StubLLM() as busy:  # anything listening on the port
         res = run_cli("ui", "--runs-dir", str(tmp_path), "--port", str(busy.port))
     assert res.returncode == 2 and f"port {busy.port} is already in use" in res.stderr, res.stderr
+
+
+@pytest.mark.slow
+def test_bad_urls_say_what_is_wrong_in_one_line(app, runs_dir):
+    """Issue 21, defect 3: a missing program crashed the lineage page; an unknown run showed
+    another run (and rewrote the URL), and its program page showed another run's program."""
+    best = best_id(runs_dir)
+    app.query_params["program"] = "999999"
+    at = app.switch_page("views/lineage.py").run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert "program 999999 is not in run ui-demo; showing the best program" in shown
+    assert f"Seed → #{best} (the best program)" in shown
+    for page in ("views/overview.py", "views/program.py"):
+        app.query_params["run"] = "nope"
+        app.query_params["program"] = "5"
+        at = app.switch_page(page).run()
+        assert not at.exception, at.exception
+        shown = texts(at)
+        assert "no run 'nope' in" in shown and "pick one in the sidebar" in shown, shown
+        assert "ui-demo" not in shown and "Program #5" not in shown, shown
+        assert at.query_params["run"] == "nope"  # the URL still says what was asked for

@@ -49,6 +49,15 @@ def all_runs() -> tuple[pd.DataFrame, list[str]]:
     return pd.concat(frames, ignore_index=True), problems
 
 
+def where_runs() -> str:
+    return os.environ.get("EVOLVE_UI_DB") or os.environ.get("EVOLVE_UI_RUNS_DIR") or "runs"
+
+
+def _pick_instead() -> None:
+    st.query_params["run"] = st.session_state["run_missing"]
+    st.query_params.pop("program", None)
+
+
 def _remember_run() -> None:
     st.query_params["run"] = st.session_state["run_choice"]
     st.query_params.pop("program", None)
@@ -61,11 +70,16 @@ def sidebar() -> Selected | None:
         st.sidebar.error(message)
     names = list(dict.fromkeys(table["run"]))
     if not names:
-        where = os.environ.get("EVOLVE_UI_DB") or os.environ.get("EVOLVE_UI_RUNS_DIR") or "runs"
-        st.sidebar.warning(f"no runs in {where}: start one with `evolve run PROBLEM`, "
+        st.sidebar.warning(f"no runs in {where_runs()}: start one with `evolve run PROBLEM`, "
                            "or pass `evolve ui --db URL` / `--runs-dir DIR`")
         return None
     wanted = st.query_params.get("run")
+    if wanted is not None and wanted not in names:  # a stale bookmark or a typo: say so, show nothing
+        st.error(f"no run {wanted!r} in {where_runs()}: pick one in the sidebar or on the Runs page")
+        st.session_state.pop("run_choice", None)
+        st.sidebar.selectbox("Run", names, index=None, key="run_missing", placeholder="choose a run",
+                             on_change=_pick_instead)
+        st.stop()
     if wanted in names and st.session_state.get("run_choice") != wanted:
         st.session_state["run_choice"] = wanted
     if st.session_state.get("run_choice") not in names:

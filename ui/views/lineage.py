@@ -27,6 +27,9 @@ def body(sel: state.Selected) -> None:
         return
     best = queries.best_program(sel.engine, run.id)
     focus = state.program_id(best)
+    if focus is not None and focus not in set(progs["id"].astype(int)):
+        st.warning(f"program {focus} is not in run {run.name}; showing the best program")
+        focus = best
     scored = progs.dropna(subset=["score"]).sort_values("score", ascending=False)
     left, right = st.columns([3, 1])
     whole = right.toggle("whole run", value=len(progs) <= 300,
