@@ -163,7 +163,8 @@ def _trace(con: sqlite3.Connection, run_id: int, key: RunKey, budget: int, wall:
 
     metric = load_problem(key.problem).objective.metric
     programs = {row[0]: row for row in con.execute(
-        "select id, status, combined_score, code, created_at, parent_id from programs where run_id = ? "
+        "select id, status, combined_score, code, created_at, parent_id, parent2_id from programs "
+        "where run_id = ? "
         "order by id", (run_id,))}
     call_times = sorted(_when(r[0]) for r in con.execute(
         "select created_at from llm_calls where run_id = ?", (run_id,)))
@@ -171,7 +172,7 @@ def _trace(con: sqlite3.Connection, run_id: int, key: RunKey, budget: int, wall:
         "select e.program_id, e.metrics from evaluations e join programs p on p.id = e.program_id "
         "where p.run_id = ? and e.set_name = 'train' order by e.id", (run_id,))}
     points = []
-    for pid, _status, score, _code, created, _parent in programs.values():
+    for pid, _status, score, _code, created, _parent, _parent2 in programs.values():
         if score is None:
             continue
         made = _when(created)
@@ -211,8 +212,9 @@ def _trace(con: sqlite3.Connection, run_id: int, key: RunKey, budget: int, wall:
 
 
 def _beats_parent(programs: dict[int, tuple], child: int) -> bool:
-    """A valid child whose train score is above its parent's (combined_score: higher is better)."""
-    _, status, score, _, _, parent = programs[child]
-    above = programs.get(parent)
-    return (status == "ok" and score is not None and above is not None and above[2] is not None
-            and float(score) > float(above[2]))
+    """A valid child whose train score is above its parents' (combined_score: higher is better);
+    a crossover must beat both (a copy of its better parent's rule is no improvement)."""
+    _, status, score, _, _, parent, parent2 = programs[child]
+    above = [programs.get(p) for p in (parent, parent2) if p is not None]
+    return (status == "ok" and score is not None and bool(above)
+            and all(a is not None and a[2] is not None and float(score) > float(a[2]) for a in above))

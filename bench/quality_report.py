@@ -161,8 +161,8 @@ def markdown_report(preamble: list[str], problems: list[str], results: list[RunR
               "in the problem's metric, mean over seeds; held-out: the winner (best on train) "
               "re-scored on the test set; beats it: winner better than the best human baseline "
               "on the test set; valid children: evaluated without failing / evaluated children; "
-              "improving children: valid children scoring above their parent on train / "
-              "evaluated children (evolve only); "
+              "improving children: valid children scoring above their parent (a crossover: both "
+              "parents) on train / evaluated children (evolve only); "
               "duplicates: iterations whose child was (normalised) code of an earlier program / "
               "iterations; s / LLM call: seconds the model server was busy per call."]
     return "\n".join(parts)
