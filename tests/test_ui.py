@@ -323,3 +323,20 @@ def test_bad_urls_say_what_is_wrong_in_one_line(app, runs_dir):
         assert "no run 'nope' in" in shown and "pick one in the sidebar" in shown, shown
         assert "ui-demo" not in shown and "Program #5" not in shown, shown
         assert at.query_params["run"] == "nope"  # the URL still says what was asked for
+
+
+@pytest.mark.slow
+def test_a_starting_program_that_wins_is_named_as_such(tmp_path, monkeypatch):
+    """Issue 21, defect 2: a winner that is the seed was labelled "evolved #1" on Compare."""
+    with StubLLM(default=Step(content="Nothing to change.")) as stub:
+        res = run_cli("run", "smtt", "--api-base", stub.url, "--iterations", "1", "--no-report",
+                      "--runs-dir", str(tmp_path / "runs"), "--run-name", "seedwins")
+    assert res.returncode == 0, res.stdout + res.stderr
+    monkeypatch.setenv("EVOLVE_UI_DB", "")
+    monkeypatch.setenv("EVOLVE_UI_RUNS_DIR", str(tmp_path / "runs"))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at = at.switch_page("views/compare.py").run()
+    assert not at.exception, at.exception
+    policies = set(at.dataframe[0].value["policy"])
+    assert "initial (#1)" in policies and not any(p.startswith("evolved") for p in policies)

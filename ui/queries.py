@@ -204,6 +204,15 @@ def program_detail(engine: Engine, program_id: int) -> ProgramDetail | None:
                     "worker": t.claimed_by, "message": t.message} for t in tasks])
 
 
+def program_title(engine: Engine, program_id: int) -> str:
+    """A program as the report and status name it: 'initial (#1)', 'wmdd (#3)', 'evolved #12'."""
+    from evolve.report import program_name
+
+    with Session(engine) as s:
+        row = s.execute(select(Program.edit_kind, Program.label).where(Program.id == program_id)).first()
+    return program_name(row[0] if row else None, row[1] if row else None, program_id)
+
+
 def best_program(engine: Engine, run_id: int) -> int | None:
     """The run's winner, by the archive's one definition (``Archive.winner``)."""
     with Session(engine) as s:

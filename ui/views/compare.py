@@ -21,10 +21,11 @@ def body(sel: state.Selected) -> None:
         metric, direction = "score", "maximize"
     evals = queries.evaluations(sel.engine, [best])
     base = queries.baselines(sel.engine, run.id)
-    rows: dict[str, dict[str, float | None]] = {f"evolved #{best}": {}}
+    winner = queries.program_title(sel.engine, best)  # a starting program may win: not "evolved"
+    rows: dict[str, dict[str, float | None]] = {winner: {}}
     for s, ok, metrics in zip(evals["set"], evals["ok"], evals["metrics"]):
         if s != "gate":
-            rows[f"evolved #{best}"][s] = (metrics or {}).get(metric) if ok else None
+            rows[winner][s] = (metrics or {}).get(metric) if ok else None
     for name, s, ok, metrics in zip(base["policy"], base["set"], base["ok"], base["metrics"]):
         rows.setdefault(name, {})[s] = (metrics or {}).get(metric) if ok else None
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("policy").reset_index()
