@@ -334,9 +334,14 @@ def test_a_starting_program_that_wins_is_named_as_such(tmp_path, monkeypatch):
     assert res.returncode == 0, res.stdout + res.stderr
     monkeypatch.setenv("EVOLVE_UI_DB", "")
     monkeypatch.setenv("EVOLVE_UI_RUNS_DIR", str(tmp_path / "runs"))
+    import streamlit as st
+
+    st.cache_data.clear()  # the run list is cached per process (3 s): other tests' runs dir
     at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["run"] = "seedwins"
     at.run()
     at = at.switch_page("views/compare.py").run()
     assert not at.exception, at.exception
+    assert at.dataframe, texts(at)
     policies = set(at.dataframe[0].value["policy"])
     assert "initial (#1)" in policies and not any(p.startswith("evolved") for p in policies)
