@@ -36,6 +36,8 @@ from quality_types import Endpoint, RunKey, RunTrace, curve_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_VARS = ("OPENAI_API_KEY", "EVOLVE_MODEL", "EVOLVE_API_BASE", "ANTHROPIC_API_KEY")
+BENCH_DRAW = 0x5EED_0000_0000  # drawn sets: one fixed draw (>= 2**40) per seed, so every variant of a
+# seed is scored on identical instances (the bench compares configurations, it guards no secret)
 LLM_TIMEOUT_SECONDS = 900.0  # both systems: never fires before the server answers (llama.cpp keeps
 # generating for a client that gave up, so a retry after a timeout only queues behind it)
 
@@ -59,6 +61,10 @@ ABLATIONS: dict[str, dict] = {  # variant -> what it changes in FULL
     "one-ask": {"search": {"asks_per_parent": 1}},
     "crossover": {"search": {"crossover_ratio": 0.5}},
     "novelty": {"hygiene": {"novelty_threshold": 0.9}},
+    # issue 20: an island without a better best in 3 of its proposals restarts from the run's best;
+    # a summary of the last 4 iterations in later prompts
+    "restarts": {"search": {"stagnation_iterations": 3}},
+    "advice": {"prompts": {"advice_interval": 4}},
 }
 
 
@@ -92,7 +98,7 @@ def model_entry(endpoint: Endpoint, proxy_url: str) -> dict:
 def run_config(endpoint: Endpoint, proxy_url: str, seed: int, variant: str) -> dict:
     return {"llm": {"models": [model_entry(endpoint, proxy_url)],
                     "timeout_seconds": LLM_TIMEOUT_SECONDS},
-            "seed": seed, "final_report": False, **features(variant)}
+            "seed": seed, "draw": BENCH_DRAW + seed, "final_report": False, **features(variant)}
 
 
 def evolve_command() -> list[str]:

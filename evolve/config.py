@@ -72,6 +72,9 @@ class SearchConfig(_Strict):
     crossover_ratio: float = Field(0.0, ge=0, le=1, description="share of parent choices that "
                                    "also pick a second parent (from another island, else another "
                                    "cell) and ask for a program combining both")
+    stagnation_iterations: int = Field(0, ge=0, description="an island whose best has not improved "
+                                       "in this many of its proposals restarts from the run's best "
+                                       "program (its grid emptied; 0: off)")
 
     @model_validator(mode="after")
     def _ratios(self) -> SearchConfig:
@@ -97,6 +100,8 @@ class StopConfig(_Strict):
     target_score: float | None = Field(None, description="stop once a program's combined score "
                                        "reaches this")
     wall_seconds: float | None = Field(None, gt=0, description="stop after this long")
+    plateau_iterations: int | None = Field(None, ge=1, description="stop once the run's best score "
+                                           "has not improved in this many iterations")
 
 
 class ExecutorConfig(_Strict):
@@ -164,6 +169,9 @@ class PromptConfig(_Strict):
     edge_cases: bool = Field(True, description="the brief's 'Inputs that break naive code' section")
     failing_values: bool = Field(True, description="the values that made a candidate fail, in "
                                                    "the feedback shown to the LLM")
+    advice_interval: int = Field(0, ge=0, description="every this many iterations, a summary of "
+                                 "the latest ones (which changes raised the score, which failed and "
+                                 "how, what was repeated) goes into later prompts (0: off)")
 
 
 class RunConfig(_Strict):

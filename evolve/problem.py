@@ -30,6 +30,19 @@ class Objective(BaseModel):
     combined_score: str
     percent: bool = True  # the metric is a fraction, shown as a percentage in tables
 
+    def value(self, combined_score: float) -> float:
+        """The metric of a program whose combined score (higher is better) is ``combined_score``."""
+        return -combined_score if self.direction == "minimize" else combined_score
+
+    def shown(self, combined_score: float) -> float:
+        """The metric in the unit people read: percent where ``percent``."""
+        return self.value(combined_score) * (100 if self.percent else 1)
+
+    def label(self) -> str:
+        """The metric's name, unit and direction, e.g. ``gap (%, lower is better)``."""
+        better = "lower" if self.direction == "minimize" else "higher"
+        return f"{self.metric} ({'%, ' if self.percent else ''}{better} is better)"
+
 
 class InstanceSet(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -13,6 +13,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
+from evolve.archive.events import search_events
 from evolve.archive.models import EvalTask, Evaluation, Iteration, LlmCall, Program, Run
 from evolve.archive.store import Archive
 from evolve.executors.base import EvalJob, Executor
@@ -166,6 +167,16 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
         summary.add_row("near-duplicates", f"{near} of {sum(outcomes.values())} iterations "
                         f"({100 * near / max(1, sum(outcomes.values())):.0f}%) rejected unevaluated: "
                         "nearly the code of a program of their island")
+    events = search_events(archive, run_id)
+    restarts = [e for e in events if e.kind == "restart"]
+    if restarts:
+        summary.add_row("restarts", f"{len(restarts)} islands restarted from the run's best after "
+                        "stagnating (islands " + ", ".join(str(e.island) for e in restarts) + ")")
+    advice = [e for e in events if e.kind == "advice"]
+    if advice:
+        summary.add_row("advice", f"{len(advice)} summaries of recent iterations shown in later "
+                        f"prompts (latest: iterations {advice[-1].first_iteration}-"
+                        f"{advice[-1].last_iteration})")
     if programs.get("same"):
         summary.add_row("same behaviour", f"{programs['same']} children computed the same outputs as "
                         "their parent on the quick check (not evaluated further)")

@@ -14,23 +14,76 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from evolve.problem import FeatureDim
+from evolve.problem import FeatureDim, Objective
 
 PATH_COLOUR = "#d62728"
 FAILED_COLOUR = "#b0b0b0"
 
 
-def progress(curves: pd.DataFrame) -> go.Figure:
-    """Best-so-far (solid) and median of recent scores (dotted) per island over iterations."""
+BEST_COLOUR = "#1f77b4"
+REFERENCE_COLOURS = ("#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+
+
+def robust_range(values: list[float], pad: float = 0.12) -> list[float]:
+    """An axis range around ``values`` (the curve and reference lines, not every program: one
+    outlier must not squash the curve), padded on both sides."""
+    lo, hi = min(values), max(values)
+    span = (hi - lo) or abs(hi) * 0.1 or 1.0
+    return [lo - pad * span, hi + pad * span]
+
+
+def best_curve(best: pd.DataFrame, points: pd.DataFrame, refs: list[tuple[str, float]],
+               objective: Objective | None, x: str) -> tuple[go.Figure, int]:
+    """The run-wide best (thick step line) over ``x`` (iteration or calls), every scored program
+    (grey dots) and the programs people wrote (dashed lines), in the objective's metric and unit.
+    Returns the figure and how many programs fall outside its axis."""
+    shown = objective.shown if objective is not None else (lambda v: v)
+    ys = [shown(v) for v in best["score"]]
+    ref_ys = [(name, shown(v)) for name, v in refs]
+    y_range = robust_range(ys + [y for _, y in ref_ys])
+    fig = go.Figure()
+    dots = points.dropna(subset=["score"])
+    dot_ys = [shown(v) for v in dots["score"]]
+    fig.add_trace(go.Scatter(x=dots[x], y=dot_ys, mode="markers", name="a program",
+                             marker={"color": FAILED_COLOUR, "size": 5},
+                             text=[f"#{int(i)}" for i in dots["id"]],
+                             hovertemplate="%{text}: %{y:.4g}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=best[x], y=ys, mode="lines+markers", line_shape="hv", name="best so far",
+                             line={"color": BEST_COLOUR, "width": 3}, marker={"size": 7},
+                             text=[f"#{int(p)}" if not pd.isna(p) else "" for p in best["program"]],
+                             hovertemplate="%{text} %{y:.4g}<extra>best so far</extra>"))
+    for i, (name, y) in enumerate(ref_ys):
+        colour = REFERENCE_COLOURS[i % len(REFERENCE_COLOURS)]
+        fig.add_hline(y=y, line={"color": colour, "dash": "dash", "width": 1.5},
+                      annotation_text=name, annotation_position="top left",
+                      annotation_font={"color": colour, "size": 11})
+    fig.update_layout(xaxis_title="LLM calls" if x == "calls" else "iteration",
+                      yaxis_title=objective.label() if objective is not None else
+                      "combined score (higher is better)", yaxis_range=y_range,
+                      height=400, margin={"t": 20, "b": 50, "l": 70, "r": 20},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1.0,
+                              "xanchor": "right"})
+    outside = sum(1 for y in dot_ys if not y_range[0] <= y <= y_range[1])
+    return fig, outside
+
+
+def progress(curves: pd.DataFrame, objective: Objective | None = None) -> go.Figure:
+    """Best-so-far (solid) and median of recent scores (dotted) per island over iterations, in the
+    objective's metric and unit; the axis fits the best-so-far curves."""
+    shown = objective.shown if objective is not None else (lambda v: v)
     fig = go.Figure()
     for island, part in curves.groupby("island"):
         colour = px.colors.qualitative.D3[int(island) % 10]
-        fig.add_trace(go.Scatter(x=part["iteration"], y=part["best"], mode="lines", line_shape="hv",
-                                 name=f"island {island} best", line={"color": colour}))
-        fig.add_trace(go.Scatter(x=part["iteration"], y=part["median"], mode="lines",
-                                 name=f"island {island} median", line={"color": colour, "dash": "dot"}))
-    fig.update_layout(xaxis_title="iteration", yaxis_title="combined score (higher is better)",
-                      height=380, margin={"t": 30, "b": 40}, legend={"orientation": "h"})
+        fig.add_trace(go.Scatter(x=part["iteration"], y=[shown(v) for v in part["best"]], mode="lines",
+                                 line_shape="hv", name=f"island {island} best", line={"color": colour}))
+        fig.add_trace(go.Scatter(x=part["iteration"], y=[shown(v) for v in part["median"]],
+                                 mode="lines", name=f"island {island} median",
+                                 line={"color": colour, "dash": "dot"}))
+    fig.update_layout(xaxis_title="iteration", yaxis_title=objective.label() if objective is not None
+                      else "combined score (higher is better)",
+                      yaxis_range=robust_range([shown(v) for v in curves["best"]]),
+                      height=380, margin={"t": 20, "b": 50, "l": 70}, legend={"orientation": "h",
+                      "yanchor": "bottom", "y": 1.0, "x": 1.0, "xanchor": "right"})
     return fig
 
 

@@ -23,6 +23,7 @@ from evolve.archive.models import (
     LlmCall,
     Program,
     Run,
+    SearchEvent,
 )
 
 
@@ -70,10 +71,49 @@ def run_info(engine: Engine, name: str) -> RunInfo | None:
 def programs(engine: Engine, run_id: int) -> pd.DataFrame:
     """Every program of the run without its code: the lineage tree and the score curves."""
     stmt = (select(Program.id, Program.parent_id, Program.generation, Program.island, Program.iteration,
-                   Program.status, Program.combined_score, Program.cell, Program.parent2_id)
+                   Program.status, Program.combined_score, Program.cell, Program.parent2_id,
+                   Program.created_at, Program.edit_kind, Program.label)
             .where(Program.run_id == run_id).order_by(Program.id))
     return _frame(engine, stmt, ["id", "parent", "generation", "island", "iteration", "status",
-                                 "score", "cell", "parent2"])
+                                 "score", "cell", "parent2", "created", "kind", "label"])
+
+
+def with_calls(frame: pd.DataFrame, call_times: pd.Series) -> pd.DataFrame:
+    """``frame`` with a ``calls`` column: the LLM calls recorded before each program was stored."""
+    times = pd.to_datetime(call_times, utc=True).sort_values().to_numpy()
+    made = pd.to_datetime(frame["created"], utc=True).to_numpy()
+    return frame.assign(calls=times.searchsorted(made, side="right") if len(frame) else [])
+
+
+def run_best(frame: pd.DataFrame) -> pd.DataFrame:
+    """The run-wide best train score as it rose: one row per program that raised it (iteration,
+    LLM calls before it, score, program), and a last row at the run's latest iteration and call."""
+    scored = frame.dropna(subset=["score"]).sort_values("id")
+    rows, best = [], None
+    for pid, it, calls, score in zip(scored["id"], scored["iteration"], scored["calls"], scored["score"]):
+        if best is None or score > best:
+            best = score
+            rows.append((int(it or 0), int(calls), float(score), int(pid)))
+    if rows:
+        last_it = int(frame["iteration"].fillna(0).max())
+        rows.append((max(last_it, rows[-1][0]), max(int(frame["calls"].max()), rows[-1][1]),
+                     rows[-1][2], None))
+    return pd.DataFrame(rows, columns=["iteration", "calls", "score", "program"])
+
+
+def references(frame: pd.DataFrame, base: pd.DataFrame) -> list[tuple[str, float]]:
+    """The scores people wrote, on train: the run's starting programs (seed, baselines) and every
+    baseline the archive holds a train score for."""
+    from evolve.report import program_name
+
+    starts = frame[frame["kind"].isin(["seed", "baseline"]) & frame["score"].notna()]
+    refs = [(program_name(kind, label, int(pid)), float(score)) for kind, label, pid, score
+            in zip(starts["kind"], starts["label"], starts["id"], starts["score"])]
+    named = {label for label in starts["label"] if label}
+    for name, set_name, ok, score in zip(base["policy"], base["set"], base["ok"], base["score"]):
+        if set_name == "train" and ok and score is not None and name not in named:
+            refs.append((name, float(score)))
+    return refs
 
 
 def score_progress(frame: pd.DataFrame) -> pd.DataFrame:
@@ -128,6 +168,17 @@ def llm_usage(engine: Engine, run_id: int) -> pd.DataFrame:
             .where(LlmCall.run_id == run_id).order_by(LlmCall.id))
     return _frame(engine, stmt, ["time", "model", "prompt tokens", "completion tokens", "cost $",
                                  "latency s", "failed"])
+
+
+def search_events(engine: Engine, run_id: int) -> pd.DataFrame:
+    """Island restarts and advice written into prompts, oldest first."""
+    covered = case((SearchEvent.first_iteration.is_(None), ""),
+                   else_=func.concat(SearchEvent.first_iteration, "-", SearchEvent.last_iteration))
+    stmt = (select(SearchEvent.iteration, SearchEvent.kind, SearchEvent.island, covered,
+                   SearchEvent.program_id, SearchEvent.text)
+            .where(SearchEvent.run_id == run_id).order_by(SearchEvent.id))
+    return _frame(engine, stmt, ["after iteration", "event", "island", "covers iterations",
+                                 "program", "what"])
 
 
 def elites(engine: Engine, run_id: int) -> pd.DataFrame:

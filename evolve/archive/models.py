@@ -200,3 +200,20 @@ class BaselineScore(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SearchEvent(Base):
+    """A step the search took on its own: an island reseeded after stagnating (``restart``) or a
+    summary of an iteration range written into later prompts (``advice``)."""
+
+    __tablename__ = "search_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # restart|advice
+    iteration: Mapped[int] = mapped_column(Integer)  # the run's iteration count when it happened
+    island: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)
+    first_iteration: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_iteration: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

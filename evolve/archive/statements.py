@@ -36,7 +36,8 @@ PROGRAM_ROW = select(Program.id, Program.code, Program.parent_id, Program.genera
                      Program.status, Program.combined_score, Program.cell, Program.edit_kind,
                      Program.label, Program.fingerprint, Program.same_as, Program.params
                      ).where(Program.id == bindparam("pid"))
-LATEST_EVALUATION = (select(Evaluation.metrics, Evaluation.feedback, Evaluation.error)
+LATEST_EVALUATION = (select(Evaluation.metrics, Evaluation.feedback, Evaluation.error,
+                            Evaluation.error_kind)
                      .where(Evaluation.program_id == bindparam("pid"),
                             Evaluation.set_name == bindparam("set_name"))
                      .order_by(Evaluation.id.desc()).limit(1))

@@ -80,6 +80,7 @@ class ProgramView:
     fingerprint: str | None = None  # digest of its outputs on the quick check
     same_as: int | None = None  # status "same": the program it behaved exactly like
     params: dict | None = None  # a tuned program's constants
+    error_kind: str | None = None  # how it failed: load|exception|timeout|invalid|crash|same|...
 
 
 @dataclass(frozen=True)
@@ -296,7 +297,7 @@ class Archive:
                 raise KeyError(f"no program {program_id}")
             ev = c.execute(sql.LATEST_EVALUATION, {"pid": program_id, "set_name": set_name}).first()
         view = ProgramView(**p._mapping, metrics=ev.metrics if ev else {}, feedback=ev.feedback if ev else "",
-                           error=ev.error if ev else None)
+                           error=ev.error if ev else None, error_kind=ev.error_kind if ev else None)
         if set_name == "train" and view.status != "pending" and ev is not None:
             self._programs[program_id] = view
             if len(self._programs) > PROGRAM_CACHE:  # bounded: a 100k-program run stays small

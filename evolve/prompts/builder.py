@@ -93,9 +93,10 @@ CROSSOVER = ("Combine the two programs: keep what each of them does well (the cu
 def build_messages(spec: ProblemSpec, parent: ProgramView, inspirations: list[ProgramView],
                    edit_kind: str, failures: list[str] = (),
                    opts: PromptConfig = PromptConfig(),
-                   mate: ProgramView | None = None) -> list[dict[str, str]]:
+                   mate: ProgramView | None = None, advice: str = "") -> list[dict[str, str]]:
     """Chat messages for one proposal; ``failures`` are recent dead ends from this parent. With a
-    ``mate`` (crossover) the second parent replaces the inspirations and the task asks to combine."""
+    ``mate`` (crossover) the second parent replaces the inspirations and the task asks to combine.
+    ``advice`` summarises recent iterations of the run (evolve/search/advice.py)."""
     shown = [("mate", mate)] if mate is not None else [("inspiration", p) for p in inspirations]
     insp = "".join("\n" + template(name).substitute(score=format_score(p.combined_score),
                                                     code=p.code.rstrip())
@@ -109,6 +110,7 @@ def build_messages(spec: ProblemSpec, parent: ProgramView, inspirations: list[Pr
         parent_metrics=format_metrics(parent.metrics),
         parent_feedback=shown_error(parent.feedback or parent.error or "(none)", opts).strip(),
         inspirations=insp,
+        advice=f"\n# What recent iterations of this run found\n{advice}\n" if advice else "",
         failures=("\n# Recent attempts from this program that failed (avoid repeating them)\n"
                   + "".join(f"- {error_summary(f, opts)}\n" for f in failures)) if failures else "",
         edit_format=f"{CROSSOVER}\n{task}" if mate is not None else task,
@@ -134,7 +136,8 @@ def build_compact_messages(spec: ProblemSpec, parent: ProgramView, inspirations:
                            failures: list[str] = (), direction: str = "",
                            opts: PromptConfig = PromptConfig(),
                            focus: str | None = None,
-                           mate: ProgramView | None = None) -> list[dict[str, str]]:
+                           mate: ProgramView | None = None,
+                           advice: str = "") -> list[dict[str, str]]:
     """A short prompt for small models on CPU: only the evolved block, the score, the first
     lines of feedback, at most one better program and one recent failure, and one direction to
     try (sampled by the caller from ``directions()``: small models answer a bare "improve it"
@@ -156,7 +159,7 @@ def build_compact_messages(spec: ProblemSpec, parent: ProgramView, inspirations:
         brief=brief(spec, opts), parent_score=format_score(parent.combined_score),
         parent_block=evolved_part(parent.code), parent_feedback=feedback[:600],
         failures=f"Last attempt failed: {error_summary(failures[0], opts)}\n" if failures else "",
-        inspiration=insp, focus=focus or focus_for(spec, parent.code), direction=direction,
+        inspiration=insp, advice=f"{advice}\n" if advice else "", focus=focus or focus_for(spec, parent.code), direction=direction,
         goal="lowers" if spec.objective.direction == "minimize" else "raises")
     return [{"role": "system", "content": template("compact_system").template.strip()},
             {"role": "user", "content": user}]

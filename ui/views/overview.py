@@ -1,32 +1,83 @@
-"""Run overview: score curves per island, failures by kind, LLM tokens and dollars per model."""
+"""Run overview: is it improving and does it beat what people wrote (the run-wide best against
+the starting programs and baselines, in the problem's metric), failures, LLM usage, search events."""
 
 import streamlit as st
 
+from evolve.problem import Objective, ProblemError, load_problem
+from evolve.report import program_name
 from ui import figures, queries, state
+
+
+def objective_of(problem: str) -> Objective | None:
+    """The problem's objective (None: the problem is not installed where the dashboard runs)."""
+    try:
+        return load_problem(problem).objective
+    except ProblemError:
+        return None
+
+
+def fmt(objective: Objective | None, score: float) -> str:
+    if objective is None:
+        return f"{score:.6g}"
+    return f"{objective.shown(score):.4g}{'%' if objective.percent else ''}"
+
+
+def verdict(objective: Objective | None, best, refs: list[tuple[str, float]], titles: dict) -> str:
+    """One sentence: the best program against the best one people wrote, on train."""
+    if best.empty:
+        return ""
+    top = best.iloc[-2]  # the last row only extends the curve to the run's end
+    name = titles.get(int(top["program"]), f"#{int(top['program'])}")
+    metric = objective.metric if objective is not None else "score"
+    line = f"Best on train: **{name}**, {metric} {fmt(objective, top['score'])}"
+    if not refs:
+        return line + "."
+    ref_name, ref_score = max(refs, key=lambda r: r[1])
+    if top["score"] > ref_score:
+        return line + (f", better than the best program people wrote, {ref_name} "
+                       f"({fmt(objective, ref_score)}).")
+    return line + (f": evolution has not beaten the best program people wrote, {ref_name} "
+                   f"({fmt(objective, ref_score)}), yet.")
 
 
 def body(sel: state.Selected) -> None:
     run = sel.run
     st.title(f"Run {run.name}")
-    progs = queries.programs(sel.engine, run.id)
+    objective = objective_of(run.problem)
     calls = queries.llm_usage(sel.engine, run.id)
+    progs = queries.with_calls(queries.programs(sel.engine, run.id), calls["time"])
     fails = queries.failures(sel.engine, run.id)
     scored = progs["score"].notna()
+    best = queries.run_best(progs)
+    refs = queries.references(progs, queries.baselines(sel.engine, run.id))
     cols = st.columns(6)
     cols[0].metric("status", run.status)
     cols[1].metric("iterations", run.iterations)
     cols[2].metric("programs", f"{len(progs)}", f"{int(scored.sum())} scored", delta_color="off")
-    cols[3].metric("best score", "-" if not scored.any() else f"{progs['score'].max():.6g}")
+    cols[3].metric(f"best {objective.metric if objective else 'score'} (train)",
+                   "-" if best.empty else fmt(objective, best["score"].iloc[-1]))
     cols[4].metric("LLM calls", len(calls), f"{int(calls['failed'].sum())} failed", delta_color="off")
     cols[5].metric("cost", f"${calls['cost $'].sum():.4f}")
     st.caption(f"problem **{run.problem}**" + (f" · stopped: {run.stop_reason}" if run.stop_reason else ""))
 
-    st.subheader("Score over iterations")
-    curves = queries.score_progress(progs)
-    if curves.empty:
+    st.subheader("Is it improving?")
+    if best.empty:
         st.info("No program has been scored yet.")
     else:
-        st.plotly_chart(figures.progress(curves), width="stretch")
+        titles = {int(pid): program_name(kind, label, int(pid)) for pid, kind, label
+                  in zip(progs["id"], progs["kind"], progs["label"])}
+        st.markdown(verdict(objective, best, refs, titles))
+        x = st.radio("x axis", ["iterations", "LLM calls"], horizontal=True, key="overview_x",
+                     label_visibility="collapsed")
+        fig, outside = figures.best_curve(best, progs, refs, objective,
+                                          "calls" if x == "LLM calls" else "iteration")
+        st.plotly_chart(fig, width="stretch")
+        st.caption("Thick line: the best program so far on the training set; dots: every scored "
+                   "program; dashed lines: the programs people wrote (the seed and the baselines)."
+                   + (f" {outside} programs scored outside the axis (not drawn)." if outside else ""))
+        with st.expander("Per island"):
+            curves = queries.score_progress(progs)
+            st.plotly_chart(figures.progress(curves, objective), width="stretch")
 
     left, right = st.columns(2)
     with left:
@@ -48,6 +99,14 @@ def body(sel: state.Selected) -> None:
                 completion_tokens=("completion tokens", "sum"), cost=("cost $", "sum"),
                 median_latency_s=("latency s", "median")).reset_index()
             st.dataframe(per_model, hide_index=True, width="stretch")
+
+    events = queries.search_events(sel.engine, run.id)
+    if not events.empty:
+        st.subheader("Search events")
+        st.caption("Islands restarted from the run's best after stagnating, and the advice on recent "
+                   "iterations that later prompts showed.")
+        st.dataframe(events, hide_index=True, width="stretch",
+                     column_config={"what": st.column_config.TextColumn(width="large")})
 
 
 state.live(body)
