@@ -109,7 +109,7 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
         run = s.get(Run, run_id)
         best = s.execute(select(Program).where(Program.run_id == run_id,
                                                Program.combined_score.is_not(None))
-                         .order_by(Program.combined_score.desc()).limit(top)).scalars().all()
+                         .order_by(Program.combined_score.desc(), Program.id).limit(top)).scalars().all()
         outcomes = dict(s.execute(select(Iteration.outcome, func.count())
                                   .where(Iteration.run_id == run_id)
                                   .group_by(Iteration.outcome)).all())

@@ -24,7 +24,8 @@ def test_valid_file(tmp_path):
 @pytest.mark.parametrize("text, expected", [
     ("search:\n  islands: 0\n", ":2: search.islands: Input should be greater than or equal to 1"),
     ("stop:\n  iterations: 10\n  budget: 3\n",
-     ":3: stop.budget: unknown key (known here: iterations, budget_usd, target_score, wall_seconds, plateau_iterations;"),
+     ":3: stop.budget: unknown key (known here: iterations, budget_usd, target_score, wall_seconds, "
+     "plateau_iterations;"),
     ("llm:\n  models:\n    - nme: x\n", "llm.models.0.nme: unknown key (known here: name, weight,"),
     ("sed: 1\n", ":1: sed: unknown key (known here: llm, search, edits,"),
     ("llm:\n  models:\n    - weight: 1\n", ":3: llm.models.0.name: Field required"),

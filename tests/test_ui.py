@@ -93,7 +93,12 @@ def test_overview_shows_curves_failures_and_llm_usage(app):
     for failure in ("parse / apply", "crash", "gate (quick check)"):  # unparseable reply, 1 // 0
         assert failure in shown, failure
     assert "openai/local" in shown  # per-model token and dollar table
-    assert len(at.get("plotly_chart")) == 2  # score curves, LLM usage
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3  # the run's best, per island, LLM usage
+    best = charts[0].proto.spec
+    # in the problem's metric and unit, with the programs people wrote as reference lines
+    assert "gap (%, lower is better)" in best and "best so far" in best and "initial (#1)" in best
+    assert "Best on train:" in shown and "best gap (train)" in shown
 
 
 @pytest.mark.slow
@@ -221,7 +226,7 @@ def test_browser_opens_lineage_clicks_into_a_program_and_saves_screenshots(dashb
         driver.save_screenshot(str(ARTIFACTS / "runs.png"))
 
         driver.get(f"{dashboard}/overview?run=ui-demo")
-        browser.wait_for(driver, "Score over iterations")
+        browser.wait_for(driver, "Is it improving?")
         assert "Failures by kind" in browser.page_text(driver)
         driver.save_screenshot(str(ARTIFACTS / "overview.png"))
 

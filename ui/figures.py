@@ -52,18 +52,23 @@ def best_curve(best: pd.DataFrame, points: pd.DataFrame, refs: list[tuple[str, f
                              line={"color": BEST_COLOUR, "width": 3}, marker={"size": 7},
                              text=[f"#{int(p)}" if not pd.isna(p) else "" for p in best["program"]],
                              hovertemplate="%{text} %{y:.4g}<extra>best so far</extra>"))
+    x_end = [min(points[x].min(), best[x].min()), max(points[x].max(), best[x].max())]
     for i, (name, y) in enumerate(ref_ys):
         colour = REFERENCE_COLOURS[i % len(REFERENCE_COLOURS)]
-        fig.add_hline(y=y, line={"color": colour, "dash": "dash", "width": 1.5},
-                      annotation_text=name, annotation_position="top left",
-                      annotation_font={"color": colour, "size": 11})
+        fig.add_trace(go.Scatter(x=x_end, y=[y, y], mode="lines", name=name, hoverinfo="name+y",
+                                 line={"color": colour, "dash": "dash", "width": 1.5}))
+    log = all(v > 0 for v in ys + [y for _, y in ref_ys]) and y_range[1] > 10 * max(min(ys), 1e-12)
+    if log:  # a gap falling from 150% to 3%: both ends readable
+        lo, hi = min(ys + [y for _, y in ref_ys]), max(ys + [y for _, y in ref_ys])
+        y_range = [math.log10(lo) - 0.15, math.log10(hi) + 0.15]
     fig.update_layout(xaxis_title="LLM calls" if x == "calls" else "iteration",
                       yaxis_title=objective.label() if objective is not None else
                       "combined score (higher is better)", yaxis_range=y_range,
-                      height=400, margin={"t": 20, "b": 50, "l": 70, "r": 20},
-                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1.0,
-                              "xanchor": "right"})
-    outside = sum(1 for y in dot_ys if not y_range[0] <= y <= y_range[1])
+                      yaxis_type="log" if log else "linear", yaxis_dtick="D2" if log else None,
+                      height=430, margin={"t": 10, "b": 10, "l": 70, "r": 20},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0})
+    shown_range = [10 ** r for r in y_range] if log else y_range
+    outside = sum(1 for y in dot_ys if not shown_range[0] <= y <= shown_range[1])
     return fig, outside
 
 
@@ -82,8 +87,8 @@ def progress(curves: pd.DataFrame, objective: Objective | None = None) -> go.Fig
     fig.update_layout(xaxis_title="iteration", yaxis_title=objective.label() if objective is not None
                       else "combined score (higher is better)",
                       yaxis_range=robust_range([shown(v) for v in curves["best"]]),
-                      height=380, margin={"t": 20, "b": 50, "l": 70}, legend={"orientation": "h",
-                      "yanchor": "bottom", "y": 1.0, "x": 1.0, "xanchor": "right"})
+                      height=400, margin={"t": 10, "b": 10, "l": 70}, legend={"orientation": "h",
+                      "yanchor": "top", "y": -0.18, "x": 0})
     return fig
 
 

@@ -172,13 +172,18 @@ def llm_usage(engine: Engine, run_id: int) -> pd.DataFrame:
 
 def search_events(engine: Engine, run_id: int) -> pd.DataFrame:
     """Island restarts and advice written into prompts, oldest first."""
-    covered = case((SearchEvent.first_iteration.is_(None), ""),
-                   else_=func.concat(SearchEvent.first_iteration, "-", SearchEvent.last_iteration))
-    stmt = (select(SearchEvent.iteration, SearchEvent.kind, SearchEvent.island, covered,
-                   SearchEvent.program_id, SearchEvent.text)
+    stmt = (select(SearchEvent.iteration, SearchEvent.kind, SearchEvent.island,
+                   SearchEvent.first_iteration, SearchEvent.last_iteration, SearchEvent.program_id,
+                   SearchEvent.text)
             .where(SearchEvent.run_id == run_id).order_by(SearchEvent.id))
-    return _frame(engine, stmt, ["after iteration", "event", "island", "covers iterations",
-                                 "program", "what"])
+    frame = _frame(engine, stmt, ["after iteration", "event", "island", "first", "last", "program",
+                                  "what"])
+    covers = [f"{int(a)}-{int(b)}" if not pd.isna(a) else "" for a, b in zip(frame["first"], frame["last"])]
+    frame = frame.assign(what=[t.replace("\n", " · ") for t in frame["what"]],
+                         island=[("" if pd.isna(i) else str(int(i))) for i in frame["island"]],
+                         program=[("" if pd.isna(i) else f"#{int(i)}") for i in frame["program"]])
+    return frame.drop(columns=["first", "last"]).assign(**{"covers iterations": covers})[
+        ["after iteration", "event", "island", "covers iterations", "program", "what"]]
 
 
 def elites(engine: Engine, run_id: int) -> pd.DataFrame:

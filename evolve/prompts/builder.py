@@ -159,7 +159,8 @@ def build_compact_messages(spec: ProblemSpec, parent: ProgramView, inspirations:
         brief=brief(spec, opts), parent_score=format_score(parent.combined_score),
         parent_block=evolved_part(parent.code), parent_feedback=feedback[:600],
         failures=f"Last attempt failed: {error_summary(failures[0], opts)}\n" if failures else "",
-        inspiration=insp, advice=f"{advice}\n" if advice else "", focus=focus or focus_for(spec, parent.code), direction=direction,
+        inspiration=insp, advice=f"{advice}\n" if advice else "",
+        focus=focus or focus_for(spec, parent.code), direction=direction,
         goal="lowers" if spec.objective.direction == "minimize" else "raises")
     return [{"role": "system", "content": template("compact_system").template.strip()},
             {"role": "user", "content": user}]

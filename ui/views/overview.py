@@ -94,11 +94,13 @@ def body(sel: state.Selected) -> None:
             st.write("No LLM calls yet.")
         else:
             st.plotly_chart(figures.llm_usage(calls), width="stretch")
-            per_model = calls.groupby("model").agg(
-                calls=("model", "size"), failed=("failed", "sum"), prompt_tokens=("prompt tokens", "sum"),
-                completion_tokens=("completion tokens", "sum"), cost=("cost $", "sum"),
-                median_latency_s=("latency s", "median")).reset_index()
-            st.dataframe(per_model, hide_index=True, width="stretch")
+            per_model = calls.groupby("model").agg(**{
+                "calls": ("model", "size"), "failed": ("failed", "sum"),
+                "tokens in": ("prompt tokens", "sum"), "tokens out": ("completion tokens", "sum"),
+                "$": ("cost $", "sum"), "median s": ("latency s", "median")}).reset_index()
+            st.dataframe(per_model, hide_index=True, width="stretch",
+                         column_config={"$": st.column_config.NumberColumn(format="%.4f"),
+                                        "median s": st.column_config.NumberColumn(format="%.1f")})
 
     events = queries.search_events(sel.engine, run.id)
     if not events.empty:
