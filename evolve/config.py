@@ -46,6 +46,11 @@ class LlmConfig(_Strict):
                                    "model's speed is measured (then 3x a full-length reply's "
                                    "time at the slowest recent speed, at least 30 s or this if "
                                    "lower); 600 when every model is embedded, unless set")
+    choice: Literal["weights", "bandit"] = Field(
+        "weights", description="how each call picks its model from the pool: weights (drawn by "
+        "weight) or bandit (a UCB on the share of proposals that beat their parent per unit of "
+        "cost: dollars where every model has a price, else seconds; counted from the archive, so "
+        "it survives resume)")
     retries: int = Field(4, ge=0, le=20, description="retries of a failed or timed-out request")
     backoff_seconds: float = Field(1.0, ge=0, description="first wait before a retry (doubles, "
                                    "with jitter)")

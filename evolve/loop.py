@@ -21,12 +21,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from evolve.archive.events import range_outcomes, record_advice, restart_island, search_events
+from evolve.archive.events import model_records
 from evolve.archive.store import Archive, ChildDraft, ProgramView
 from evolve.config import REHEAT_CAP, REHEAT_WINDOW, ModelEntry, RunConfig
 from evolve.edits import EditRejected, apply_reply, verbatim_copies
 from evolve.executors.base import EvalJob, Executor, ExecutorError
 from evolve.guards import guard_for
+from evolve.heartbeat import beat
+from evolve.llm.bandit import bandit_pick
 from evolve.llm.client import Attempt, LlmClient, LlmFailed
 from evolve.llm.openai_compat import Shape
 from evolve.llm.pool import ModelPool
@@ -39,12 +41,11 @@ from evolve.prompts.builder import (
     focus_for,
 )
 from evolve.prompts.reply_shape import function_reply
-from evolve.search.advice import Change, summarise
 from evolve.search.grid import cell_key, feature_values
 from evolve.search.islands import island_for, migrate_ring
 from evolve.search.novelty import NearDuplicate, NoveltyIndex
 from evolve.search.selection import Ratios, Stint, choose_inspirations, choose_mate, choose_parent
-from evolve.search.stagnation import Stagnation
+from evolve.search.steps import SearchSteps
 from evolve.starts import islands_of, resolve_starts
 from evolve.tuning import operator as tuning
 
@@ -117,9 +118,7 @@ class Controller:
         threshold = cfg.hygiene.novelty_threshold
         self.novelty = NoveltyIndex(threshold) if threshold > 0 else None
         self._novelty_loaded = False
-        self.stagnation = Stagnation(cfg.search.stagnation_iterations, cfg.stop.plateau_iterations)
-        self._advice = ""  # the latest advice (prompts.advice_interval), shown in prompts
-        self._advised_to = 0  # the last iteration it covers
+        self.steps = SearchSteps(archive, run_id, cfg)  # restarts, plateau, advice
 
     # -- public ------------------------------------------------------------------------------
     @property
@@ -150,15 +149,15 @@ class Controller:
         p.iterations = self.archive.iteration_count(self.run_id)
         p.cost = self.archive.total_cost(self.run_id)
         self._slot = p.iterations
-        self.stagnation.run_improved(p.iterations)
-        if given := search_events(self.archive, self.run_id, "advice"):
-            self._advice, self._advised_to = given[-1].text, given[-1].last_iteration or 0
+        self.steps.resume(p.iterations)
         self._last_migration = self.archive.last_migration(self.run_id)
         self.rng = random.Random(self.cfg.seed * 1_000_003 + p.iterations)
         top = self.archive.top_programs(self.run_id, 1)
         if top:
             p.best_program, p.best_score = top[0]
         self._tuned = self.archive.tuned_parents(self.run_id)
+        self.archive.set_run_status(self.run_id, "running")
+        heartbeat = asyncio.ensure_future(beat(self.archive, self.run_id))
         try:
             try:
                 await self._ensure_starts()
@@ -168,6 +167,8 @@ class Controller:
                 self._start_evaluation(prog, (prog.island,))
             reason = await self._main(started)
         finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
             await self.llm.aclose()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 try:
@@ -193,7 +194,7 @@ class Controller:
         if (stop.target_score is not None and p.best_score is not None
                 and p.best_score >= stop.target_score):
             return f"target score {stop.target_score:g} reached (best {p.best_score:.6g})"
-        if plateau := self.stagnation.plateau_reason(p.iterations):
+        if plateau := self.steps.plateau_reason(p.iterations):
             return plateau
         if p.iterations >= stop.iterations:
             return f"reached the iteration limit ({stop.iterations})"
@@ -309,12 +310,15 @@ class Controller:
         self._track(self._proposals, self._propose(island))
 
     async def _propose(self, island: int) -> None:
-        if self.stagnation.proposed(island):
-            self._restart(island)
+        if restarted := self.steps.before_proposal(island, self.progress.iterations):
+            if self._stint is not None and self._stint.island == island:
+                self._stint = None
+            self.progress.restarts += 1
+            self._note(restarted)
         parent, insp_ids, focus, mate = self._parent_for(island)
         inspirations = [self.archive.program(i) for i in insp_ids]
         failures = self.archive.failed_attempts(self.run_id, parent.id, 3)
-        model = self._reheated(self.pool.pick(self.rng), parent.id)
+        model = self._reheated(self._model(), parent.id)
         if model.style == "compact":
             edit_kind = "function"
             if focus is None:
@@ -324,35 +328,15 @@ class Controller:
                 inspirations = [p for p in inspirations if not self._copy_repeats(parent, p, focus)]
             messages = build_compact_messages(self.spec, parent, inspirations, failures,
                                               self.rng.choice(directions()), self.cfg.prompts, focus,
-                                              mate, self._advice)
+                                              mate, self.steps.advice)
         else:
             edit_kind = "diff" if self.rng.random() < self.cfg.edits.diff_ratio else "rewrite"
             messages = build_messages(self.spec, parent, inspirations, edit_kind, failures,
-                                      self.cfg.prompts, mate, self._advice)
+                                      self.cfg.prompts, mate, self.steps.advice)
         if mate is not None:
             insp_ids, edit_kind = [mate.id], "crossover"
         await self._ask(model, messages, parent, island, insp_ids, edit_kind, focus,
                         mate.id if mate is not None else None)
-
-    def _restart(self, island: int) -> None:
-        """Restart a stagnating island from the run's best program (unless it holds it)."""
-        top = self.archive.top_programs(self.run_id, 1)
-        own = self.archive.island_best(self.run_id, island)
-        if not top or (own is not None and own >= top[0][1]):
-            return
-        best = self.archive.program(top[0][0])
-        if best.cell is None or best.combined_score is None:
-            return
-        k = self.cfg.search.stagnation_iterations
-        why = (f"island {island}: no better island best in {k} proposals (island best "
-               f"{'none' if own is None else f'{own:.6g}'}); restarted from program {best.id} "
-               f"({best.combined_score:.6g})")
-        restart_island(self.archive, self.run_id, island=island, iteration=self.progress.iterations,
-                       program_id=best.id, cell=best.cell, score=best.combined_score, why=why)
-        if self._stint is not None and self._stint.island == island:
-            self._stint = None
-        self.progress.restarts += 1
-        self._note(why)
 
     def _parent_for(self, island: int) -> tuple[ProgramView, list[int], str | None, ProgramView | None]:
         """The parent, inspirations, focus function (None: not chosen yet) and second parent (a
@@ -379,6 +363,12 @@ class Controller:
         self._stint = Stint(island, parent.id, tuple(insp_ids), None, s.asks_per_parent - 1, mate_id)
         return parent, insp_ids, None, self.archive.program(mate_id) if mate_id is not None else None
 
+    def _model(self) -> ModelEntry:
+        """The pool's model for the next call: by weight, or by the bandit on the run's record."""
+        if self.cfg.llm.choice == "bandit" and len(self.pool.models) > 1:
+            return bandit_pick(self.pool.models, model_records(self.archive, self.run_id), self.rng)
+        return self.pool.pick(self.rng)
+
     @staticmethod
     def _shape(model: ModelEntry, code: str, focus: str | None) -> Shape:
         """A function rewrite's reply cap and stop; other prompts ask the model's defaults."""
@@ -403,7 +393,7 @@ class Controller:
     async def _repair(self, failed_id: int) -> None:
         """One repair call for a child that failed: its code and error, fix one function."""
         failed = self.archive.program(failed_id)
-        model = self.pool.pick(self.rng)
+        model = self._model()
         messages, target = build_repair_messages(self.spec, failed, model.style == "compact",
                                                  self.cfg.prompts)
         await self._ask(model, messages, failed, failed.island, [], "repair", target)
@@ -480,34 +470,9 @@ class Controller:
             self._last_migration = number
             if moves:
                 self._note(f"migration after iteration {number}: {len(moves)} elites moved")
-        self._advise(number)
+        if advised := self.steps.after_iteration(number):
+            self._note(advised)
         return child_id, fresh
-
-    def _advise(self, number: int) -> None:
-        """Every ``prompts.advice_interval`` iterations, summarise the ones since the last advice
-        (up to the first whose program is still being evaluated) for later prompts."""
-        every = self.cfg.prompts.advice_interval
-        if not every or number - self._advised_to < every:
-            return
-        first = self._advised_to
-        waiting = [it for pid, it in range_outcomes(self.archive, self.run_id, first, number).programs
-                   if self.archive.program(pid).status == "pending"]
-        last = min(waiting, default=number + 1) - 1
-        if last <= first:
-            return
-        outcomes = range_outcomes(self.archive, self.run_id, first, last)
-        changes = []
-        for pid, _ in outcomes.programs:
-            prog = self.archive.program(pid)
-            changes.append(Change(prog, self.archive.program(prog.parent_id)
-                                  if prog.parent_id is not None else None))
-        self._advised_to = last
-        text = summarise(first, last, changes, outcomes)
-        if text:
-            record_advice(self.archive, self.run_id, iteration=number, first=first + 1, last=last,
-                          text=text)
-            self._advice = text
-            self._note(f"advice for later prompts from iterations {first + 1}-{last}")
 
     # -- evaluations -------------------------------------------------------------------------
     def _start_evaluation(self, prog: ProgramView, islands: tuple[int, ...]) -> None:
@@ -553,12 +518,10 @@ class Controller:
                 await self._after_failure(prog, str(out.get("error") or ""), islands)
             return
         score = out["combined_score"]
-        if p.best_score is None or score > p.best_score:
+        run_best = p.best_score is None or score > p.best_score
+        if run_best:
             p.best_score, p.best_program = score, prog.id
-            self.stagnation.run_improved(p.iterations)
-        for island, b in zip(islands, before, strict=True):
-            if b is None or score > b:
-                self.stagnation.island_improved(island)
+        self.steps.scored(islands, before, score, run_best, p.iterations)
         if prog.edit_kind == "tune" and prog.parent_id is not None:
             parent = self.archive.program(prog.parent_id)
             p.tuned += parent.combined_score is not None and score > parent.combined_score

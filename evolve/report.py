@@ -17,6 +17,7 @@ from evolve.archive.events import search_events
 from evolve.archive.models import EvalTask, Evaluation, Iteration, LlmCall, Program, Run
 from evolve.archive.store import Archive
 from evolve.executors.base import EvalJob, Executor
+from evolve.heartbeat import resume_hint, shown_status
 from evolve.problem import ProblemSpec, load_problem
 
 Parent = aliased(Program)
@@ -141,9 +142,12 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
                                 .join(Parent, Parent.id == Program.parent_id)
                                 .where(Program.run_id == run_id, Program.edit_kind == "tune",
                                        Program.combined_score > Parent.combined_score)) or 0
-    summary = Table(title=f"run {run.name} ({run.problem}): {run.status}", show_header=False)
+    status = shown_status(run.status, run.updated_at)
+    summary = Table(title=f"run {run.name} ({run.problem}): {status}", show_header=False)
     summary.add_column("what")
     summary.add_column("value")
+    if status == "stalled":
+        summary.add_row("stalled", resume_hint(run.name))
     summary.add_row("iterations", f"{sum(outcomes.values())} "
                     + " ".join(f"{k}={v}" for k, v in sorted(outcomes.items())))
     summary.add_row("programs", " ".join(f"{k}={v}" for k, v in sorted(programs.items())))

@@ -58,8 +58,33 @@ def assert_consistent(db) -> None:
     assert query(db, "select status from runs") == [("finished",)]
 
 
+def assert_stalled(db, name: str, monkeypatch) -> None:
+    """Status and dashboard call a running run whose heartbeat is older than the stall limit
+    stalled, with the command that continues it (the limit set to 0 s: any age is too old)."""
+    import evolve.heartbeat
+    from evolve.archive.db import sqlite_url
+    from evolve.archive.store import Archive
+    from evolve.report import status_tables
+    from ui import queries
+    from ui.readonly import readonly_engine
+
+    monkeypatch.setattr(evolve.heartbeat, "STALL_SECONDS", 0.0)
+    archive = Archive(sqlite_url(db), migrate=False)
+    try:
+        summary, _ = status_tables(archive, archive.find_run(name).id)
+    finally:
+        archive.close()
+    assert summary.title.endswith(": stalled")
+    assert f"`evolve resume {name}`" in summary.columns[1]._cells[0]
+    engine = readonly_engine(sqlite_url(db))
+    assert list(queries.runs(engine)["status"]) == ["stalled"]
+    assert queries.run_info(engine, name).status == "stalled"
+    monkeypatch.setattr(evolve.heartbeat, "STALL_SECONDS", 3600.0)  # a live run is not stalled
+    assert list(queries.runs(engine)["status"]) == ["running"]
+
+
 @pytest.mark.slow
-def test_sigkill_mid_run_then_resume(tmp_path):
+def test_sigkill_mid_run_then_resume(tmp_path, monkeypatch):
     responder = lambda n, body: Step(content=variant_rewrite(n), delay=0.15)  # noqa: E731
     with StubLLM(responder=responder) as stub:
         proc = start_run(stub, tmp_path, "killed")
@@ -69,6 +94,9 @@ def test_sigkill_mid_run_then_resume(tmp_path):
         proc.wait(10)
         before = query(db, "select count(*) from iterations")[0][0]
         assert 5 <= before < TOTAL
+        # issue 21, defect 5: the archive still says running; without a heartbeat it is stalled
+        assert query(db, "select status from runs") == [("running",)]
+        assert_stalled(db, "killed", monkeypatch)
         # killed with a child stored but not evaluated: resume must evaluate it, not drop it
         assert query(db, "select count(*) from programs where status = 'pending'")[0][0] >= 1
         res = run_cli("resume", "killed", "--runs-dir", str(tmp_path / "runs"))

@@ -8,6 +8,7 @@ here writes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Engine, case, func, select
@@ -25,6 +26,7 @@ from evolve.archive.models import (
     Run,
     SearchEvent,
 )
+from evolve.heartbeat import shown_status
 
 
 def _frame(engine: Engine, stmt, columns: list[str]) -> pd.DataFrame:
@@ -35,17 +37,21 @@ def _frame(engine: Engine, stmt, columns: list[str]) -> pd.DataFrame:
 
 def runs(engine: Engine) -> pd.DataFrame:
     """One row per run: problem, status, iterations, programs, best score, cost, start and end."""
-    its = (select(Iteration.run_id, func.count().label("n")).group_by(Iteration.run_id)).subquery()
+    its = (select(Iteration.run_id, func.count().label("n"), func.max(Iteration.created_at).label("last"))
+           .group_by(Iteration.run_id)).subquery()
     progs = (select(Program.run_id, func.count().label("n"), func.max(Program.combined_score).label("best"))
              .group_by(Program.run_id)).subquery()
     cost = (select(LlmCall.run_id, func.sum(LlmCall.cost).label("cost")).group_by(LlmCall.run_id)).subquery()
     stmt = (select(Run.id, Run.name, Run.problem, Run.status, func.coalesce(its.c.n, 0),
                    func.coalesce(progs.c.n, 0), progs.c.best, func.coalesce(cost.c.cost, 0.0),
-                   Run.created_at, Run.updated_at, Run.stop_reason)
+                   Run.created_at, its.c.last, Run.updated_at, Run.stop_reason)
             .outerjoin(its, its.c.run_id == Run.id).outerjoin(progs, progs.c.run_id == Run.id)
             .outerjoin(cost, cost.c.run_id == Run.id).order_by(Run.id.desc()))
-    return _frame(engine, stmt, ["id", "run", "problem", "status", "iterations", "programs",
-                                 "best score", "cost $", "started", "last change", "stop reason"])
+    frame = _frame(engine, stmt, ["id", "run", "problem", "status", "iterations", "programs",
+                                  "best score", "cost $", "started", "last iteration", "heartbeat",
+                                  "stop reason"])
+    return frame.assign(status=[shown_status(st, beat) for st, beat
+                                in zip(frame["status"], frame["heartbeat"], strict=True)])
 
 
 @dataclass(frozen=True)
@@ -53,10 +59,11 @@ class RunInfo:
     id: int
     name: str
     problem: str
-    status: str
+    status: str  # running|stopped|finished, or stalled: running without a heartbeat (its controller died)
     stop_reason: str | None
     config: dict
     iterations: int
+    last_iteration: datetime | None = None
 
 
 def run_info(engine: Engine, name: str) -> RunInfo | None:
@@ -64,8 +71,10 @@ def run_info(engine: Engine, name: str) -> RunInfo | None:
         run = s.scalar(select(Run).where(Run.name == name))
         if run is None:
             return None
-        n = s.scalar(select(func.count()).select_from(Iteration).where(Iteration.run_id == run.id)) or 0
-        return RunInfo(run.id, run.name, run.problem, run.status, run.stop_reason, run.config or {}, n)
+        n, last = s.execute(select(func.count(), func.max(Iteration.created_at))
+                            .where(Iteration.run_id == run.id)).one()
+        return RunInfo(run.id, run.name, run.problem, shown_status(run.status, run.updated_at),
+                       run.stop_reason, run.config or {}, n or 0, last)
 
 
 def programs(engine: Engine, run_id: int) -> pd.DataFrame:
@@ -184,6 +193,18 @@ def search_events(engine: Engine, run_id: int) -> pd.DataFrame:
                          program=[("" if pd.isna(i) else f"#{int(i)}") for i in frame["program"]])
     return frame.drop(columns=["first", "last"]).assign(**{"covers iterations": covers})[
         ["after iteration", "event", "island", "covers iterations", "program", "what"]]
+
+
+def model_yield(engine: Engine, run_id: int) -> pd.DataFrame:
+    """Per model: decided proposals, children above their parent, seconds per improvement (the
+    model bandit's record)."""
+    from evolve.archive.events import records_on
+
+    with engine.connect() as c:
+        records = records_on(c, run_id)
+    rows = [(r.name, r.calls, r.improvements,
+             (r.seconds / r.improvements) if r.improvements else None) for r in records.values()]
+    return pd.DataFrame(rows, columns=["model", "proposals", "improving", "s per improvement"])
 
 
 def elites(engine: Engine, run_id: int) -> pd.DataFrame:

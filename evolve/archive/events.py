@@ -1,4 +1,5 @@
-"""Search events in the archive: island restarts and advice, written and read back.
+"""Search events in the archive: island restarts and advice, written and read back, and what
+each model's calls gave (the model bandit's record).
 
 A restart replaces an island's MAP-Elites grid with one program (the run's best) and records why,
 in one transaction, so a resumed run sees the grid and the event together or neither. Advice is a
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select
+from sqlalchemy.orm import aliased
 
-from evolve.archive.models import Elite, Iteration, Program, SearchEvent, utcnow
+from evolve.archive.models import Elite, Iteration, LlmCall, Program, SearchEvent, utcnow
 from evolve.archive.store import Archive
 from evolve.edits import UNCHANGED
+from evolve.llm.bandit import ModelRecord
 from evolve.storable import clean_text
 
 
@@ -85,3 +88,29 @@ def range_outcomes(archive: Archive, run_id: int, first: int, last: int) -> Rang
         unchanged=sum(reason == UNCHANGED for reason in rejected),
         rejected=sum(reason != UNCHANGED for reason in rejected),
         llm_errors=sum(outcome == "llm_error" for outcome, _ in rows))
+
+
+def model_records(archive: Archive, run_id: int) -> dict[str, ModelRecord]:
+    """Per model: proposals whose outcome is known (repairs aside), how many children beat their
+    parent, and the latency and dollars of all its LLM attempts."""
+    with archive.engine.connect() as c:
+        return records_on(c, run_id)
+
+
+def records_on(c: Connection, run_id: int) -> dict[str, ModelRecord]:
+    """``model_records`` on an open connection (the dashboard's read-only one)."""
+    child, parent = aliased(Program), aliased(Program)
+    improved = case((and_(child.status == "ok", child.combined_score > parent.combined_score), 1),
+                    else_=0)
+    decided = (select(Iteration.model, func.count(), func.sum(improved))
+               .outerjoin(child, child.id == Iteration.child_id)
+               .outerjoin(parent, parent.id == Iteration.parent_id)
+               .where(Iteration.run_id == run_id, Iteration.edit_kind.is_distinct_from("repair"),
+                      or_(child.id.is_(None), child.status != "pending"))
+               .group_by(Iteration.model))
+    spent = (select(LlmCall.model, func.sum(LlmCall.latency), func.sum(LlmCall.cost))
+             .where(LlmCall.run_id == run_id).group_by(LlmCall.model))
+    counts = {m: (n, int(k or 0)) for m, n, k in c.execute(decided).all()}
+    costs = {m: (float(s or 0), float(d or 0)) for m, s, d in c.execute(spent).all()}
+    return {m: ModelRecord(m, *counts.get(m, (0, 0)), *costs.get(m, (0.0, 0.0)))
+            for m in set(counts) | set(costs) if m is not None}

@@ -173,6 +173,11 @@ class Archive:
             s.execute(update(Run).where(Run.id == run_id)
                       .values(status=status, stop_reason=reason, updated_at=utcnow()))
 
+    def touch_run(self, run_id: int) -> None:
+        """The controller's heartbeat: the run is running, now (evolve/heartbeat.py)."""
+        with self.session() as s, s.begin():
+            s.execute(update(Run).where(Run.id == run_id).values(status="running", updated_at=utcnow()))
+
     def set_run_config(self, run_id: int, config: dict) -> None:
         with self.session() as s, s.begin():
             s.execute(update(Run).where(Run.id == run_id).values(config=config, updated_at=utcnow()))

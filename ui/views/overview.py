@@ -3,6 +3,7 @@ the starting programs and baselines, in the problem's metric), failures, LLM usa
 
 import streamlit as st
 
+from evolve.heartbeat import resume_hint
 from evolve.problem import Objective, ProblemError, load_problem
 from evolve.report import program_name
 from ui import figures, queries, state
@@ -40,6 +41,17 @@ def verdict(objective: Objective | None, best, refs: list[tuple[str, float]], ti
                    f"({fmt(objective, ref_score)}), yet.")
 
 
+def model_table(calls, yields):
+    """Per model: its share of the calls, their tokens, dollars and latency, and what its
+    proposals gave (the model bandit's record)."""
+    per_model = calls.groupby("model").agg(**{
+        "calls": ("model", "size"), "failed": ("failed", "sum"),
+        "tokens in": ("prompt tokens", "sum"), "tokens out": ("completion tokens", "sum"),
+        "$": ("cost $", "sum"), "median s": ("latency s", "median")}).reset_index()
+    per_model.insert(2, "share", [f"{100 * n / max(1, len(calls)):.0f}%" for n in per_model["calls"]])
+    return per_model.merge(yields, on="model", how="left")
+
+
 def body(sel: state.Selected) -> None:
     run = sel.run
     st.title(f"Run {run.name}")
@@ -58,7 +70,11 @@ def body(sel: state.Selected) -> None:
                    "-" if best.empty else fmt(objective, best["score"].iloc[-1]))
     cols[4].metric("LLM calls", len(calls), f"{int(calls['failed'].sum())} failed", delta_color="off")
     cols[5].metric("cost", f"${calls['cost $'].sum():.4f}")
-    st.caption(f"problem **{run.problem}**" + (f" · stopped: {run.stop_reason}" if run.stop_reason else ""))
+    last = f" · last iteration {run.last_iteration:%Y-%m-%d %H:%M:%S} UTC" if run.last_iteration else ""
+    stop = f" · stopped: {run.stop_reason}" if run.stop_reason else ""
+    st.caption(f"problem **{run.problem}**{last}{stop}")
+    if run.status == "stalled":
+        st.warning(f"Stalled: {resume_hint(run.name)}")
 
     st.subheader("Is it improving?")
     if best.empty:
@@ -94,13 +110,13 @@ def body(sel: state.Selected) -> None:
             st.write("No LLM calls yet.")
         else:
             st.plotly_chart(figures.llm_usage(calls), width="stretch")
-            per_model = calls.groupby("model").agg(**{
-                "calls": ("model", "size"), "failed": ("failed", "sum"),
-                "tokens in": ("prompt tokens", "sum"), "tokens out": ("completion tokens", "sum"),
-                "$": ("cost $", "sum"), "median s": ("latency s", "median")}).reset_index()
-            st.dataframe(per_model, hide_index=True, width="stretch",
-                         column_config={"$": st.column_config.NumberColumn(format="%.4f"),
-                                        "median s": st.column_config.NumberColumn(format="%.1f")})
+    if not calls.empty:
+        st.subheader("Models: share and yield")
+        st.dataframe(model_table(calls, queries.model_yield(sel.engine, run.id)), hide_index=True,
+                     width="stretch",
+                     column_config={"$": st.column_config.NumberColumn(format="%.4f"),
+                                    "median s": st.column_config.NumberColumn(format="%.1f"),
+                                    "s per improvement": st.column_config.NumberColumn(format="%.0f")})
 
     events = queries.search_events(sel.engine, run.id)
     if not events.empty:

@@ -2,11 +2,12 @@
 
 import streamlit as st
 
+from evolve.heartbeat import resume_hint
 from ui import state
 
 st.title("Runs")
 COLUMNS = ["run", "problem", "status", "iterations", "programs", "best score", "cost $", "started",
-           "last change", "archive"]
+           "last iteration", "archive"]
 
 
 def body() -> None:
@@ -25,6 +26,8 @@ def body() -> None:
     rows = event.selection.rows if event is not None else []
     if rows:
         st.switch_page("views/overview.py", query_params={"run": str(table.iloc[rows[0]]["run"])})
+    for name in table[table["status"] == "stalled"]["run"]:
+        st.warning(f"**{name}** is stalled: {resume_hint(name)}")
     stopped = table[table["stop reason"].notna()]
     for name, reason in zip(stopped["run"], stopped["stop reason"]):
         st.caption(f"**{name}** stopped: {reason}")
