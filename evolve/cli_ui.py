@@ -13,7 +13,8 @@ from evolve.cli_support import UserError, console, user_errors
 
 
 def ui_command(db: Annotated[Optional[str], typer.Option(
-                   "--db", help="archive URL (default: every run under --runs-dir)")] = None,
+                   "--db", help="archive URL or path to an archive.db (default: every run under "
+                           "--runs-dir)")] = None,
                runs_dir: Annotated[Path, typer.Option(
                    "--runs-dir", help="folder holding runs/<name>/archive.db")] = Path("runs"),
                port: Annotated[int, typer.Option(help="port of the dashboard")] = 8501,
@@ -27,6 +28,7 @@ def ui_command(db: Annotated[Optional[str], typer.Option(
     with user_errors():
         found = sources(db, runs_dir)
         if db:
+            db = found[0].url  # a path to an archive.db becomes its URL
             try:
                 readonly_engine(db)
             except ArchiveUnavailable as exc:

@@ -306,6 +306,14 @@ def test_ui_command_names_a_bad_archive_or_a_busy_port(tmp_path):
     with StubLLM() as busy:  # anything listening on the port
         res = run_cli("ui", "--runs-dir", str(tmp_path), "--port", str(busy.port))
     assert res.returncode == 2 and f"port {busy.port} is already in use" in res.stderr, res.stderr
+    # issue 21, defect 8: a missing SQLite file is named, not created; a path is taken as one
+    missing = tmp_path / "missing.db"
+    for db in (sqlite_url(missing), str(missing)):
+        res = run_cli("ui", "--db", db)
+        assert res.returncode == 2 and f"no archive at {missing}" in res.stderr, res.stderr
+        assert not missing.exists()
+    res = run_cli("ui", "--db", str(empty))  # a path to a file: read as the archive it is not
+    assert res.returncode == 2 and "is not an evolve archive" in res.stderr, res.stderr
 
 
 @pytest.mark.slow

@@ -32,6 +32,14 @@ def robust_range(values: list[float], pad: float = 0.12) -> list[float]:
     return [lo - pad * span, hi + pad * span]
 
 
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """1-2-5 ticks from ``lo`` to ``hi`` (a log axis's own minor labels read as 2, 3, 5, 2, ...)."""
+    ticks = []
+    for exp in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
+        ticks += [m * 10 ** exp for m in (1, 2, 5) if lo <= m * 10 ** exp <= hi]
+    return ticks
+
+
 def best_curve(best: pd.DataFrame, points: pd.DataFrame, refs: list[tuple[str, float]],
                objective: Objective | None, x: str) -> tuple[go.Figure, int]:
     """The run-wide best (thick step line) over ``x`` (iteration or calls), every scored program
@@ -64,9 +72,11 @@ def best_curve(best: pd.DataFrame, points: pd.DataFrame, refs: list[tuple[str, f
     fig.update_layout(xaxis_title="LLM calls" if x == "calls" else "iteration",
                       yaxis_title=objective.label() if objective is not None else
                       "combined score (higher is better)", yaxis_range=y_range,
-                      yaxis_type="log" if log else "linear", yaxis_dtick="D2" if log else None,
+                      yaxis_type="log" if log else "linear",
                       height=430, margin={"t": 10, "b": 10, "l": 70, "r": 20},
                       legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0})
+    if log:
+        fig.update_yaxes(tickvals=log_ticks(*[10 ** r for r in y_range]))
     shown_range = [10 ** r for r in y_range] if log else y_range
     outside = sum(1 for y in dot_ys if not shown_range[0] <= y <= shown_range[1])
     return fig, outside

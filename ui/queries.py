@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Engine, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from evolve.archive import statements
 from evolve.archive.models import (
@@ -168,6 +168,45 @@ def failures(engine: Engine, run_id: int) -> pd.DataFrame:
     rows += [(FAILURE_KIND.get(kind or "", kind or "other"), where, n) for kind, where, n in evals]
     frame = pd.DataFrame(rows, columns=["failure", "where", "count"])
     return frame.groupby(["failure", "where"], as_index=False)["count"].sum()
+
+
+def first_line(text: str | None, cap: int = 200) -> str:
+    line = next((ln.strip() for ln in (text or "").splitlines() if ln.strip()), "")
+    return line if len(line) <= cap else line[:cap - 3] + "..."
+
+
+def setbacks(engine: Engine, run_id: int, limit: int = 1000) -> pd.DataFrame:
+    """The latest ``limit`` proposals that gave nothing new: rejected replies, duplicates, LLM
+    errors, children that failed or behaved exactly like their parent; what happened, where, and
+    the first line of why."""
+    child = aliased(Program)
+    latest = (select(Evaluation.program_id, func.max(Evaluation.id).label("eid"))
+              .where(Evaluation.set_name == "train").group_by(Evaluation.program_id)).subquery()
+    stmt = (select(Iteration.number, Iteration.model, Iteration.edit_kind, Iteration.outcome,
+                   Iteration.reason, Iteration.child_id, child.status, Evaluation.error_kind,
+                   Evaluation.error)
+            .outerjoin(child, child.id == Iteration.child_id)
+            .outerjoin(latest, latest.c.program_id == Iteration.child_id)
+            .outerjoin(Evaluation, Evaluation.id == latest.c.eid)
+            .where(Iteration.run_id == run_id,
+                   (Iteration.outcome != "child") | child.status.in_(["failed", "same"]))
+            .order_by(Iteration.number.desc()).limit(limit))
+    with Session(engine) as s:
+        rows = s.execute(stmt).all()
+    out = []
+    for number, model, edit, outcome, reason, child_id, status, kind, error in rows:
+        if outcome != "child":
+            what, where, why = OUTCOME_KIND.get(outcome, outcome), "reply", reason
+        elif status == "same":
+            what, where, why = "same behaviour as its parent", "quick check", error
+        else:
+            what = FAILURE_KIND.get(kind or "", kind or "failed")
+            where = "quick check" if (error or "").startswith("quick check") else "full set"
+            why = error
+        out.append((number, what, where, first_line(why), child_id if outcome != "duplicate" else None,
+                    child_id if outcome == "duplicate" else None, edit, model))
+    return pd.DataFrame(out, columns=["iteration", "what", "where", "why", "program", "repeats",
+                                      "edit", "model"])
 
 
 def llm_usage(engine: Engine, run_id: int) -> pd.DataFrame:

@@ -33,7 +33,8 @@ class Source:
 def sources(db: str | None, runs_dir: Path) -> list[Source]:
     """The archive at ``db``, or every run archive under ``runs_dir`` (newest first)."""
     if db:
-        return [Source(db, _safe(db))]
+        url = db if "://" in db else sqlite_url(Path(db))  # a path to an archive.db is accepted
+        return [Source(url, _safe(url))]
     files = sorted(Path(runs_dir).glob("*/archive.db"), key=lambda p: p.stat().st_mtime, reverse=True)
     return [Source(sqlite_url(f), str(f)) for f in files]
 
@@ -47,9 +48,24 @@ def _safe(url: str) -> str:
         return url
 
 
+def _sqlite_file_exists(url: str) -> None:
+    """Refuse a SQLite URL whose file does not exist (opening it would create an empty one)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        path = make_url(url).database
+    except Exception:
+        return  # left to create_engine to report
+    if path and path != ":memory:" and not path.startswith("file:") and not Path(path).exists():
+        raise ArchiveUnavailable(f"no archive at {path}: pass the archive.db of a run (a path or a "
+                                 "sqlite:/// URL), or --runs-dir to show every run in a folder")
+
+
 @cache
 def readonly_engine(url: str) -> Engine:
     """An engine on ``url`` whose sessions cannot write; checked once for its schema revision."""
+    if url.startswith("sqlite"):
+        _sqlite_file_exists(url)
     try:
         if url.startswith("sqlite"):
             engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})

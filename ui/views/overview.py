@@ -1,6 +1,7 @@
 """Run overview: is it improving and does it beat what people wrote (the run-wide best against
 the starting programs and baselines, in the problem's metric), failures, LLM usage, search events."""
 
+import pandas as pd
 import streamlit as st
 
 from evolve.heartbeat import resume_hint
@@ -117,6 +118,20 @@ def body(sel: state.Selected) -> None:
                      column_config={"$": st.column_config.NumberColumn(format="%.4f"),
                                     "median s": st.column_config.NumberColumn(format="%.1f"),
                                     "s per improvement": st.column_config.NumberColumn(format="%.0f")})
+
+    setbacks = queries.setbacks(sel.engine, run.id)
+    if not setbacks.empty:
+        st.subheader("Proposals that gave nothing new")
+        st.caption(f"The latest {len(setbacks)}: rejected replies, repeats, LLM errors, failed children "
+                   "and children that behaved exactly like their parent, with the first line of why. "
+                   "Open a program for its full error, prompt and reply.")
+        link = [f"program?run={run.name}&program={int(p)}" if not pd.isna(p) else None
+                for p in setbacks["program"].combine_first(setbacks["repeats"])]
+        st.dataframe(setbacks.drop(columns=["program", "repeats"]).assign(program=link),
+                     hide_index=True, width="stretch", height=min(38 * (len(setbacks) + 1), 420),
+                     column_config={"program": st.column_config.LinkColumn(
+                                        display_text=r"program=(\d+)$"),
+                                    "why": st.column_config.TextColumn(width="large")})
 
     events = queries.search_events(sel.engine, run.id)
     if not events.empty:

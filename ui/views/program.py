@@ -30,14 +30,18 @@ def evaluations(detail: queries.ProgramDetail, engine) -> None:
         return
     for _, ev in evals.iterrows():
         result = f"score {ev['score']:.6g}" if ev["ok"] else f"failed ({ev['error kind']})"
-        head = f"{ev['set']}: {result} · {ev['seconds']:.2f} s · evaluator {ev['evaluator']}"
+        where = ev["set"]
+        if not ev["ok"] and str(ev["error"] or "").startswith("quick check"):
+            where = f"{where}, quick check (small instances, before the full set)"
+        head = f"{where}: {result} · {ev['seconds']:.2f} s · evaluator {ev['evaluator']}"
         with st.expander(head, expanded=ev["set"] == "train"):
-            if not ev["ok"]:
-                st.error(ev["error"])
+            if not ev["ok"]:  # as written: a traceback keeps its lines
+                st.markdown(f"**error** ({ev['error kind']})")
+                st.code(ev["error"] or "(no message)", language=None, wrap_lines=True)
             metrics = pd.DataFrame(sorted((ev["metrics"] or {}).items()), columns=["metric", "value"])
             if not metrics.empty:
                 st.dataframe(metrics, hide_index=True, width="stretch")
-            if ev["feedback"]:
+            if ev["feedback"] and ev["feedback"].strip() != str(ev["error"] or "").strip():
                 st.markdown("**verifier feedback**")
                 st.code(ev["feedback"], language=None, wrap_lines=True)
 
