@@ -13,7 +13,6 @@ from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from evolve.cli_llm import llm_app
@@ -114,15 +113,12 @@ def _with_executor(cfg: RunConfig, kind: str | None, broker: str | None) -> RunC
 @app.command()
 def problems() -> None:
     """List the problems this installation knows."""
-    with user_errors():
-        table = Table(title="problems")
-        for col in ("name", "entry", "objective", "sets", "summary"):
-            table.add_column(col)
+    with user_errors():  # one block per problem: names and signatures are never cut or wrapped
         for spec in list_problems():
-            table.add_row(spec.name, escape(spec.signature),
-                          f"{spec.objective.direction} {spec.objective.metric}",
-                          ", ".join(spec.sets), escape(spec.summary))
-        console.print(table)
+            console.print(f"[bold]{spec.name}[/bold]: {escape(spec.summary)}", soft_wrap=True)
+            console.print(f"  objective: {spec.objective.direction} {spec.objective.metric} · sets: "
+                          f"{', '.join(spec.sets)}", soft_wrap=True, highlight=False)
+            console.print(f"  entry: {escape(spec.signature)}", soft_wrap=True, highlight=False)
 
 
 @app.command()
@@ -363,29 +359,12 @@ def _drive(handle: RunHandle) -> None:
     executor = _executor(handle.spec, cfg.evaluations_in_flight, cfg.executor, handle.archive,
                          handle.name, note=lambda m: console.print(f"[yellow]note:[/yellow] {escape(m)}"),
                          draw=handle.draw)
+    from evolve.cli_progress import progress_display
     from evolve.llm.client import LlmClient
     from evolve.loop import Controller, RunFailed
 
     llm = LlmClient(cfg.llm, warn=lambda msg: console.print(f"[yellow]note:[/yellow] {msg}"))
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("best {task.fields[best]} · ${task.fields[cost]} · failed "
-                          "{task.fields[failed]} · rejected {task.fields[rejected]} · "
-                          "llm errors {task.fields[llm]} · in flight {task.fields[flight]}"),
-               TimeElapsedColumn()]
-    seen = [0]
-    with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task("iterations", total=cfg.stop.iterations, best="-", cost="0.0000",
-                            failed=0, rejected=0, llm=0, flight=0)
-
-        def show(p) -> None:
-            for msg in p.messages[seen[0]:] if len(p.messages) > seen[0] else []:
-                bar.console.print(f"[dim]{escape(msg)}[/dim]", highlight=False)
-            seen[0] = len(p.messages)
-            bar.update(task, completed=p.iterations,
-                       best="-" if p.best_score is None else f"{p.best_score:.6g}",
-                       cost=f"{p.cost:.4f}", failed=p.failed, rejected=p.rejected, llm=p.llm_errors,
-                       flight=p.proposals_in_flight + p.evaluations_in_flight)
-
+    with progress_display(console, cfg.stop.iterations) as show:
         controller = Controller(handle.archive, handle.run_id, handle.name, handle.spec, cfg,
                                 executor, llm, on_progress=show)
         try:

@@ -174,6 +174,14 @@ class PromptConfig(_Strict):
     edge_cases: bool = Field(True, description="the brief's 'Inputs that break naive code' section")
     failing_values: bool = Field(True, description="the values that made a candidate fail, in "
                                                    "the feedback shown to the LLM")
+    direction_choice: Literal["random", "bandit"] = Field(
+        "random", description="the direction a compact prompt ends with ('combine two inputs', "
+        "'one small change', ...): random, or bandit (a UCB on how often each direction's "
+        "proposals beat their parent; full prompts then get one too)")
+    direction_writing_interval: int = Field(0, ge=0, description="with the bandit: every this many "
+                                            "iterations, one LLM call writes a new direction from "
+                                            "the record of the others (it counts as an iteration; "
+                                            "0: never)")
     advice_interval: int = Field(0, ge=0, description="every this many iterations, a summary of "
                                  "the latest ones (which changes raised the score, which failed and "
                                  "how, what was repeated) goes into later prompts (0: off)")

@@ -37,10 +37,10 @@ from evolve.prompts.builder import (
     build_compact_messages,
     build_messages,
     build_repair_messages,
-    directions,
     focus_for,
 )
 from evolve.prompts.reply_shape import function_reply
+from evolve.search.directions import Directions
 from evolve.search.grid import cell_key, feature_values
 from evolve.search.islands import island_for, migrate_ring
 from evolve.search.novelty import NearDuplicate, NoveltyIndex
@@ -119,6 +119,8 @@ class Controller:
         self.novelty = NoveltyIndex(threshold) if threshold > 0 else None
         self._novelty_loaded = False
         self.steps = SearchSteps(archive, run_id, cfg)  # restarts, plateau, advice
+        self.directions = Directions(archive, run_id, cfg, "lowered" if spec.objective.direction
+                                     == "minimize" else "raised")
 
     # -- public ------------------------------------------------------------------------------
     @property
@@ -305,6 +307,9 @@ class Controller:
         if self._repairs:
             self._track(self._proposals, self._repair(self._repairs.popleft()))
             return
+        if self.directions.due(self.progress.iterations + len(self._proposals)):
+            self._track(self._proposals, self._write_direction())
+            return
         island = island_for(self._slot // self.cfg.search.asks_per_parent, self.cfg.search.islands)
         self._slot += 1
         self._track(self._proposals, self._propose(island))
@@ -326,17 +331,19 @@ class Controller:
                 self._stint = replace(self._stint, focus=focus)
             if self.cfg.hygiene.fresh_inspiration:
                 inspirations = [p for p in inspirations if not self._copy_repeats(parent, p, focus)]
+            direction = self.directions.choose(self.rng)
             messages = build_compact_messages(self.spec, parent, inspirations, failures,
-                                              self.rng.choice(directions()), self.cfg.prompts, focus,
+                                              direction, self.cfg.prompts, focus,
                                               mate, self.steps.advice)
         else:
             edit_kind = "diff" if self.rng.random() < self.cfg.edits.diff_ratio else "rewrite"
+            direction = self.directions.for_full_prompt(self.rng)
             messages = build_messages(self.spec, parent, inspirations, edit_kind, failures,
-                                      self.cfg.prompts, mate, self.steps.advice)
+                                      self.cfg.prompts, mate, self.steps.advice, direction)
         if mate is not None:
             insp_ids, edit_kind = [mate.id], "crossover"
         await self._ask(model, messages, parent, island, insp_ids, edit_kind, focus,
-                        mate.id if mate is not None else None)
+                        mate.id if mate is not None else None, direction or None)
 
     def _parent_for(self, island: int) -> tuple[ProgramView, list[int], str | None, ProgramView | None]:
         """The parent, inspirations, focus function (None: not chosen yet) and second parent (a
@@ -398,13 +405,8 @@ class Controller:
                                                  self.cfg.prompts)
         await self._ask(model, messages, failed, failed.island, [], "repair", target)
 
-    async def _ask(self, model: ModelEntry, messages: list[dict[str, str]], parent: ProgramView,
-                   island: int, insp_ids: list[int], edit_kind: str, focus: str | None,
-                   mate_id: int | None = None) -> None:
-        """One LLM call and what came of it: an iteration row, and a child to evaluate (of
-        ``parent`` and, for a crossover, ``mate_id``)."""
-        proposal = uuid.uuid4().hex
-
+    def _recorder(self, proposal: str, messages: list[dict[str, str]]) -> Callable[[Attempt], None]:
+        """What stores each attempt of one LLM call (prompt, reply, tokens, cost, latency)."""
         def record(a: Attempt) -> None:
             self.archive.record_llm_call(
                 self.run_id, proposal=proposal, attempt=a.attempt, model=a.model,
@@ -414,13 +416,46 @@ class Controller:
             self.progress.cost += a.cost
             if a.error:
                 self._note(f"LLM attempt {a.attempt} failed: {a.error}")
+        return record
 
-        common = dict(proposal=proposal, island=island, parent_id=parent.id,
-                      inspiration_ids=insp_ids, model=model.name, edit_kind=edit_kind)
-        seeds = (lambda: self.rng.getrandbits(31)) if self.cfg.hygiene.request_seed else None
+    def _seeds(self) -> Callable[[], int] | None:
+        return (lambda: self.rng.getrandbits(31)) if self.cfg.hygiene.request_seed else None
+
+    async def _write_direction(self) -> None:
+        """One LLM call that writes a new prompt direction from the others' record; it is an
+        iteration of its own (outcome ``variant``, or rejected when the reply is not a new one)."""
+        messages = self.directions.request(self.progress.iterations + len(self._proposals))
+        model, proposal = self._model(), uuid.uuid4().hex
+        common = dict(proposal=proposal, island=0, parent_id=None, inspiration_ids=[],
+                      model=model.name, edit_kind="variant", child=None)
         try:
-            reply = await self.llm.complete(model, messages, record, seeds,
-                                            self._shape(model, parent.code, focus))
+            reply = await self.llm.complete(model, messages, self._recorder(proposal, messages),
+                                            self._seeds(), Shape())
+        except LlmFailed as exc:
+            self.directions.failed()
+            self._commit(**common, outcome="llm_error", reason=str(exc))
+            self.progress.llm_errors += 1
+            return
+        text = self.directions.accept(reply)
+        if text is None:
+            self._commit(**common, outcome="rejected", reason="not a new one-line direction")
+            return
+        self._commit(**common, outcome="variant", reason=None)
+        self.directions.store(text, self.progress.iterations)
+        self._note(f"new prompt direction: {text}")
+
+    async def _ask(self, model: ModelEntry, messages: list[dict[str, str]], parent: ProgramView,
+                   island: int, insp_ids: list[int], edit_kind: str, focus: str | None,
+                   mate_id: int | None = None, direction: str | None = None) -> None:
+        """One LLM call and what came of it: an iteration row, and a child to evaluate (of
+        ``parent`` and, for a crossover, ``mate_id``)."""
+        proposal = uuid.uuid4().hex
+        common = dict(proposal=proposal, island=island, parent_id=parent.id,
+                      inspiration_ids=insp_ids, model=model.name, edit_kind=edit_kind,
+                      direction=direction)
+        try:
+            reply = await self.llm.complete(model, messages, self._recorder(proposal, messages),
+                                            self._seeds(), self._shape(model, parent.code, focus))
         except LlmFailed as exc:
             self._commit(**common, outcome="llm_error", reason=str(exc), child=None)
             self.progress.llm_errors += 1

@@ -69,6 +69,21 @@ def test_run_stores_lineage_rejections_retries_and_improves(stub, tmp_path):
     assert "winner vs starting points and baselines" in res.stdout
     status = run_cli("status", "lineage", "--runs-dir", str(tmp_path / "runs"))
     assert status.returncode == 0 and "child=2" in status.stdout and "rejected=3" in status.stdout
+    # issue 21: output to a pipe is complete log lines, not a bar cut to 80 columns
+    assert "…" not in res.stdout, res.stdout
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("iteration ")]
+    assert lines[-1].startswith("iteration 5/5 · best ") and " · rejected 3 · llm errors 0" in lines[-1]
+    assert len(lines) == len(set(lines))  # a line when something changed, once
+
+
+def test_problems_are_listed_whole_in_80_columns():
+    res = run_cli("problems", env={**clean_env(), "COLUMNS": "80"})
+    assert res.returncode == 0, res.stderr
+    for name in ("bin_packing", "cant_be_late", "txn_scheduling", "llm_serving", "moe_eplb",
+                 "pod_packing", "jssp", "smtt"):
+        assert f"{name}: " in res.stdout, res.stdout
+    assert "…" not in res.stdout
+    assert "entry: priority(item: float, bins: list[float]) -> list[float]" in res.stdout
 
 
 @pytest.mark.slow

@@ -183,6 +183,10 @@ def test_readonly_engine_refuses_writes_on_sqlite(tmp_path):
         assert conn.execute(text("select count(*) from runs")).scalar() == 1
         with pytest.raises(DBAPIError, match=r"readonly|read-only|query_only"):
             conn.execute(text("update runs set status = 'x'"))
+    with pytest.raises(ArchiveUnavailable, match="no archive at"):  # and no file made (defect 8)
+        readonly_engine(sqlite_url(tmp_path / "missing.db"))
+    assert not (tmp_path / "missing.db").exists()
+    (tmp_path / "empty.db").touch()
     with pytest.raises(ArchiveUnavailable, match="not an evolve archive"):
         readonly_engine(sqlite_url(tmp_path / "empty.db"))
 
@@ -289,6 +293,43 @@ def test_browser_overview_refreshes_live_while_the_run_goes_on(tmp_path):
                     assert iterations() > first >= 0, browser.page_text(driver)[:1500]
                     ARTIFACTS.mkdir(parents=True, exist_ok=True)
                     driver.save_screenshot(str(ARTIFACTS / "overview_live.png"))
+                finally:
+                    driver.quit()
+        finally:
+            run.terminate()
+            run.wait(timeout=60)
+
+
+@pytest.mark.slow
+def test_browser_a_live_runs_lineage_opens_a_clicked_program(tmp_path):
+    """Issue 21, defect 4: a node clicked while the run goes on (live refresh on) opens it."""
+    cfg = write_config(tmp_path / "slow.yaml", "proposals_in_flight: 1\nevaluations_in_flight: 1\n")
+    with StubLLM(responder=lambda n, _: Step(content=variant_rewrite(n), delay=1.5)) as stub:
+        run = subprocess.Popen(evolve_cmd("run", "smtt", "--api-base", stub.url, "--iterations", "40",
+                                          "--config", str(cfg), "--run-name", "alive",
+                                          "--runs-dir", str(tmp_path / "runs")),
+                               cwd=ROOT, env=clean_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+        try:
+            db = tmp_path / "runs" / "alive" / "archive.db"
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    if query(db, "select count(*) from programs where status = 'ok'")[0][0] >= 2:
+                        break
+                except Exception:
+                    pass
+                time.sleep(0.3)
+            with browser.serve(tmp_path / "runs") as url:
+                driver = browser.chrome()
+                try:
+                    driver.get(f"{url}/lineage?run=alive")
+                    browser.wait_for(driver, "(the best program)")
+                    time.sleep(2 * 5 + 1)  # two live refreshes with new programs drawn
+                    browser.wait_for(driver, "(the best program)", plots=1)  # not mid-refresh
+                    browser.click_point(driver, 1)
+                    browser.wait_for(driver, "Program #1")
+                    assert "program=1" in driver.current_url
                 finally:
                     driver.quit()
         finally:

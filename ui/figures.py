@@ -73,7 +73,7 @@ def best_curve(best: pd.DataFrame, points: pd.DataFrame, refs: list[tuple[str, f
                       yaxis_title=objective.label() if objective is not None else
                       "combined score (higher is better)", yaxis_range=y_range,
                       yaxis_type="log" if log else "linear",
-                      height=430, margin={"t": 10, "b": 10, "l": 70, "r": 20},
+                      height=430, margin={"t": 10, "b": 10, "l": 70, "r": 20}, uirevision=x,
                       legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0})
     if log:
         fig.update_yaxes(tickvals=log_ticks(*[10 ** r for r in y_range]))
@@ -144,6 +144,15 @@ def tree_layout(nodes: pd.DataFrame) -> dict[int, tuple[float, float]]:
     return pos
 
 
+def colour_range(scores: pd.Series) -> dict[str, float]:
+    """A colour scale from the 10th percentile to the best score: a few failed-looking programs far
+    below would otherwise paint every other node the top colour."""
+    if len(scores) < 5:
+        return {}
+    lo, hi = float(scores.quantile(0.1)), float(scores.max())
+    return {"cmin": lo, "cmax": hi} if hi > lo else {}
+
+
 def lineage_tree(nodes: pd.DataFrame, path: list[int], selected: int | None) -> go.Figure:
     """The tree of ``nodes`` coloured by score; ``path`` (seed to best) drawn thick in red."""
     pos = tree_layout(nodes)
@@ -183,6 +192,7 @@ def lineage_tree(nodes: pd.DataFrame, path: list[int], selected: int | None) -> 
          {"color": FAILED_COLOUR, "symbol": "x", "size": 7}),
         ("scored", frame[frame["score"].notna()],
          {"color": frame.loc[frame["score"].notna(), "score"], "colorscale": "Viridis", "size": 10,
+          **colour_range(frame["score"].dropna()),
           "showscale": True, "colorbar": {"title": "score"}, "line": {"width": 0.5, "color": "#333"}}),
     ):
         fig.add_trace(trace(
@@ -198,6 +208,7 @@ def lineage_tree(nodes: pd.DataFrame, path: list[int], selected: int | None) -> 
                                  marker={"size": 20, "color": "rgba(0,0,0,0)",
                                          "line": {"width": 3, "color": "#ff7f0e"}}))
     fig.update_layout(height=max(420, min(1400, 14 * (len(pos) ** 0.5) * 6)), clickmode="event+select",
+                      uirevision="lineage",  # zoom and pan survive the live refresh's new data
                       xaxis={"title": "generation", "dtick": 1}, yaxis={"visible": False},
                       margin={"t": 20, "b": 40}, legend={"orientation": "h"})
     return fig
@@ -261,7 +272,9 @@ def elite_grids(grid: pd.DataFrame, dims: list[FeatureDim]) -> go.Figure:
         if dim is not None:
             axis.update(title_text=dim.name, ticktext=bin_labels(dim))
         update(**axis)
-    fig.update_layout(coloraxis={"colorscale": "Viridis", "colorbar": {"title": "score"}},
+    lo, hi = float(grid["score"].min()), float(grid["score"].max())
+    fig.update_layout(coloraxis={"colorscale": "Viridis", "colorbar": {"title": "score"},
+                                 **({"cmin": lo, "cmax": hi} if hi > lo else {})},  # real scores only
                       height=rows * (140 + size * max(ybins, 2) * 1.3), clickmode="event+select",
                       margin={"t": 40})
     return fig

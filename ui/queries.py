@@ -246,6 +246,23 @@ def model_yield(engine: Engine, run_id: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "proposals", "improving", "s per improvement"])
 
 
+def direction_yield(engine: Engine, run_id: int) -> pd.DataFrame:
+    """Per prompt direction used: proposals, children above their parent, and where it came from
+    (built in, or written by the LLM at an iteration)."""
+    from evolve.archive.events import direction_records
+
+    with engine.connect() as c:
+        records = direction_records(c, run_id)
+    with Session(engine) as s:
+        written = dict(s.execute(select(SearchEvent.text, SearchEvent.iteration).where(
+            SearchEvent.run_id == run_id, SearchEvent.kind == "variant")).all())
+    names = list(records) + [t for t in written if t not in records]
+    rows = [(d, records[d].uses if d in records else 0, records[d].improvements if d in records else 0,
+             f"written at iteration {written[d]}" if d in written else "built in") for d in names]
+    frame = pd.DataFrame(rows, columns=["direction", "proposals", "improving", "origin"])
+    return frame.sort_values(["improving", "proposals"], ascending=False, ignore_index=True)
+
+
 def elites(engine: Engine, run_id: int) -> pd.DataFrame:
     stmt = (select(Elite.island, Elite.cell, Elite.program_id, Elite.score)
             .where(Elite.run_id == run_id).order_by(Elite.island, Elite.cell))

@@ -145,3 +145,21 @@ def clicked_program(event) -> int | None:
 
 def open_program(run: str, program: int) -> None:
     st.switch_page("views/program.py", query_params={"run": run, "program": str(program)})
+
+
+def clickable_chart(fig, run: str, key: str) -> None:
+    """A plotly chart whose clicked point (its ``customdata``: a program id) opens that program.
+
+    The click is read in the chart's callback, before the rerun: a chart's identity includes its
+    data, so on a run in progress the rerun draws a new chart (new programs) and the selection of
+    the one clicked would be lost (issue 21, defect 4). The page switch happens on the rerun."""
+    pending = st.session_state.pop("clicked_program", None)
+    if pending is not None:
+        open_program(*pending)
+
+    def picked() -> None:
+        chosen = clicked_program(st.session_state.get(key))
+        if chosen is not None:
+            st.session_state["clicked_program"] = (run, chosen)
+
+    st.plotly_chart(fig, width="stretch", on_select=picked, selection_mode="points", key=key)

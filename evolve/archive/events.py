@@ -17,6 +17,7 @@ from evolve.archive.models import Elite, Iteration, LlmCall, Program, SearchEven
 from evolve.archive.store import Archive
 from evolve.edits import UNCHANGED
 from evolve.llm.bandit import ModelRecord
+from evolve.search.variants import VariantRecord
 from evolve.storable import clean_text
 
 
@@ -97,20 +98,39 @@ def model_records(archive: Archive, run_id: int) -> dict[str, ModelRecord]:
         return records_on(c, run_id)
 
 
-def records_on(c: Connection, run_id: int) -> dict[str, ModelRecord]:
-    """``model_records`` on an open connection (the dashboard's read-only one)."""
+def _decided(c: Connection, run_id: int, key) -> dict[str, tuple[int, int]]:
+    """Per value of ``key`` (an Iteration column): proposals whose outcome is known (repairs and
+    direction-writing calls aside) and how many of their children beat their parent."""
     child, parent = aliased(Program), aliased(Program)
     improved = case((and_(child.status == "ok", child.combined_score > parent.combined_score), 1),
                     else_=0)
-    decided = (select(Iteration.model, func.count(), func.sum(improved))
+    decided = (select(key, func.count(), func.sum(improved))
                .outerjoin(child, child.id == Iteration.child_id)
                .outerjoin(parent, parent.id == Iteration.parent_id)
                .where(Iteration.run_id == run_id, Iteration.edit_kind.is_distinct_from("repair"),
+                      Iteration.outcome != "variant",
                       or_(child.id.is_(None), child.status != "pending"))
-               .group_by(Iteration.model))
+               .group_by(key))
+    return {k: (n, int(m or 0)) for k, n, m in c.execute(decided).all() if k is not None}
+
+
+def records_on(c: Connection, run_id: int) -> dict[str, ModelRecord]:
+    """``model_records`` on an open connection (the dashboard's read-only one)."""
     spent = (select(LlmCall.model, func.sum(LlmCall.latency), func.sum(LlmCall.cost))
              .where(LlmCall.run_id == run_id).group_by(LlmCall.model))
-    counts = {m: (n, int(k or 0)) for m, n, k in c.execute(decided).all()}
+    counts = _decided(c, run_id, Iteration.model)
     costs = {m: (float(s or 0), float(d or 0)) for m, s, d in c.execute(spent).all()}
     return {m: ModelRecord(m, *counts.get(m, (0, 0)), *costs.get(m, (0.0, 0.0)))
             for m in set(counts) | set(costs) if m is not None}
+
+
+def direction_records(c: Connection, run_id: int) -> dict[str, VariantRecord]:
+    """Per prompt direction: proposals decided with it and how many beat their parent."""
+    return {d: VariantRecord(d, n, k) for d, (n, k) in _decided(c, run_id, Iteration.direction).items()}
+
+
+def record_variant(archive: Archive, run_id: int, *, iteration: int, text: str) -> None:
+    """A direction the LLM wrote (already cleaned to one line by evolve/search/variants.py)."""
+    with archive.engine.begin() as c:
+        c.execute(insert(SearchEvent).values(run_id=run_id, kind="variant", iteration=iteration,
+                                             text=clean_text(text), created_at=utcnow()))

@@ -132,9 +132,11 @@ class Iteration(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)
     inspiration_ids: Mapped[list] = mapped_column(JSON, default=list)
     model: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    # diff|rewrite|function|repair|crossover
+    # diff|rewrite|function|repair|crossover, or variant (a call that wrote a prompt direction)
     edit_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    outcome: Mapped[str] = mapped_column(String(20))  # child|duplicate|rejected|llm_error
+    outcome: Mapped[str] = mapped_column(String(20))  # child|duplicate|rejected|llm_error|variant
+    # the direction its prompt ended with, where prompts.direction_choice is bandit
+    direction: Mapped[str | None] = mapped_column(Text, nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     child_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -209,7 +211,7 @@ class SearchEvent(Base):
     __tablename__ = "search_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # restart|advice
+    kind: Mapped[str] = mapped_column(String(20))  # restart|advice|variant (a written direction)
     iteration: Mapped[int] = mapped_column(Integer)  # the run's iteration count when it happened
     island: Mapped[int | None] = mapped_column(Integer, nullable=True)
     program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)

@@ -219,7 +219,8 @@ class Archive:
     def commit_iteration(self, run_id: int, *, proposal: str, island: int, parent_id: int | None,
                          inspiration_ids: list[int], model: str | None, edit_kind: str | None,
                          outcome: str, reason: str | None, child: ChildDraft | None,
-                         normalised: bool = True) -> tuple[int, int | None, bool]:
+                         normalised: bool = True, direction: str | None = None
+                         ) -> tuple[int, int | None, bool]:
         """Store a finished proposal and its child (if any) in one transaction.
 
         Returns (iteration number, child program id, whether the child is new). A child whose
@@ -242,7 +243,7 @@ class Archive:
                 "run_id": run_id, "number": number, "proposal": proposal, "island": island,
                 "parent_id": parent_id, "inspiration_ids": inspiration_ids, "model": model,
                 "edit_kind": edit_kind, "outcome": outcome, "reason": clean_optional(reason),
-                "child_id": child_id})
+                "child_id": child_id, "direction": direction})
             return number, child_id, fresh
 
     def add_program(self, run_id: int, child: ChildDraft, iteration: int,

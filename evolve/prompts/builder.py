@@ -93,10 +93,12 @@ CROSSOVER = ("Combine the two programs: keep what each of them does well (the cu
 def build_messages(spec: ProblemSpec, parent: ProgramView, inspirations: list[ProgramView],
                    edit_kind: str, failures: list[str] = (),
                    opts: PromptConfig = PromptConfig(),
-                   mate: ProgramView | None = None, advice: str = "") -> list[dict[str, str]]:
+                   mate: ProgramView | None = None, advice: str = "",
+                   direction: str = "") -> list[dict[str, str]]:
     """Chat messages for one proposal; ``failures`` are recent dead ends from this parent. With a
     ``mate`` (crossover) the second parent replaces the inspirations and the task asks to combine.
-    ``advice`` summarises recent iterations of the run (evolve/search/advice.py)."""
+    ``advice`` summarises recent iterations of the run (evolve/search/advice.py); ``direction``
+    (prompt variants) ends the task."""
     shown = [("mate", mate)] if mate is not None else [("inspiration", p) for p in inspirations]
     insp = "".join("\n" + template(name).substitute(score=format_score(p.combined_score),
                                                     code=p.code.rstrip())
@@ -113,7 +115,8 @@ def build_messages(spec: ProblemSpec, parent: ProgramView, inspirations: list[Pr
         advice=f"\n# What recent iterations of this run found\n{advice}\n" if advice else "",
         failures=("\n# Recent attempts from this program that failed (avoid repeating them)\n"
                   + "".join(f"- {error_summary(f, opts)}\n" for f in failures)) if failures else "",
-        edit_format=f"{CROSSOVER}\n{task}" if mate is not None else task,
+        edit_format=(f"{CROSSOVER}\n{task}" if mate is not None else task)
+        + (f"\nDirection for this change: {direction}" if direction else ""),
     )
     return [{"role": "system", "content": template("system").template.strip()},
             {"role": "user", "content": user}]

@@ -1,5 +1,7 @@
 """MAP-Elites: each island's grid of elites as a heatmap; click a cell to open its program."""
 
+import math
+
 import streamlit as st
 
 from evolve.problem import FeatureDim, ProblemError, load_problem
@@ -29,14 +31,16 @@ def body(sel: state.Selected) -> None:
                    "Click a cell to open its program.")
     else:
         st.caption(f"problem {run.problem} is not installed here: cells are shown by their keys")
+    cells = math.prod(d.bins for d in dims) if dims else 0
+    filled = grid["cell"].nunique()
+    if cells and filled <= max(1, cells // 10):
+        st.warning(f"{filled} of {cells} cells hold a program: nearly every program falls in the "
+                   "same few bins, so the grid keeps little diversity. The feature ranges in "
+                   f"problems/{run.problem}/problem.toml may not fit what these programs do.")
     summary = grid.groupby("island")["score"].agg(["size", "max"])
     st.markdown(" · ".join(f"**island {i}:** {int(n)} cells, best {best:.6g}"
                            for i, n, best in zip(summary.index, summary["size"], summary["max"])))
-    event = st.plotly_chart(figures.elite_grids(grid, dims), width="stretch", on_select="rerun",
-                            selection_mode="points", key="elite_grids")
-    chosen = state.clicked_program(event)
-    if chosen is not None:
-        state.open_program(run.name, chosen)
+    state.clickable_chart(figures.elite_grids(grid, dims), run.name, "elite_grids")
 
 
 state.live(body)

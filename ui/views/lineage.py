@@ -44,11 +44,7 @@ def body(sel: state.Selected) -> None:
                   "Grey crosses failed. Click a node to open it.")
     fig = figures.lineage_tree(nodes, path, focus)
     with left:
-        event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points",
-                                key="lineage_tree")
-    chosen = state.clicked_program(event)
-    if chosen is not None:
-        state.open_program(run.name, chosen)
+        state.clickable_chart(fig, run.name, "lineage_tree")
     if focus is not None:
         chain = queries.lineage(progs, focus)
         st.subheader(f"Seed → #{focus}" + (" (the best program)" if focus == best else ""))

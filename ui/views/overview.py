@@ -119,6 +119,14 @@ def body(sel: state.Selected) -> None:
                                     "median s": st.column_config.NumberColumn(format="%.1f"),
                                     "s per improvement": st.column_config.NumberColumn(format="%.0f")})
 
+    directions = queries.direction_yield(sel.engine, run.id)
+    if not directions.empty:
+        st.subheader("Prompt directions")
+        st.caption("The direction each compact prompt ended with, how often its proposals beat their "
+                   "parent, and the directions the LLM wrote (prompts.direction_choice: bandit).")
+        st.dataframe(directions, hide_index=True, width="stretch",
+                     column_config={"direction": st.column_config.TextColumn(width="large")})
+
     setbacks = queries.setbacks(sel.engine, run.id)
     if not setbacks.empty:
         st.subheader("Proposals that gave nothing new")
