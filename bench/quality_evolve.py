@@ -61,10 +61,13 @@ ABLATIONS: dict[str, dict] = {  # variant -> what it changes in FULL
     "one-ask": {"search": {"asks_per_parent": 1}},
     "crossover": {"search": {"crossover_ratio": 0.5}},
     "novelty": {"hygiene": {"novelty_threshold": 0.9}},
-    # issue 20: an island without a better best in 3 of its proposals restarts from the run's best;
-    # a summary of the last 4 iterations in later prompts
-    "restarts": {"search": {"stagnation_iterations": 3}},
+    # issue 20: an island without a better best in 2 of its proposals restarts from the run's best
+    # (an embedded run asks each parent 3 times, so a larger limit never fires in 12 calls); a
+    # summary of the last 4 iterations in later prompts; directions chosen by the bandit (at 12
+    # calls a run only explores its 6 directions: measure it on longer runs)
+    "restarts": {"search": {"stagnation_iterations": 2}},
     "advice": {"prompts": {"advice_interval": 4}},
+    "directions": {"prompts": {"direction_choice": "bandit"}},
 }
 
 

@@ -156,6 +156,11 @@ def test_elites_and_compare_pages(app, runs_dir):
     assert "best of the run's leading programs on the validation set" in texts(at)
     wmdd = table.set_index("policy").loc["wmdd"]
     assert table.set_index("policy").loc[f"evolved #{best}", "train"] == pytest.approx(wmdd["train"])
+    # issue 21, defect 7: in percent, as the CLI and exports show it (wmdd's train gap: 38.81%)
+    assert wmdd["train"] == pytest.approx(38.81, abs=0.01)
+    shown = texts(at)
+    assert f"On **test**: the winner, **evolved #{best}**, gap " in shown
+    assert "**worse than** the best baseline, atc_api (4.219%)" in shown  # WMDD loses to ATC+API
 
 
 @pytest.mark.slow
