@@ -4,9 +4,11 @@ read-only engines on SQLite and PostgreSQL, and the export button's round trip."
 from __future__ import annotations
 
 import re
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -266,80 +268,77 @@ def test_browser_opens_lineage_clicks_into_a_program_and_saves_screenshots(dashb
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000, name
 
 
-@pytest.mark.slow
-def test_browser_overview_refreshes_live_while_the_run_goes_on(tmp_path):
-    """A run in progress: the overview updates its iteration count without a reload."""
+@contextmanager
+def live_run(tmp_path: Path, name: str, iterations: int, delay: float) -> Iterator[Path]:
+    """An smtt run going on in the background (one stub reply every ``delay`` s); yields its
+    archive once it exists and stops the run on exit."""
     cfg = write_config(tmp_path / "slow.yaml", "proposals_in_flight: 1\nevaluations_in_flight: 1\n")
-    with StubLLM(default=Step(content=variant_rewrite(5), delay=2.0),
-                 responder=lambda n, _: Step(content=variant_rewrite(n), delay=2.0)) as stub:
-        run = subprocess.Popen(evolve_cmd("run", "smtt", "--api-base", stub.url, "--iterations", "8",
-                                          "--config", str(cfg), "--run-name", "live",
+    with StubLLM(responder=lambda n, _: Step(content=variant_rewrite(n), delay=delay)) as stub:
+        run = subprocess.Popen(evolve_cmd("run", "smtt", "--api-base", stub.url, "--iterations",
+                                          str(iterations), "--config", str(cfg), "--run-name", name,
                                           "--runs-dir", str(tmp_path / "runs")),
-                               cwd=ROOT, env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True)
+                               cwd=ROOT, env=clean_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
         try:
+            db = tmp_path / "runs" / name / "archive.db"
             deadline = time.monotonic() + 120
-            while not (tmp_path / "runs" / "live" / "archive.db").exists() and time.monotonic() < deadline:
+            while not db.exists() and time.monotonic() < deadline:
                 time.sleep(0.2)
-            with browser.serve(tmp_path / "runs") as url:
-                driver = browser.chrome()
-                try:
-                    driver.get(f"{url}/overview?run=live")
-                    browser.wait_for(driver, "Run live")
-                    assert "running" in browser.page_text(driver)
-
-                    def iterations() -> int:
-                        found = re.search(r"iterations\n(\d+)", browser.page_text(driver))
-                        return int(found.group(1)) if found else -1
-
-                    first = iterations()
-                    while iterations() <= first and time.monotonic() < deadline:
-                        time.sleep(0.5)  # no reload: the page refreshes itself
-                    assert iterations() > first >= 0, browser.page_text(driver)[:1500]
-                    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-                    driver.save_screenshot(str(ARTIFACTS / "overview_live.png"))
-                finally:
-                    driver.quit()
+            yield db
         finally:
             run.terminate()
             run.wait(timeout=60)
+
+
+@pytest.mark.slow
+def test_browser_overview_refreshes_live_while_the_run_goes_on(tmp_path):
+    """A run in progress: the overview updates its iteration count without a reload."""
+    with live_run(tmp_path, "live", 8, delay=2.0), browser.serve(tmp_path / "runs") as url:
+        deadline = time.monotonic() + 120
+        driver = browser.chrome()
+        try:
+            driver.get(f"{url}/overview?run=live")
+            browser.wait_for(driver, "Run live")
+            assert "running" in browser.page_text(driver)
+
+            def iterations() -> int:
+                found = re.search(r"iterations\n(\d+)", browser.page_text(driver))
+                return int(found.group(1)) if found else -1
+
+            first = iterations()
+            while iterations() <= first and time.monotonic() < deadline:
+                time.sleep(0.5)  # no reload: the page refreshes itself
+            assert iterations() > first >= 0, browser.page_text(driver)[:1500]
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            driver.save_screenshot(str(ARTIFACTS / "overview_live.png"))
+        finally:
+            driver.quit()
 
 
 @pytest.mark.slow
 def test_browser_a_live_runs_lineage_opens_a_clicked_program(tmp_path):
     """Issue 21, defect 4: a node clicked while the run goes on (live refresh on) opens it."""
-    cfg = write_config(tmp_path / "slow.yaml", "proposals_in_flight: 1\nevaluations_in_flight: 1\n")
-    with StubLLM(responder=lambda n, _: Step(content=variant_rewrite(n), delay=1.5)) as stub:
-        run = subprocess.Popen(evolve_cmd("run", "smtt", "--api-base", stub.url, "--iterations", "40",
-                                          "--config", str(cfg), "--run-name", "alive",
-                                          "--runs-dir", str(tmp_path / "runs")),
-                               cwd=ROOT, env=clean_env(), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
-        try:
-            db = tmp_path / "runs" / "alive" / "archive.db"
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                try:
-                    if query(db, "select count(*) from programs where status = 'ok'")[0][0] >= 2:
-                        break
-                except Exception:
-                    pass
-                time.sleep(0.3)
-            with browser.serve(tmp_path / "runs") as url:
-                driver = browser.chrome()
-                try:
-                    driver.get(f"{url}/lineage?run=alive")
-                    browser.wait_for(driver, "(the best program)")
-                    time.sleep(2 * 5 + 1)  # two live refreshes with new programs drawn
-                    browser.wait_for(driver, "(the best program)", plots=1)  # not mid-refresh
-                    browser.click_point(driver, 1)
-                    browser.wait_for(driver, "Program #1")
-                    assert "program=1" in driver.current_url
-                finally:
-                    driver.quit()
-        finally:
-            run.terminate()
-            run.wait(timeout=60)
+    with live_run(tmp_path, "alive", 40, delay=1.5) as db:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if query(db, "select count(*) from programs where status = 'ok'")[0][0] >= 2:
+                    break
+            except sqlite3.OperationalError:
+                pass
+            time.sleep(0.3)
+        with browser.serve(tmp_path / "runs") as url:
+            driver = browser.chrome()
+            try:
+                driver.get(f"{url}/lineage?run=alive")
+                browser.wait_for(driver, "(the best program)")
+                time.sleep(2 * 5 + 1)  # two live refreshes with new programs drawn
+                browser.wait_for(driver, "(the best program)", plots=1)  # not mid-refresh
+                browser.click_point(driver, 1)
+                browser.wait_for(driver, "Program #1")
+                assert "program=1" in driver.current_url
+            finally:
+                driver.quit()
 
 
 def test_ui_command_names_a_bad_archive_or_a_busy_port(tmp_path):
