@@ -58,8 +58,8 @@ def test_the_summary_shows_the_largest_gains_and_counts_the_rest():
     assert lines[0] == "Iterations 5-10 of this run:"
     assert lines[1] == "- raised the score (1 -> 5) by adding: `return x * 9`"
     assert lines[2] == "- raised the score (1 -> 2) by adding: `return x + 1`"
-    assert lines[3] == "- 1 other changes raised the score less"
-    assert lines[4].startswith("- 1 changes scored no better than their parent")
+    assert lines[3] == "- 1 other change raised the score less"
+    assert lines[4].startswith("- 1 change scored no better than the program changed")
     assert lines[5] == "- failed: ZeroDivisionError x1"
     assert lines[6].startswith("- 3 replies repeated an earlier program")
     assert summarise(0, 3, [], NONE) == ""  # nothing tried: no advice

@@ -53,6 +53,10 @@ def failure_name(prog: ProgramView) -> str:
         prog.error_kind or "", prog.error_kind or "failed")
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 def _gain(change: Change) -> float | None:
     p, parent = change.program, change.parent
     if p.status != "ok" or parent is None or parent.combined_score is None or p.combined_score is None:
@@ -75,16 +79,17 @@ def summarise(first: int, last: int, changes: list[Change], outcomes: RangeOutco
         lines.append(f"- raised the score ({c.parent.combined_score:.6g} -> "
                      f"{c.program.combined_score:.6g}) by {how}")
     if len(gains) > SHOWN_GAINS:
-        lines.append(f"- {len(gains) - SHOWN_GAINS} other changes raised the score less")
+        lines.append(f"- {plural(len(gains) - SHOWN_GAINS, 'other change')} raised the score less")
     if worse:
-        lines.append(f"- {len(worse)} changes scored no better than their parent: do not repeat them")
+        lines.append(f"- {plural(len(worse), 'change')} scored no better than the program changed: "
+                     "do not repeat them")
     if failed:
         lines.append("- failed: " + ", ".join(f"{name} x{n}" for name, n in failed.most_common(3))
                      + ("; keep every answer valid" if failed.get("invalid answers") else ""))
     repeats = outcomes.duplicates + outcomes.unchanged + same
     if repeats:
-        lines.append(f"- {repeats} replies repeated an earlier program, changed nothing or behaved "
-                     "like their parent: try a different idea")
+        lines.append(f"- {plural(repeats, 'reply', 'replies')} repeated an earlier program, changed "
+                     "nothing or behaved like the program changed: try a different idea")
     if not lines:
         return ""
     return f"Iterations {first + 1}-{last} of this run:\n" + "\n".join(lines)
