@@ -27,14 +27,15 @@ APP = str(ROOT / "ui" / "app.py")
 CRASH = ("Divide.\n```python\n# EVOLVE-BLOCK-START\ndef schedule(p, w, d):\n"
          "    return [1 // 0]\n# EVOLVE-BLOCK-END\n```\n")
 SCRIPT = [Step(content=WMDD_DIFF), Step(content="I would not change anything."), Step(content=CRASH),
-          Step(content=variant_rewrite(3))]
+          Step(content=variant_rewrite(3)), Step(content=variant_rewrite(3))]  # the last: a repeat
 
 
 def scripted_run(tmp: Path, name: str, db: str | None = None) -> None:
-    """A 4-iteration smtt run on the stub LLM: one improvement, one unparseable reply, one crash."""
+    """A 5-iteration smtt run on the stub LLM: one improvement (over the seed and the edd
+    baseline), one unparseable reply, one crash, one repeat of an earlier program."""
     cfg = write_config(tmp / "ui.yaml", "proposals_in_flight: 1\nevaluations_in_flight: 2\n")
     with StubLLM(script=list(SCRIPT), default=Step(content="Nothing to change.")) as stub:
-        args = ["run", "smtt", "--api-base", stub.url, "--iterations", "4", "--config", str(cfg),
+        args = ["run", "smtt", "--api-base", stub.url, "--iterations", "5", "--config", str(cfg),
                 "--run-name", name, "--runs-dir", str(tmp / "runs")]
         res = run_cli(*args, *(["--db", db] if db else []))
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
@@ -91,7 +92,13 @@ def test_overview_shows_curves_failures_and_llm_usage(app):
     assert not at.exception, at.exception
     shown = texts(at)
     assert "Run ui-demo" in shown
-    assert "iterations 4" in shown
+    assert "iterations 5" in shown
+    # issue 21, defect 6: each proposal that gave nothing new is listed with where and why
+    setbacks = next(df.value for df in at.dataframe if "why" in df.value.columns)
+    listed = dict(zip(setbacks["iteration"], zip(setbacks["what"], setbacks["where"], setbacks["why"])))
+    assert listed[2][:2] == ("parse / apply", "reply") and "neither SEARCH/REPLACE" in listed[2][2]
+    assert listed[3][:2] == ("crash", "quick check") and "ZeroDivisionError" in listed[3][2]
+    assert listed[5][:2] == ("duplicate code", "reply") and listed[5][2].startswith("same code as program")
     for failure in ("parse / apply", "crash", "gate (quick check)"):  # unparseable reply, 1 // 0
         assert failure in shown, failure
     assert "openai/local" in shown  # per-model token and dollar table
@@ -233,12 +240,13 @@ def test_browser_opens_lineage_clicks_into_a_program_and_saves_screenshots(dashb
     try:
         driver.get(f"{dashboard}/")
         browser.wait_for(driver, "1 run, 0 running")
-        assert "ui-demo stopped: reached the iteration limit (4)" in browser.page_text(driver)
+        assert "ui-demo stopped: reached the iteration limit (5)" in browser.page_text(driver)
         driver.save_screenshot(str(ARTIFACTS / "runs.png"))
 
         driver.get(f"{dashboard}/overview?run=ui-demo")
         browser.wait_for(driver, "Is it improving?")
-        assert "Failures by kind" in browser.page_text(driver)
+        shown = browser.page_text(driver)
+        assert "Failures by kind" in shown and "Proposals that gave nothing new" in shown
         driver.save_screenshot(str(ARTIFACTS / "overview.png"))
 
         driver.get(f"{dashboard}/lineage?run=ui-demo")
