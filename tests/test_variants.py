@@ -78,4 +78,15 @@ def test_a_run_stores_directions_writes_one_and_uses_it(tmp_path):
     assert query(db, "select kind, text from search_events where kind = 'variant'") == [("variant", written)]
     # every direction is tried before the record decides, the written one included
     assert any(d == written for _, _, d, _ in rows), rows
+    # a call that wrote (or failed to write) a direction is no proposal in the models' record
+    from evolve.archive.db import sqlite_url
+    from evolve.archive.events import model_records
+    from evolve.archive.store import Archive
+
+    archive = Archive(sqlite_url(db), migrate=False)
+    try:
+        calls = model_records(archive, archive.find_run("v").id)["openai/stub"].calls
+    finally:
+        archive.close()
+    assert calls == sum(kind not in ("variant", "repair") for *_, kind in rows)
     assert any(written in p for p in prompts[4:])

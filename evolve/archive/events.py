@@ -107,8 +107,9 @@ def _decided(c: Connection, run_id: int, key) -> dict[str, tuple[int, int]]:
     decided = (select(key, func.count(), func.sum(improved))
                .outerjoin(child, child.id == Iteration.child_id)
                .outerjoin(parent, parent.id == Iteration.parent_id)
-               .where(Iteration.run_id == run_id, Iteration.edit_kind.is_distinct_from("repair"),
-                      Iteration.outcome != "variant",
+               .where(Iteration.run_id == run_id,
+                      or_(Iteration.edit_kind.is_(None),
+                          Iteration.edit_kind.not_in(("repair", "variant"))),
                       or_(child.id.is_(None), child.status != "pending"))
                .group_by(key))
     return {k: (n, int(m or 0)) for k, n, m in c.execute(decided).all() if k is not None}
