@@ -295,7 +295,10 @@ def standing_lines(spec: ProblemSpec, st: Standing) -> list[str]:
     if st.winner_id == st.start_id:
         where = "validation" if st.validation[0] is not None else "training"
         return [f"winner: {st.winner_name}, a starting program: evolution found nothing better "
-                f"on the {where} set"]
+                f"on the {where} set",
+                "to try next: more iterations (evolve resume RUN --iterations N), a larger model "
+                "(--model), the baselines as starting points (seeds: [initial, baselines]), or "
+                "the failures listed by evolve status RUN and on the dashboard's overview"]
     lines = [f"winner {st.winner_name} vs the best starting point {st.start_name}, {metric}:",
              f"  train: {change(spec, *st.train)}"]
     if st.validation[0] is not None:

@@ -398,6 +398,10 @@ def test_a_starting_program_that_wins_is_named_as_such(tmp_path, monkeypatch):
         res = run_cli("run", "smtt", "--api-base", stub.url, "--iterations", "1", "--no-report",
                       "--runs-dir", str(tmp_path / "runs"), "--run-name", "seedwins")
     assert res.returncode == 0, res.stdout + res.stderr
+    status = run_cli("status", "seedwins", "--runs-dir", str(tmp_path / "runs"), env={**clean_env(),
+                                                                                       "COLUMNS": "200"})
+    assert "a starting program: evolution found nothing better" in status.stdout, status.stdout
+    assert "to try next: more iterations" in status.stdout  # issue 21: and says what to try
     monkeypatch.setenv("EVOLVE_UI_DB", "")
     monkeypatch.setenv("EVOLVE_UI_RUNS_DIR", str(tmp_path / "runs"))
     import streamlit as st
