@@ -173,6 +173,24 @@ def test_elites_and_compare_pages(app, runs_dir):
 
 
 @pytest.mark.slow
+def test_programs_page_filters_and_searches_code(app, runs_dir):
+    """Issue 21: every program in one table, filtered by status and kind, searched in code."""
+    at = app.switch_page("views/programs.py").run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert len(table) == query(runs_dir / "ui-demo" / "archive.db", "select count(*) from programs")[0][0]
+    assert "gap (%)" in table.columns and {"status", "island", "kind", "model"} <= set(table.columns)
+    at.multiselect(key="programs_status").set_value(["ok"]).run()
+    assert set(at.dataframe[0].value["status"]) == {"ok"}
+    at.multiselect(key="programs_status").set_value([]).run()
+    at.text_input(key="programs_code").set_value("d_j - t) / w_j").run()  # WMDD's rule
+    found = at.dataframe[0].value
+    assert list(found["id"]) == [r[0] for r in query(
+        runs_dir / "ui-demo" / "archive.db", "select id from programs where code like '%d_j - t) / w_j%'")]
+    assert len(found) >= 1
+
+
+@pytest.mark.slow
 def test_export_button_writes_a_verified_module(app, runs_dir):
     best = best_id(runs_dir)
     app.query_params["program"] = str(best)

@@ -87,6 +87,29 @@ def programs(engine: Engine, run_id: int) -> pd.DataFrame:
                                  "score", "cell", "parent2", "created", "kind", "label"])
 
 
+def program_table(engine: Engine, run_id: int) -> pd.DataFrame:
+    """Every program with what made it: status, score on train, island, generation, parent,
+    edit kind and the model of its iteration (starting programs and tunings have none)."""
+    stmt = (select(Program.id, Program.status, Program.combined_score, Program.island,
+                   Program.generation, Program.parent_id, Program.edit_kind, Program.label,
+                   Iteration.model, Program.created_at)
+            .outerjoin(Iteration, (Iteration.child_id == Program.id) & (Iteration.outcome == "child"))
+            .where(Program.run_id == run_id).order_by(Program.id))
+    return _frame(engine, stmt, ["id", "status", "score", "island", "generation", "parent", "kind",
+                                 "baseline", "model", "created"])
+
+
+def programs_with_code(engine: Engine, run_id: int, needle: str, limit: int = 5000) -> list[int]:
+    """Ids of the run's programs whose code contains ``needle`` (at most ``limit``; compared as the
+    database's LIKE does: SQLite ignores the case of ASCII letters, PostgreSQL does not)."""
+    like = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    stmt = (select(Program.id).where(Program.run_id == run_id,
+                                     Program.code.like(f"%{like}%", escape="\\"))
+            .order_by(Program.id).limit(limit))
+    with Session(engine) as s:
+        return list(s.scalars(stmt).all())
+
+
 def with_calls(frame: pd.DataFrame, call_times: pd.Series) -> pd.DataFrame:
     """``frame`` with a ``calls`` column: the LLM calls recorded before each program was stored."""
     times = pd.to_datetime(call_times, utc=True).sort_values().to_numpy()

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
+from evolve.problem import Objective, ProblemError, load_problem
 from ui import queries
 from ui.readonly import ArchiveUnavailable, Source, readonly_engine, sources
 
@@ -123,6 +124,14 @@ def live(body: Callable[[Selected], None]) -> None:
 def _fresh(sel: Selected) -> Selected:
     info = queries.run_info(sel.engine, sel.run.name) or sel.run
     return Selected(sel.source, sel.engine, info)
+
+
+def objective_of(problem: str) -> Objective | None:
+    """The problem's objective (None: the problem is not installed where the dashboard runs)."""
+    try:
+        return load_problem(problem).objective
+    except ProblemError:
+        return None
 
 
 def program_id(default: int | None) -> int | None:

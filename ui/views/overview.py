@@ -5,17 +5,9 @@ import pandas as pd
 import streamlit as st
 
 from evolve.heartbeat import resume_hint
-from evolve.problem import Objective, ProblemError, load_problem
+from evolve.problem import Objective
 from evolve.report import program_name
 from ui import figures, queries, state
-
-
-def objective_of(problem: str) -> Objective | None:
-    """The problem's objective (None: the problem is not installed where the dashboard runs)."""
-    try:
-        return load_problem(problem).objective
-    except ProblemError:
-        return None
 
 
 def fmt(objective: Objective | None, score: float) -> str:
@@ -56,7 +48,7 @@ def model_table(calls, yields):
 def body(sel: state.Selected) -> None:
     run = sel.run
     st.title(f"Run {run.name}")
-    objective = objective_of(run.problem)
+    objective = state.objective_of(run.problem)
     calls = queries.llm_usage(sel.engine, run.id)
     progs = queries.with_calls(queries.programs(sel.engine, run.id), calls["time"])
     fails = queries.failures(sel.engine, run.id)
