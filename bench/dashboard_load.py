@@ -199,7 +199,7 @@ def browser_times(db_url: str, best: int, repeats: int = 3) -> dict[str, dict[st
             for _ in range(repeats):
                 other = "compare" if path != "compare" else "overview"
                 driver.get(f"{base}/{other}?run=big")
-                browser.wait_for(driver, other.capitalize() if other == "compare" else "Score over",
+                browser.wait_for(driver, other.capitalize() if other == "compare" else "Is it improving?",
                                  timeout=120, plots=1)
                 time.sleep(1.0)
                 link = driver.find_element(By.CSS_SELECTOR,
