@@ -297,8 +297,8 @@ def standing_lines(spec: ProblemSpec, st: Standing) -> list[str]:
         return [f"winner: {st.winner_name}, a starting program: evolution found nothing better "
                 f"on the {where} set",
                 "to try next: more iterations (evolve resume RUN --iterations N), a larger model "
-                "(--model), the baselines as starting points (seeds: [initial, baselines]), or "
-                "the failures listed by evolve status RUN and on the dashboard's overview"]
+                "(--model), the baselines as starting points too (config seeds: initial and "
+                "baselines), or what failed (evolve status RUN, the dashboard's overview)"]
     lines = [f"winner {st.winner_name} vs the best starting point {st.start_name}, {metric}:",
              f"  train: {change(spec, *st.train)}"]
     if st.validation[0] is not None:
