@@ -105,9 +105,12 @@ def problem_table(problem: str, results: list[RunResult], baselines: list[Baseli
     best_train = best_by(baselines, "train")
     rows_of = []
     for system in ("evolve", "openevolve"):
-        runs = sorted((r for r in results if r.key.system == system and r.key.variant == "full"),
-                      key=lambda r: r.key.seed)
-        name = SYSTEM_NAMES[system]
+        # the configuration every seed ran: full, or the one --variant named for the whole bench
+        ran = {r.key.variant for r in results if r.key.system == system and r.key.problem == problem}
+        main = "full" if "full" in ran or len(ran) != 1 else next(iter(ran))
+        runs = sorted((r for r in results if r.key.system == system and r.key.variant == main
+                       and r.key.problem == problem), key=lambda r: r.key.seed)
+        name = SYSTEM_NAMES[system] + ("" if main == "full" else f" {main}")
         if len(runs) > 1:
             rows_of.append((f"**{name}**", "mean", runs))
         rows_of += [(name, str(r.key.seed), [r]) for r in runs]
