@@ -52,7 +52,8 @@ def best_curve(best: pd.DataFrame, points: pd.DataFrame, refs: list[tuple[str, f
     fig = go.Figure()
     dots = points.dropna(subset=["score"])
     dot_ys = [shown(v) for v in dots["score"]]
-    fig.add_trace(go.Scatter(x=dots[x], y=dot_ys, mode="markers", name="a program",
+    dots_trace = go.Scattergl if len(dots) > 2000 else go.Scatter  # SVG crawls at 10,000 dots
+    fig.add_trace(dots_trace(x=dots[x], y=dot_ys, mode="markers", name="a program",
                              marker={"color": FAILED_COLOUR, "size": 5},
                              text=[f"#{int(i)}" for i in dots["id"]],
                              hovertemplate="%{text}: %{y:.4g}<extra></extra>"))
