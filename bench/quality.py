@@ -118,10 +118,17 @@ def plan(problems: list[str], seeds: int, ablation: bool, openevolve: bool,
             if openevolve:
                 keys.append(RunKey("openevolve", problem, seed))
         if ablation:
-            keys += [RunKey("evolve", problem, 1, v) for v in ABLATIONS]
+            keys += [RunKey("evolve", problem, 1, v) for v in ABLATIONS if applies(v, problem)]
             if openevolve:
                 keys.append(RunKey("openevolve", problem, 1, "from-initial"))
     return keys
+
+
+def applies(variant: str, problem: str) -> bool:
+    """Whether ``variant`` can run on ``problem`` (Pareto search needs a second objective)."""
+    from evolve.problem import load_problem
+
+    return variant != "pareto" or load_problem(problem).objective.second is not None
 
 
 def pilot_plan(problems: list[str]) -> list[RunKey]:

@@ -68,6 +68,9 @@ ABLATIONS: dict[str, dict] = {  # variant -> what it changes in FULL
     "restarts": {"search": {"stagnation_iterations": 2}},
     "advice": {"prompts": {"advice_interval": 4}},
     "directions": {"prompts": {"direction_choice": "bandit"}},
+    # half the parent choices from the island's Pareto front (problems with [objective.second]:
+    # moe_eplb, llm_serving)
+    "pareto": {"search": {"pareto_ratio": 0.5}},
 }
 
 

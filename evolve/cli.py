@@ -306,12 +306,15 @@ def status(name: Annotated[str, typer.Argument(help="run name")],
            runs_dir: RunsDir = Path("runs"), db: DbUrl = None) -> None:
     """Show a run: iterations, outcomes, cost, and its best programs."""
     from evolve.report import status_tables
+    from evolve.report_front import front_table
 
     with user_errors():
         handle = find_run(name, runs_dir, db)
         summary, table = status_tables(handle.archive, handle.run_id, top)
         console.print(summary)
         console.print(table)
+        if (front := front_table(handle.archive, handle.run_id, name, handle.spec)) is not None:
+            console.print(front)
 
 
 def _safe_url(url: str) -> str:

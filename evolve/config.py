@@ -80,6 +80,10 @@ class SearchConfig(_Strict):
     stagnation_iterations: int = Field(0, ge=0, description="an island whose best has not improved "
                                        "in this many of its proposals restarts from the run's best "
                                        "program (its grid emptied; 0: off)")
+    pareto_ratio: float = Field(0.0, ge=0, le=1, description="share of parent choices drawn from "
+                                "the island's Pareto front of the objective against the problem's "
+                                "second objective (`[objective.second]` in problem.toml), weighted "
+                                "by crowding distance; 0: off")
 
     @model_validator(mode="after")
     def _ratios(self) -> SearchConfig:

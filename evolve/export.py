@@ -15,12 +15,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from evolve.archive.fronts import run_points
 from evolve.archive.models import Iteration, Program, Run
 from evolve.archive.store import Archive
 from evolve.edits import BLOCK_END, BLOCK_START
 from evolve.executors.local import LocalExecutor
 from evolve.problem import ProblemSpec, load_problem
 from evolve.report import baseline_results, evaluate_many, record_test_evaluation
+from evolve.search.pareto import pareto_front
 
 
 class ExportError(Exception):
@@ -89,7 +91,7 @@ def shown(value: float | None, percent: bool) -> str:
 
 
 def render(spec: ProblemSpec, run: Run, program_id: int, path: list[int], models: list[str],
-           table: dict, code: str) -> str:
+           table: dict, code: str, trade_off: str = "") -> str:
     metric, direction = spec.objective.metric, spec.objective.direction
     sets = list(next(iter(table.values())))
     header = [f"Evolved policy for `{spec.name}`: {spec.summary}", "",
@@ -101,10 +103,25 @@ def render(spec: ProblemSpec, run: Run, program_id: int, path: list[int], models
     for name, row in table.items():
         cells = "".join(f"{shown(row.get(s), spec.objective.percent):>12}" for s in sets)
         header.append("    " + f"{name:<16}" + cells)
+    if trade_off:
+        header += ["", trade_off]
     header += ["", f"API contract: {spec.signature}", "",
                *textwrap.dedent(spec.brief).strip().replace('"""', "'''").splitlines()]
     doc = "\n".join(header)
     return f'"""{doc}\n"""\n\n\n{code}'
+
+
+def trade_off_line(spec: ProblemSpec, archive: Archive, run_id: int, program_id: int) -> str:
+    """The program's second objective on the training set and whether it is on the run's Pareto
+    front ("" for a problem without one)."""
+    second = spec.objective.second
+    value = second.score(archive.program(program_id).metrics) if second is not None else None
+    if second is None or value is None:
+        return ""
+    front = pareto_front(run_points(archive.engine, run_id, second))
+    on = any(p.program_id == program_id for p in front)
+    return (f"Second objective on the training set: {second.label()} {second.shown(value):.6g}; "
+            f"{'on' if on else 'not on'} the run's Pareto front of the two (evolve status lists it).")
 
 
 def drawn_note(spec: ProblemSpec, run: Run) -> str:
@@ -164,7 +181,8 @@ def export_program(archive: Archive, run_id: int, program_id: int | None, out: P
     path = lineage(archive, program_id)
     table = scores(spec, archive, run_id, program_id, archive.program(program_id).code)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(spec, run, program_id, path, models_used(archive, run_id, path), table, code))
+    out.write_text(render(spec, run, program_id, path, models_used(archive, run_id, path), table,
+                          code, trade_off_line(spec, archive, run_id, program_id)))
     if with_test:
         write_check(out, spec, run, program_id, table)
     return out

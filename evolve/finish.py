@@ -1,6 +1,7 @@
 """The end of a finished run: the winner chosen (on the validation set where the problem has one),
 then, with the final report on, the winner, the seed and every baseline scored on the held-out
-set and printed side by side with how far the winner is from its best starting point.
+set and printed side by side with how far the winner is from its best starting point (a Pareto
+run's front points too).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import asyncio
 
 from rich.markup import escape
 
+from evolve.archive.fronts import run_points
 from evolve.archive.store import ProgramView
 from evolve.cli_support import console
 from evolve.report import (
@@ -21,6 +23,7 @@ from evolve.report import (
     standing_lines,
 )
 from evolve.runs import RunHandle
+from evolve.search.pareto import crowding, pareto_front
 from evolve.selection import VALIDATION, Selection, choose_winner
 
 
@@ -43,6 +46,20 @@ def finish(handle: RunHandle, executor, report: bool) -> None:
         _report(handle, executor, best, choice, checked)
 
 
+FRONT_POINTS = 6  # a Pareto run's front points scored on the held-out set beside the winner
+
+
+def _front_points(handle: RunHandle) -> list[int]:
+    """A Pareto run's front on train (its ends and its least crowded points, at most
+    ``FRONT_POINTS``), to be scored on the held-out set: does the trade-off hold there?"""
+    second = handle.spec.objective.second
+    if second is None or handle.cfg.search.pareto_ratio <= 0:
+        return []
+    front = pareto_front(run_points(handle.archive.engine, handle.run_id, second))
+    spread = sorted(zip(crowding(front), front), key=lambda dp: -dp[0])[:FRONT_POINTS]
+    return sorted(p.program_id for _, p in spread)
+
+
 def _report(handle: RunHandle, executor, best: ProgramView, choice: Selection,
             checked: list[str]) -> None:
     spec, archive = handle.spec, handle.archive
@@ -53,6 +70,9 @@ def _report(handle: RunHandle, executor, best: ProgramView, choice: Selection,
     starts = [archive.program(st.id) for st in archive.starts(handle.run_id)
               if st.edit_kind == "seed" and st.status == "ok"]
     own = {winner: best, **{program_name(p.edit_kind, p.label, p.id): p for p in starts if p.id != best.id}}
+    shown = {p.id for p in own.values()}
+    own.update({f"front #{pid}": archive.program(pid) for pid in _front_points(handle)
+                if pid not in shown})
     console.print("scoring the winner on " + ", ".join(held_out) + " and the baselines on "
                   + ", ".join(sets) + " ...")
     results = {(name, "train"): {"ok": True, "metrics": p.metrics} for name, p in own.items()}

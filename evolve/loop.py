@@ -41,6 +41,7 @@ from evolve.prompts.builder import (
 )
 from evolve.prompts.reply_shape import function_reply
 from evolve.search.directions import Directions
+from evolve.search.front_parents import FrontParents
 from evolve.search.grid import cell_key, feature_values
 from evolve.search.islands import island_for, migrate_ring
 from evolve.search.novelty import NearDuplicate, NoveltyIndex
@@ -119,6 +120,7 @@ class Controller:
         self.novelty = NoveltyIndex(threshold) if threshold > 0 else None
         self._novelty_loaded = False
         self.steps = SearchSteps(archive, run_id, cfg)  # restarts, plateau, advice
+        self.fronts = FrontParents(archive, run_id, spec, cfg.search.pareto_ratio)
         self.directions = Directions(archive, run_id, cfg, "lowered" if spec.objective.direction
                                      == "minimize" else "raised")
 
@@ -357,8 +359,9 @@ class Controller:
             return self.archive.program(stint.parent_id), list(stint.insp_ids), stint.focus, mate
         s = self.cfg.search
         elites = self.archive.elites(self.run_id, island)
-        pick, _mode = choose_parent(elites, self.rng, self.ratios)
-        parent = self.archive.program(pick.program_id)
+        on_front = self.fronts.choose(island, self.rng)
+        parent = self.archive.program(on_front if on_front is not None else
+                                      choose_parent(elites, self.rng, self.ratios)[0].program_id)
         top = self.archive.top_programs(self.run_id, s.top_inspirations + 1)
         insp_ids = choose_inspirations(parent.id, top, elites, self.rng, s.top_inspirations,
                                        s.diverse_inspirations)
@@ -557,6 +560,7 @@ class Controller:
         if run_best:
             p.best_score, p.best_program = score, prog.id
         self.steps.scored(islands, before, score, run_best, p.iterations)
+        self.fronts.scored(prog.id, islands, score, out["metrics"])
         if prog.edit_kind == "tune" and prog.parent_id is not None:
             parent = self.archive.program(prog.parent_id)
             p.tuned += parent.combined_score is not None and score > parent.combined_score

@@ -6,6 +6,7 @@ module is pure data: it knows nothing of evaluation or evolution.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from pathlib import Path
@@ -23,12 +24,37 @@ class FeatureDim(BaseModel):
     scale: Literal["linear", "log"] = "linear"
 
 
+class SecondObjective(BaseModel):
+    """A metric of the training evaluation that trades off against the objective (e.g. a plan's
+    quality against the time taken to compute it): a run may keep the Pareto front of the two."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    metric: str
+    direction: Literal["minimize", "maximize"]
+    percent: bool = False
+
+    def score(self, metrics: dict[str, float]) -> float | None:
+        """The metric in ``metrics`` as a higher-is-better number (None when missing or not finite)."""
+        raw = metrics.get(self.metric)
+        if not isinstance(raw, int | float) or isinstance(raw, bool) or not math.isfinite(raw):
+            return None
+        return -float(raw) if self.direction == "minimize" else float(raw)
+
+    def shown(self, score: float) -> float:
+        value = -score if self.direction == "minimize" else score
+        return value * (100 if self.percent else 1)
+
+    def label(self) -> str:
+        return _label(self.metric, self.percent, self.direction)
+
+
 class Objective(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     metric: str
     direction: Literal["minimize", "maximize"]
     combined_score: str
     percent: bool = True  # the metric is a fraction, shown as a percentage in tables
+    second: SecondObjective | None = None
 
     def value(self, combined_score: float) -> float:
         """The metric of a program whose combined score (higher is better) is ``combined_score``."""
@@ -40,8 +66,12 @@ class Objective(BaseModel):
 
     def label(self) -> str:
         """The metric's name, unit and direction, e.g. ``gap (%, lower is better)``."""
-        better = "lower" if self.direction == "minimize" else "higher"
-        return f"{self.metric} ({'%, ' if self.percent else ''}{better} is better)"
+        return _label(self.metric, self.percent, self.direction)
+
+
+def _label(metric: str, percent: bool, direction: str) -> str:
+    better = "lower" if direction == "minimize" else "higher"
+    return f"{metric} ({'%, ' if percent else ''}{better} is better)"
 
 
 class InstanceSet(BaseModel):

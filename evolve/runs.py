@@ -20,7 +20,7 @@ from evolve.archive.db import sqlite_url
 from evolve.archive.store import Archive
 from evolve.config import ModelEntry, RunConfig
 from evolve.llm import local_model, local_server
-from evolve.problem import ProblemSpec, load_problem
+from evolve.problem import ProblemSpec, list_problems, load_problem
 from evolve.starts import with_start_islands
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
@@ -147,6 +147,11 @@ def create_run(problem: str, cfg: RunConfig, name: str | None, runs_dir: Path,
                db_url: str | None) -> RunHandle:
     spec = load_problem(problem)
     cfg = with_start_islands(cfg, spec)  # one island per starting program; checks their names
+    if cfg.search.pareto_ratio > 0 and spec.objective.second is None:
+        have = ", ".join(p.name for p in list_problems() if p.objective.second) or "none"
+        raise RunSetupError(f"search.pareto_ratio is {cfg.search.pareto_ratio:g} but problem "
+                            f"{problem!r} declares no [objective.second] in its problem.toml: set "
+                            f"search.pareto_ratio to 0 or pick a problem with one ({have})")
     name = name or default_run_name(problem)
     run_dir = runs_dir / name
     if not db_url and (run_dir / "archive.db").exists():

@@ -14,7 +14,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from evolve.problem import FeatureDim, Objective
+from evolve.problem import FeatureDim, Objective, SecondObjective
 
 PATH_COLOUR = "#d62728"
 FAILED_COLOUR = "#b0b0b0"
@@ -81,6 +81,41 @@ def best_curve(best: pd.DataFrame, points: pd.DataFrame, refs: list[tuple[str, f
     shown_range = [10 ** r for r in y_range] if log else y_range
     outside = sum(1 for y in dot_ys if not shown_range[0] <= y <= shown_range[1])
     return fig, outside
+
+
+def trade_off(points: pd.DataFrame, front: pd.DataFrame, refs: list[tuple[str, float, float]],
+              objective: Objective, second: SecondObjective) -> go.Figure:
+    """Every program on the objective (y) against the second objective (x), both in the unit
+    people read; the Pareto front as a line through its programs, the programs people wrote as
+    labelled diamonds. Clicking a program opens it (``customdata`` is its id)."""
+    fig = go.Figure()
+    dots = go.Scattergl if len(points) > 2000 else go.Scatter
+    fig.add_trace(dots(x=[second.shown(v) for v in points["second"]],
+                       y=[objective.shown(v) for v in points["score"]], mode="markers",
+                       name="a program", marker={"color": FAILED_COLOUR, "size": 6},
+                       customdata=points["id"], hovertemplate="#%{customdata}: %{y:.4g}, "
+                       "%{x:.4g}<extra></extra>"))
+    line = front.sort_values("second")
+    fig.add_trace(go.Scatter(x=[second.shown(v) for v in line["second"]],
+                             y=[objective.shown(v) for v in line["score"]], mode="lines+markers",
+                             name="Pareto front", line={"color": PATH_COLOUR, "width": 2},
+                             marker={"size": 9}, customdata=line["id"],
+                             hovertemplate="#%{customdata}: %{y:.4g}, %{x:.4g}<extra>front</extra>"))
+    for i, (name, score, value) in enumerate(refs):
+        fig.add_trace(go.Scatter(x=[second.shown(value)], y=[objective.shown(score)],
+                                 mode="markers+text", name=name, text=[name],
+                                 textposition="top center", hoverinfo="name+x+y",
+                                 marker={"symbol": "diamond", "size": 11,
+                                         "color": REFERENCE_COLOURS[i % len(REFERENCE_COLOURS)]}))
+    xs = [second.shown(v) for v in points["second"]] + [second.shown(v) for _, _, v in refs]
+    log_x = bool(xs) and min(xs) > 0 and max(xs) > 20 * min(xs)
+    ys = [objective.shown(v) for v in front["score"]] + [objective.shown(s) for _, s, _ in refs]
+    fig.update_layout(xaxis_title=second.label(), yaxis_title=objective.label(),
+                      xaxis_type="log" if log_x else "linear",
+                      yaxis_range=robust_range(ys) if ys else None, height=430,
+                      margin={"t": 10, "b": 10, "l": 70, "r": 20}, uirevision="trade_off",
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0})
+    return fig
 
 
 def progress(curves: pd.DataFrame, objective: Objective | None = None) -> go.Figure:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from evolve.archive import statements
+from evolve.archive.fronts import run_points
 from evolve.archive.models import (
     BaselineScore,
     Elite,
@@ -27,6 +28,8 @@ from evolve.archive.models import (
     SearchEvent,
 )
 from evolve.heartbeat import shown_status
+from evolve.problem import SecondObjective
+from evolve.search.pareto import Point, pareto_front
 
 
 def _frame(engine: Engine, stmt, columns: list[str]) -> pd.DataFrame:
@@ -146,6 +149,40 @@ def references(frame: pd.DataFrame, base: pd.DataFrame) -> list[tuple[str, float
         if set_name == "train" and ok and score is not None and name not in named:
             refs.append((name, float(score)))
     return refs
+
+
+@dataclass(frozen=True)
+class TradeOff:
+    """The run's programs on the objective against the second objective: every program with both
+    (``id``, ``score``, ``second``; higher is better on both), its Pareto front, and the programs
+    people wrote (name, score, second)."""
+
+    points: pd.DataFrame
+    front: pd.DataFrame
+    refs: list[tuple[str, float, float]]
+
+
+def trade_off(engine: Engine, run_id: int, second: SecondObjective, frame: pd.DataFrame,
+              base: pd.DataFrame) -> TradeOff:
+    from evolve.report import program_name
+
+    points = run_points(engine, run_id, second)
+    by_id = {p.program_id: p for p in points}
+    starts = frame[frame["kind"].isin(["seed", "baseline"]) & frame["id"].isin(list(by_id))]
+    refs = [(program_name(kind, label, int(pid)), by_id[int(pid)].score, by_id[int(pid)].second)
+            for kind, label, pid in zip(starts["kind"], starts["label"], starts["id"])]
+    named = {label for label in starts["label"] if label}
+    for name, set_name, ok, metrics, score in zip(base["policy"], base["set"], base["ok"],
+                                                  base["metrics"], base["score"]):
+        value = second.score(metrics or {}) if ok and set_name == "train" else None
+        if value is not None and score is not None and name not in named:
+            refs.append((name, float(score), value))
+    return TradeOff(_points_frame(points), _points_frame(pareto_front(points)), refs)
+
+
+def _points_frame(points: list[Point]) -> pd.DataFrame:
+    return pd.DataFrame([(p.program_id, p.score, p.second) for p in points],
+                        columns=["id", "score", "second"])
 
 
 def score_progress(frame: pd.DataFrame) -> pd.DataFrame:

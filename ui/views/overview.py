@@ -45,6 +45,22 @@ def model_table(calls, yields):
     return per_model.merge(yields, on="model", how="left")
 
 
+def trade_off(sel: state.Selected, objective: Objective, progs: pd.DataFrame) -> None:
+    """The objective against the problem's second objective, with the run's Pareto front."""
+    second = objective.second
+    seen = queries.trade_off(sel.engine, sel.run.id, second, progs,
+                             queries.baselines(sel.engine, sel.run.id))
+    if seen.points.empty:
+        return
+    st.subheader(f"Trade-off: {objective.metric} against {second.metric}")
+    st.markdown(f"**{len(seen.front)}** programs on the Pareto front (no other program is better "
+                f"on both); the search draws parents from it when `search.pareto_ratio` > 0. Click "
+                f"a program to open it; export one with `evolve export {sel.run.name} --program ID "
+                "--out policy.py`.")
+    state.clickable_chart(figures.trade_off(seen.points, seen.front, seen.refs, objective, second),
+                          sel.run.name, "trade_off")
+
+
 def body(sel: state.Selected) -> None:
     run = sel.run
     st.title(f"Run {run.name}")
@@ -87,6 +103,9 @@ def body(sel: state.Selected) -> None:
         with st.expander("Per island"):
             curves = queries.score_progress(progs)
             st.plotly_chart(figures.progress(curves, objective), width="stretch")
+
+    if objective is not None and objective.second is not None and not best.empty:
+        trade_off(sel, objective, progs)
 
     left, right = st.columns(2)
     with left:
