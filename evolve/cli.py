@@ -1,4 +1,5 @@
-"""The ``evolve`` command line: run, resume, status, worker, problems, baseline, export, verify, ui.
+"""The ``evolve`` command line: run, resume, status, worker, problems, new-problem, baseline, export,
+verify, ui.
 
 Every user error ends in one red line that names the thing and the fix, and exit code 2.
 """
@@ -15,6 +16,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from evolve.archive.db import shown_url
 from evolve.cli_llm import llm_app
 from evolve.cli_support import (
     UserError,
@@ -26,9 +28,10 @@ from evolve.cli_support import (
     user_errors,
 )
 from evolve.cli_ui import ui_command
-from evolve.config import RunConfig, load_config
+from evolve.config import RunConfig, load_config, with_overrides
+from evolve.executors.factory import make_executor
 from evolve.finish import finish
-from evolve.problem import list_problems, load_problem
+from evolve.problem import list_problems, load_problem, problems_dir
 from evolve.runs import (
     RunHandle,
     create_run,
@@ -64,26 +67,6 @@ DrawOption = Annotated[str, typer.Option(
     "tables'), random (fresh, unknown to any candidate) or a number (e.g. a run's draw)")]
 
 
-def _executor(spec, workers: int, settings=None, archive=None, run_name: str = "", note=None,
-              draw: int | None = None):
-    """The configured executor; a Celery executor checks that its broker answers (and reads the
-    run's draw from the archive); a local one uses ``draw`` (None: the public draw)."""
-    if settings is not None and settings.kind == "celery":
-        from evolve.executors.celery.app import BrokerUnreachable
-        from evolve.executors.celery.executor import CeleryExecutor
-
-        try:
-            executor = CeleryExecutor(archive, run_name, settings, workers, note or (lambda m: None))
-        except BrokerUnreachable as exc:
-            raise UserError(str(exc)) from None
-        if not run_name:  # no run to read a draw from (`evolve baseline --executor celery`)
-            executor.draw = draw
-        return executor
-    from evolve.executors.local import LocalExecutor
-
-    return LocalExecutor(workers, spec.limits.wall_seconds, spec.name, draw)
-
-
 def _check_broker(cfg: RunConfig) -> None:
     if cfg.executor.kind == "celery":
         from evolve.executors.celery.app import BrokerUnreachable, check_broker, make_app
@@ -97,27 +80,25 @@ def _check_broker(cfg: RunConfig) -> None:
             app.close()
 
 
-def _with_executor(cfg: RunConfig, kind: str | None, broker: str | None) -> RunConfig:
-    if kind is None and broker is None:
-        return cfg
-    update = {k: v for k, v in (("kind", kind), ("broker", broker)) if v is not None}
-    if broker and not kind:
-        update["kind"] = "celery"
-    try:
-        executor = cfg.executor.model_validate({**cfg.executor.model_dump(), **update})
-    except ValueError:
-        raise UserError(f"unknown executor {kind!r}: choose local or celery") from None
-    return cfg.model_copy(update={"executor": executor})
+def _executor_overrides(kind: str | None, broker: str | None) -> dict[str, tuple[str, object]]:
+    """``--executor`` and ``--broker`` as config overrides (a broker alone means celery)."""
+    return {"executor.kind": ("--executor", kind or ("celery" if broker else None)),
+            "executor.broker": ("--broker", broker)}
 
 
 @app.command()
 def problems() -> None:
     """List the problems this installation knows."""
     with user_errors():  # one block per problem: names and signatures are never cut or wrapped
-        for spec in list_problems():
+        specs = list_problems()
+        if not specs:
+            console.print(f"no problems in {problems_dir()} (`evolve new-problem NAME` starts one)")
+        for spec in specs:
             console.print(f"[bold]{spec.name}[/bold]: {escape(spec.summary)}", soft_wrap=True)
-            console.print(f"  objective: {spec.objective.direction} {spec.objective.metric} · sets: "
-                          f"{', '.join(spec.sets)}", soft_wrap=True, highlight=False)
+            second = spec.objective.second
+            trade = f" against {second.direction} {second.metric}" if second is not None else ""
+            console.print(f"  objective: {spec.objective.direction} {spec.objective.metric}{trade} · "
+                          f"sets: {', '.join(spec.sets)}", soft_wrap=True, highlight=False)
             console.print(f"  entry: {escape(spec.signature)}", soft_wrap=True, highlight=False)
 
 
@@ -202,13 +183,10 @@ def baseline(problem: str,
         codes = spec.baselines()
         if not codes:
             raise UserError(f"problem {problem} has no baselines in {spec.root / 'baselines'}")
-        settings = _with_executor(RunConfig(), executor_kind, broker).executor
+        settings = with_overrides(RunConfig(), _executor_overrides(executor_kind, broker)).executor
         chosen = parse_draw(draw)
-        executor = _executor(spec, workers, settings, draw=chosen)
-        try:
+        with make_executor(spec, workers, settings, draw=chosen) as executor:
             results = asyncio.run(evaluate_many(executor, spec, codes, names))
-        finally:
-            executor.close()
         console.print(baseline_table(spec, results, names, f"{problem} baselines "
                                      f"({spec.objective.direction} {spec.objective.metric})", console.width))
         for s in names:
@@ -240,17 +218,22 @@ def run(problem: str,
         runs_dir: RunsDir = Path("runs"), db: DbUrl = None) -> None:
     """Evolve PROBLEM from its initial program (or from the baselines people wrote: --from)."""
     with user_errors():
-        cfg = _overrides(load_config(config), iterations, budget, target, wall_seconds, report)
+        names = None
         if start_from is not None:
             names = [n.strip() for n in start_from.split(",") if n.strip()]
             if not names:
                 raise UserError("--from needs at least one starting program: initial, baselines "
                                 "or a baseline name")
-            cfg = cfg.model_copy(update={"seeds": names})
-        cfg = _with_executor(resolve_models(cfg, model or [], api_base), executor_kind, broker)
+        cfg = with_overrides(load_config(config), {
+            "stop.iterations": ("--iterations", iterations), "stop.budget_usd": ("--budget", budget),
+            "stop.target_score": ("--target", target),
+            "stop.wall_seconds": ("--wall-seconds", wall_seconds),
+            "final_report": ("--report", report), "seeds": ("--from", names),
+            **_executor_overrides(executor_kind, broker)})
+        cfg = resolve_models(cfg, model or [], api_base)
         _check_broker(cfg)
         handle = create_run(problem, cfg, run_name, runs_dir, db)
-        console.print(f"run [bold]{handle.name}[/bold] · archive {_safe_url(handle.archive.url)} · "
+        console.print(f"run [bold]{handle.name}[/bold] · archive {shown_url(handle.archive.url)} · "
                       "models " + ", ".join(m.name for m in cfg.llm.models) + f" · {_where(cfg)}")
         _drive(handle)
 
@@ -265,8 +248,8 @@ def resume(name: Annotated[str, typer.Argument(help="run name")],
     """Continue a stopped or killed run exactly where it ended."""
     with user_errors():
         handle = find_run(name, runs_dir, db)
-        cfg = _with_executor(_overrides(handle.cfg, iterations, None, None, None, None),
-                             executor_kind, broker)
+        cfg = with_overrides(handle.cfg, {"stop.iterations": ("--iterations", iterations),
+                                          **_executor_overrides(executor_kind, broker)})
         if model or api_base:
             cfg = resolve_models(cfg.model_copy(update={"llm": cfg.llm.model_copy(
                 update={"models": [] if model else cfg.llm.models})}), model or [], api_base)
@@ -293,7 +276,7 @@ def worker(broker: Annotated[str, typer.Option("--broker", help="Celery broker U
         if concurrency < 1:
             raise UserError(f"--concurrency must be at least 1 (got {concurrency})")
         console.print(f"worker · broker {broker} · archive "
-                      f"{_safe_url(db) if db else 'from each task'} · sandbox {_level()}")
+                      f"{shown_url(db) if db else 'from each task'} · sandbox {_level()}")
         try:
             start_worker(broker, db, concurrency, loglevel.upper())
         except (BrokerUnreachable, ArchiveMismatch) as exc:
@@ -317,30 +300,10 @@ def status(name: Annotated[str, typer.Argument(help="run name")],
             console.print(front)
 
 
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def _where(cfg: RunConfig) -> str:
     if cfg.executor.kind == "celery":
         return f"executor celery ({cfg.executor.broker}, {cfg.evaluations_in_flight} in flight)"
     return f"executor local ({cfg.evaluations_in_flight} processes) · sandbox {_level()}"
-
-
-def _overrides(cfg: RunConfig, iterations: int | None, budget: float | None, target: float | None,
-               wall: float | None, report: bool | None) -> RunConfig:
-    stop = cfg.stop.model_copy(update={k: v for k, v in (
-        ("iterations", iterations), ("budget_usd", budget), ("target_score", target),
-        ("wall_seconds", wall)) if v is not None})
-    update: dict = {"stop": stop}
-    if report is not None:
-        update["final_report"] = report
-    # only what the config set, plus these: a default left unset stays a default that later
-    # steps may still choose (resolve_models sizes proposals in flight to the model servers)
-    return RunConfig.model_validate({**cfg.model_dump(exclude_unset=True), **{k: (
-        v.model_dump(exclude_unset=True) if hasattr(v, "model_dump") else v) for k, v in update.items()}})
 
 
 def _run_log(handle: RunHandle) -> None:
@@ -353,41 +316,43 @@ def _run_log(handle: RunHandle) -> None:
     logger.addHandler(handler)
 
 
+def _evolve(handle: RunHandle, executor):
+    """Run the controller to its stop; a run that cannot go on is a one-line error."""
+    from evolve.cli_progress import progress_display
+    from evolve.llm.client import LlmClient
+    from evolve.loop import Controller, RunFailed
+
+    cfg = handle.cfg
+    llm = LlmClient(cfg.llm, warn=lambda msg: console.print(f"[yellow]note:[/yellow] {msg}"))
+    with progress_display(console, cfg.stop.iterations) as show:
+        controller = Controller(handle.archive, handle.run_id, handle.name, handle.spec, cfg,
+                                executor, llm, on_progress=show)
+        try:
+            stop = asyncio.run(controller.run())
+        except RunFailed as exc:
+            handle.archive.set_run_status(handle.run_id, "stopped", str(exc))
+            raise UserError(str(exc)) from None
+    console.print(f"stopped: {escape(stop.message)}")
+    if controller.fatal:
+        raise UserError(controller.fatal)
+    return controller
+
+
 def _drive(handle: RunHandle) -> None:
     _run_log(handle)
     cfg = handle.cfg
     for note in ensure_local_servers(cfg):
         console.print(note)
     # local workers start warming up now, while this process imports the loop and the LLM client
-    executor = _executor(handle.spec, cfg.evaluations_in_flight, cfg.executor, handle.archive,
-                         handle.name, note=lambda m: console.print(f"[yellow]note:[/yellow] {escape(m)}"),
-                         draw=handle.draw)
-    from evolve.cli_progress import progress_display
-    from evolve.llm.client import LlmClient
-    from evolve.loop import Controller, RunFailed
-
-    llm = LlmClient(cfg.llm, warn=lambda msg: console.print(f"[yellow]note:[/yellow] {msg}"))
-    with progress_display(console, cfg.stop.iterations) as show:
-        controller = Controller(handle.archive, handle.run_id, handle.name, handle.spec, cfg,
-                                executor, llm, on_progress=show)
-        try:
-            reason = asyncio.run(controller.run())
-        except RunFailed as exc:
-            executor.close()
-            handle.archive.set_run_status(handle.run_id, "stopped", str(exc))
-            raise UserError(str(exc)) from None
-    console.print(f"stopped: {escape(reason)}")
-    if controller.fatal:
-        executor.close()
-        raise UserError(controller.fatal)
-    try:
+    with make_executor(handle.spec, cfg.evaluations_in_flight, cfg.executor, handle.archive,
+                       handle.name, note=lambda m: console.print(f"[yellow]note:[/yellow] {escape(m)}"),
+                       draw=handle.draw) as executor:
+        controller = _evolve(handle, executor)
         if not controller.interrupted:
             finish(handle, executor, report=cfg.final_report)
-    finally:
-        executor.close()
     where = f" --runs-dir {handle.run_dir.parent}" if str(handle.run_dir.parent) != "runs" else ""
     own_file = handle.archive.url.endswith(str((handle.run_dir / "archive.db").resolve()))
-    where_db = where if own_file else f" --db {_safe_url(handle.archive.url)}"
+    where_db = where if own_file else f" --db {shown_url(handle.archive.url)}"
     console.print(f"inspect with: evolve status {handle.name}{where_db} · explore and export: "
                   f"evolve ui{where_db}")
     if controller.interrupted:
@@ -417,6 +382,21 @@ def export(name: Annotated[str, typer.Argument(help="run name")],
                       + (f" --draw {handle.draw}" if drawn else ""))
 
 
+@app.command("new-problem")
+def new_problem(name: Annotated[str, typer.Argument(help="the new problem's name (a Python "
+                                                    "package name: lower case, digits, _)")]) -> None:
+    """Start a problem NAME from the template (a working toy): see docs/adding-a-problem.md."""
+    from evolve.new_problem import new_problem as create
+
+    with user_errors():
+        made = create(name)
+    console.print(f"created {made.problem} and {made.evaluator}\nnext: edit them "
+                  "(docs/adding-a-problem.md), then\n"
+                  f"  evolve verify {made.problem / 'initial.py'} --problem {name} --sets gate,train\n"
+                  f"  evolve baseline {name}\n"
+                  f"  pytest tests/test_problem_contract.py -k {name}", highlight=False, soft_wrap=True)
+
+
 @app.command()
 def verify(path: Annotated[Path, typer.Argument(help="a policy module (exported or hand-written)")],
            problem: Annotated[str, typer.Option("--problem", help="problem to score it on")],
@@ -431,11 +411,14 @@ def verify(path: Annotated[Path, typer.Argument(help="a policy module (exported 
             raise UserError(f"no file {path}: pass the path of a policy module")
         names = set_names(spec, sets)
         chosen = parse_draw(draw)
-        executor = _executor(spec, 2, draw=chosen)
-        try:
+        with make_executor(spec, 2, draw=chosen) as executor:
             results = asyncio.run(evaluate_many(executor, spec, {path.name: path.read_text()}, names))
-        finally:
-            executor.close()
+        for (_, s), out in results.items():  # a misspelled name: an error, never a silent bin 0
+            if out["ok"] and (missing := spec.missing_metrics(out["metrics"])):
+                raise UserError(f"{spec.root / 'problem.toml'} names metric(s) {', '.join(missing)} "
+                                f"that the verifier did not return on {s} (it returned "
+                                f"{', '.join(sorted(out['metrics']))}): fix the names in problem.toml "
+                                "or return them from the verifier's score()")
         console.print(baseline_table(spec, results, names, f"{path} on {problem}", console.width))
         if (note := draw_note(spec, names, chosen)) is not None:
             console.print(f"  {note}", highlight=False)

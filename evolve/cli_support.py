@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from evolve.config import ConfigError
+from evolve.executors.base import ExecutorError
 from evolve.problem import ProblemError, ProblemSpec
 from evolve.runs import RunSetupError
 
@@ -24,7 +25,7 @@ class UserError(Exception):
 def user_errors():
     try:
         yield
-    except (ConfigError, ProblemError, RunSetupError, UserError) as exc:
+    except (ConfigError, ProblemError, RunSetupError, UserError, ExecutorError) as exc:
         for line in str(exc).splitlines():
             err_console.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None

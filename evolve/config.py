@@ -296,3 +296,32 @@ def load_config(path: Path | None) -> RunConfig:
                 msg = f"unknown key (known here: {keys}; see docs/configuration.md)"
             lines.append(f"{path}:{line}: {key}: {msg}")
         raise ConfigError("\n".join(lines)) from exc
+
+
+def with_overrides(cfg: RunConfig, overrides: dict[str, tuple[str, object]]) -> RunConfig:
+    """``cfg`` with command-line values set: ``{"stop.iterations": ("--iterations", 5), ...}``
+    (a value of None leaves the key as it is). The result is validated as a config file is, and
+    an invalid value is a ``ConfigError`` naming the option and the key. Keys the config left
+    unset stay unset (a default that later steps may still choose)."""
+    data = cfg.model_dump(exclude_unset=True)
+    for key, (_, value) in overrides.items():
+        if value is None:
+            continue
+        *sections, last = key.split(".")
+        node = data
+        for section in sections:
+            node = node.setdefault(section, {})
+            if hasattr(node, "model_dump"):
+                node = node.model_dump(exclude_unset=True)
+        node[last] = value
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = ".".join(str(x) for x in err["loc"])
+            given = next(((f, v) for k, (f, v) in overrides.items()
+                          if v is not None and (key == k or key.startswith(k + "."))), None)
+            lines.append(f"{given[0]} {given[1]!r} ({key}): {err['msg']}" if given
+                         else f"{key}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from None

@@ -64,17 +64,14 @@ def scores(spec: ProblemSpec, archive: Archive, run_id: int, program_id: int, co
     metric = spec.objective.metric
     out: dict[str, dict[str, float | None]] = {"evolved": {"train": archive.program(program_id)
                                                            .metrics.get(metric)}}
-    executor = LocalExecutor(2, spec.limits.wall_seconds, draw=archive.run_draw(run_id))
     missing = [s for s in held_out if not archive.program(program_id, s).metrics]
 
-    async def both() -> tuple[dict, dict]:
+    async def both(executor: LocalExecutor) -> tuple[dict, dict]:
         return await asyncio.gather(evaluate_many(executor, spec, {"evolved": code}, missing),
                                     baseline_results(archive, run_id, spec, executor, sets))
 
-    try:
-        evolved, baselines = asyncio.run(both())
-    finally:
-        executor.close()
+    with LocalExecutor(2, spec.limits.wall_seconds, draw=archive.run_draw(run_id)) as executor:
+        evolved, baselines = asyncio.run(both(executor))
     for s in held_out:
         if s in missing:
             record_test_evaluation(archive, program_id, evolved[("evolved", s)])

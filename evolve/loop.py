@@ -48,6 +48,7 @@ from evolve.search.novelty import NearDuplicate, NoveltyIndex
 from evolve.search.selection import Ratios, Stint, choose_inspirations, choose_mate, choose_parent
 from evolve.search.steps import SearchSteps
 from evolve.starts import islands_of, resolve_starts
+from evolve.stop import Stop
 from evolve.tuning import operator as tuning
 
 # a child failing like this gets one repair call; timeouts, crashes and forgeries do not
@@ -138,8 +139,8 @@ class Controller:
         self._interrupted = why
         self._wake.set()
 
-    async def run(self) -> str:
-        """Run to a stop condition; return the reason. The run row records status and reason."""
+    async def run(self) -> Stop:
+        """Run to a stop condition; return it. The run row records status and reason."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
@@ -169,7 +170,7 @@ class Controller:
                 raise RunFailed(str(exc)) from None
             for prog in self.archive.pending_programs(self.run_id):
                 self._start_evaluation(prog, (prog.island,))
-            reason = await self._main(started)
+            stop = await self._main(started)
         finally:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
@@ -179,32 +180,33 @@ class Controller:
                     loop.remove_signal_handler(sig)
                 except (NotImplementedError, RuntimeError):
                     pass
-        finished = reason.startswith(("reached the iteration limit", "plateau"))
-        self.archive.set_run_status(self.run_id, "finished" if finished else "stopped", reason)
+        self.archive.set_run_status(self.run_id, "finished" if stop.finished else "stopped",
+                                    stop.message)
         self._emit()
-        return reason
+        return stop
 
     # -- main loop ---------------------------------------------------------------------------
-    def _stop_reason(self, started: float) -> str | None:
+    def _stop_reason(self, started: float) -> Stop | None:
         stop, p = self.cfg.stop, self.progress
         if self._interrupted:
-            return self._interrupted
+            return Stop("interrupted", self._interrupted)
         if self._fatal:
-            return self._fatal
+            return Stop("fatal", self._fatal)
         if stop.wall_seconds is not None and time.monotonic() - started >= stop.wall_seconds:
-            return f"wall-time limit of {stop.wall_seconds:g}s reached"
+            return Stop("wall", f"wall-time limit of {stop.wall_seconds:g}s reached")
         if stop.budget_usd is not None and p.cost >= stop.budget_usd:
-            return f"budget of ${stop.budget_usd:g} spent (${p.cost:.4f})"
+            return Stop("budget", f"budget of ${stop.budget_usd:g} spent (${p.cost:.4f})")
         if (stop.target_score is not None and p.best_score is not None
                 and p.best_score >= stop.target_score):
-            return f"target score {stop.target_score:g} reached (best {p.best_score:.6g})"
+            return Stop("target", f"target score {stop.target_score:g} reached "
+                        f"(best {p.best_score:.6g})")
         if plateau := self.steps.plateau_reason(p.iterations):
-            return plateau
+            return Stop("plateau", plateau)
         if p.iterations >= stop.iterations:
-            return f"reached the iteration limit ({stop.iterations})"
+            return Stop("iterations", f"reached the iteration limit ({stop.iterations})")
         return None
 
-    async def _main(self, started: float) -> str:
+    async def _main(self, started: float) -> Stop:
         p = self.progress
         while True:
             reason = self._stop_reason(started)
@@ -212,7 +214,7 @@ class Controller:
                 while (len(self._proposals) < self.cfg.proposals_in_flight
                        and p.iterations + len(self._proposals) < self.cfg.stop.iterations):
                     self._start_proposal()
-            elif not (self._proposals or self._evaluations or self._tunings) or self._abandons(reason):
+            elif not (self._proposals or self._evaluations or self._tunings) or reason.abandons:
                 break
             self._emit()
             tasks = self._proposals | self._evaluations | self._tunings
@@ -227,9 +229,6 @@ class Controller:
             waker.cancel()
         await self._cancel_all()
         return reason
-
-    def _abandons(self, reason: str) -> bool:
-        return reason == self._interrupted or reason.startswith("wall-time") or reason == self._fatal
 
     async def _cancel_all(self) -> None:
         tasks = self._proposals | self._evaluations | self._tunings

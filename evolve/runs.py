@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from evaluators.draws import new_draw
-from evolve.archive.db import sqlite_url
+from evolve.archive.db import shown_url, sqlite_url
 from evolve.archive.store import Archive
 from evolve.config import ModelEntry, RunConfig
 from evolve.llm import local_model, local_server
@@ -135,7 +134,7 @@ def open_archive(run_dir: Path, db_url: str | None) -> Archive:
             raise RunSetupError(f"--db {db_url!r} is not a database URL ({exc}); use e.g. "
                                 "postgresql+psycopg://user@host:5432/evolve") from None
         except (OperationalError, ModuleNotFoundError) as exc:
-            safe = make_url(db_url).render_as_string(hide_password=True)
+            safe = shown_url(db_url)
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise RunSetupError(f"cannot reach the archive database at {safe}: {first}; check the "
                                 "--db URL and that the database server is running") from None

@@ -88,3 +88,29 @@ def test_a_run_sends_most_calls_to_the_model_that_pays_and_resumes_with_its_reco
 def test_weights_split_calls_without_looking_at_the_record(tmp_path):
     shares = dict(run_pool(tmp_path, "w", "weights", 16))
     assert min(shares.values()) >= 4, shares
+
+
+def test_a_repeat_of_an_improving_program_is_a_proposal_but_not_an_improvement(tmp_path):
+    from evolve.archive.events import model_records
+    from evolve.archive.store import Archive, ChildDraft
+
+    archive = Archive(f"sqlite:///{tmp_path / 'a.db'}")
+    run = archive.create_run("r", "smtt", {})
+    seed = archive.add_seed(run, "x = 0\n")
+    ok = {"ok": True, "metrics": {}, "feedback": "", "error": None, "error_kind": None, "seconds": 0.1}
+    archive.record_evaluation(seed, set_name="train", evaluator_version="v",
+                              outcome={**ok, "combined_score": -2.0}, cell="0")
+    better = ChildDraft("x = 1\n", seed, None, 1, 0, "diff")
+    for model, proposal in (("openai/a", "p1"), ("openai/b", "p2")):  # b repeats a's child
+        archive.commit_iteration(run, proposal=proposal, island=0, parent_id=seed, inspiration_ids=[],
+                                 model=model, edit_kind="diff", outcome="child", reason=None,
+                                 child=better)
+    (child,), = query(tmp_path / "a.db", "select id from programs where parent_id is not null")
+    archive.record_evaluation(child, set_name="train", evaluator_version="v",
+                              outcome={**ok, "combined_score": -1.0}, cell="0")
+    assert query(tmp_path / "a.db", "select model, outcome from iterations order by number") == \
+        [("openai/a", "child"), ("openai/b", "duplicate")]
+    records = model_records(archive, run)
+    assert (records["openai/a"].calls, records["openai/a"].improvements) == (1, 1)
+    assert (records["openai/b"].calls, records["openai/b"].improvements) == (1, 0)
+    archive.close()

@@ -130,12 +130,14 @@ def test_cli_errors_for_unreachable_services_are_one_line(tmp_path):
         (["run", "smtt", "--api-base", "http://127.0.0.1:9/v1", "--db",
           "postgresql+psycopg://postgres@127.0.0.1:1/evolve"], "cannot reach the archive database"),
         (["run", "smtt", "--api-base", "http://127.0.0.1:9/v1", "--executor", "ray"],
-         "unknown executor 'ray': choose local or celery"),
+         "--executor 'ray' (executor.kind): Input should be 'local' or 'celery'"),
     ]
     for args, expected in cases:
         res = run_cli(*args, timeout=60)
-        errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
-        assert res.returncode == 2 and len(errors) == 1 and expected in errors[0], res.stderr
+        # stderr is the one error line: no traceback before it, no continuation after it
+        assert res.returncode == 2 and "Traceback" not in res.stdout + res.stderr, res.stderr
+        assert res.stderr.endswith("\n") and res.stderr.count("\n") == 1, res.stderr
+        assert res.stderr.startswith("error: ") and expected in res.stderr, res.stderr
     assert not any(tmp_path.iterdir())  # no run was created for an unreachable broker
 
 

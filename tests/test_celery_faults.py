@@ -3,27 +3,33 @@
 Each test starts real Celery workers (prefork pools) as subprocesses, drives `evolve run
 --executor celery` against the scripted LLM server, breaks something with SIGKILL (a worker's
 pool process, the controller, the broker) and then checks the archive: every program evaluated
-exactly once on the training set, and the ledger shows how many times each was executed.
+exactly once on the training set, and the ledger shows how many times each was executed
+(``attempts``) and how many times the controller published it (``sends``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from evolve.archive.db import sqlite_url
 from evolve.archive.store import Archive
+from evolve.executors.celery.app import QUEUE
 from evolve.llm.stub_server import Step, StubLLM
 
-from .conftest import ROOT, clean_env, evolve_cmd, run_cli, variant_rewrite, write_config
+from .conftest import ROOT, _unavailable, clean_env, evolve_cmd, run_cli, variant_rewrite, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -35,14 +41,29 @@ def env(**extra: str) -> dict[str, str]:
 
 
 def q(url: str, sql: str, **params: object) -> list[tuple]:
+    """Rows of ``sql`` on the archive; any database error is raised."""
     engine = create_engine(url)
     try:
         with engine.connect() as c:
             return [tuple(r) for r in c.execute(text(sql), params).all()]
-    except Exception:
-        return []
     finally:
         engine.dispose()
+
+
+def seen(url: str, sql: str, **params: object) -> list[tuple]:
+    """``q`` while a run is starting: [] until its SQLite archive exists and has its tables."""
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return []
+    try:
+        return q(url, sql, **params)
+    except OperationalError as exc:
+        if "no such table" in str(exc):
+            return []
+        raise
+
+
+def count(url: str, sql: str) -> int:
+    return (seen(url, sql) or [(0,)])[0][0]
 
 
 def slow_rewrite(n: int, seconds: float) -> str:
@@ -145,6 +166,36 @@ def wait_until(predicate, proc: subprocess.Popen | None, timeout: float = 120, w
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _stopped(pid: int) -> bool:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+
+
+@contextmanager
+def frozen(proc: subprocess.Popen, url: str) -> Iterator[None]:
+    """The controller stopped (SIGSTOP: its sweeper can resend nothing) at a moment it holds no
+    write lock on its SQLite archive, which workers still write; resumed on leaving."""
+    path = url.removeprefix("sqlite:///")
+    for _ in range(200):
+        os.kill(proc.pid, signal.SIGSTOP)
+        wait_until(lambda: _stopped(proc.pid), None, 10, "the controller to stop")
+        con = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("ROLLBACK")
+            break
+        except sqlite3.OperationalError:  # stopped inside a write: let it finish, try again
+            os.kill(proc.pid, signal.SIGCONT)
+            time.sleep(0.02)
+        finally:
+            con.close()
+    else:
+        raise AssertionError("the controller never let go of its archive's write lock")
+    try:
+        yield
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+
+
 def test_run_on_two_workers_with_postgresql(workers, redis_url, pg_url, tmp_path):
     workers.start(redis_url, pg_url)
     workers.start(redis_url, pg_url)
@@ -171,8 +222,9 @@ def test_run_on_two_workers_with_postgresql(workers, redis_url, pg_url, tmp_path
 
 @pytest.mark.parametrize("victim", ["pool process", "whole worker"])
 def test_worker_killed_mid_evaluation_is_redelivered(victim, workers, redis_url, tmp_path):
-    """A pool process dying hands its message back at once (reject_on_worker_lost); a whole
-    worker dying (its machine gone) is noticed by the controller's sweeper, which resends."""
+    """A pool process dying hands its message back at once (acks_late + reject_on_worker_lost:
+    the broker redelivers, the controller publishes once); a whole worker dying (its machine
+    gone) leaves its message unacknowledged in the broker, so the controller's sweeper resends."""
     first = workers.start(redis_url, concurrency=1)
     if victim == "whole worker":
         workers.start(redis_url, concurrency=1)  # someone must be left to finish the job
@@ -185,12 +237,18 @@ def test_worker_killed_mid_evaluation_is_redelivered(victim, workers, redis_url,
         url = sqlite_url(tmp_path / "runs" / "wkill" / "archive.db")
         slow = ("select t.claimed_by, t.program_id from eval_tasks t join programs p "
                 "on p.id = t.program_id where p.code like '%slow 1%' and t.state = 'running'")
-        wait_until(lambda: q(url, slow), proc, what="the slow evaluation to start")
+        wait_until(lambda: seen(url, slow), proc, what="the slow evaluation to start")
         claimed_by, program = q(url, slow)[0]
         child = int(claimed_by.split("|")[2])
         time.sleep(0.5)
         if victim == "pool process":
-            os.kill(child, signal.SIGKILL)
+            attempts = "select attempts from eval_tasks where program_id = :p"
+            with frozen(proc, url):  # the redelivery cannot be the sweeper's
+                os.kill(child, signal.SIGKILL)
+                wait_until(lambda: q(url, attempts, p=program) == [(2,)], None, 90,
+                           "the broker to redeliver the killed pool process's message to a new "
+                           "pool process while the controller is stopped (acks_late, "
+                           "reject_on_worker_lost)")
         else:
             parent = int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[1])
             owner = next(w for w in workers.procs if w.pid == parent)
@@ -199,9 +257,13 @@ def test_worker_killed_mid_evaluation_is_redelivered(victim, workers, redis_url,
         out, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, out + err
     assert_exact(url, 6)
-    attempts, message = q(url, "select attempts, message from eval_tasks where program_id = :p",
-                          p=program)[0]
+    attempts, sends, message = q(url, "select attempts, sends, message from eval_tasks "
+                                      "where program_id = :p", p=program)[0]
     assert attempts == 2 and "lost its worker" in message
+    if victim == "pool process":
+        assert sends == 1  # published once: the second delivery was the broker's
+    else:
+        assert sends >= 2  # the sweeper resent it
     assert q(url, "select status from programs where id = :p", p=program) == [("ok",)]
     assert q(url, "select max(attempts) from eval_tasks where program_id != :p", p=program) == [(1,)]
     programs = q(url, "select count(*) from programs")[0][0]
@@ -222,8 +284,8 @@ def test_controller_killed_then_resumed(workers, redis_url, tmp_path):
         proc = controller(args, start_new_session=True)
         url = sqlite_url(tmp_path / "runs" / "ckill" / "archive.db")
         in_flight = "select count(*) from eval_tasks where state in ('queued', 'running')"
-        wait_until(lambda: (q(url, "select count(*) from iterations") or [(0,)])[0][0] >= 5
-                   and (q(url, in_flight) or [(0,)])[0][0] >= 1, proc, what="work in flight")
+        wait_until(lambda: count(url, "select count(*) from iterations") >= 5
+                   and count(url, in_flight) >= 1, proc, what="work in flight")
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
         assert q(url, "select status from runs") == [("running",)]  # killed, not stopped
@@ -264,7 +326,7 @@ def private_redis(tmp_path) -> Iterator[tuple[str, callable]]:
     """A Redis server of our own (port 6391, no persistence) that the test may kill."""
     server = shutil.which("redis-server")
     if server is None:
-        pytest.skip("redis-server is not installed")
+        _unavailable("redis-server is not installed", FileNotFoundError("redis-server"))
     port = 6391
     procs: list[subprocess.Popen] = []
 
@@ -296,7 +358,26 @@ def _pings(client) -> bool:
         return False
 
 
+@contextmanager
+def paused(procs: list[subprocess.Popen]) -> Iterator[None]:
+    """Workers stopped (SIGSTOP, whole process groups): none takes a message meanwhile."""
+    for proc in procs:
+        os.killpg(proc.pid, signal.SIGSTOP)
+    for proc in procs:
+        wait_until(lambda p=proc: _stopped(p.pid), None, 10, "a worker to stop")
+    try:
+        yield
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGCONT)
+
+
 def test_broker_restart_during_a_run(workers, private_redis, tmp_path):
+    """A broker that keeps nothing restarts mid-run: the messages waiting in it are lost, the
+    controller's sweeper resends them, and the run finishes by itself (the 3 s outage is far
+    below broker_outage_seconds); no stop, no resume."""
+    import redis
+
     broker, (start, kill) = private_redis
     workers.start(broker, concurrency=2)
 
@@ -309,19 +390,23 @@ def test_broker_restart_during_a_run(workers, private_redis, tmp_path):
                         cfg="executor:\n  resend_after_seconds: 3\n  broker_outage_seconds: 60\n")
         proc = controller(args)
         url = sqlite_url(tmp_path / "runs" / "broker" / "archive.db")
-        wait_until(lambda: (q(url, "select count(*) from iterations") or [(0,)])[0][0] >= 4,
-                   proc, what="a few iterations")
-        kill()  # queued and unacknowledged messages are gone with it
+        client = redis.Redis.from_url(broker)
+        lost: list[str] = []
+        while not lost:  # kill the broker while messages wait in it, none of them taken
+            wait_until(lambda: count(url, "select count(*) from iterations") >= 4
+                       and client.llen(QUEUE) > 0, proc, what="messages waiting in the broker")
+            with paused(workers.procs):
+                lost = [json.loads(m)["headers"]["id"] for m in client.lrange(QUEUE, 0, -1)]
+                if lost:
+                    client.close()
+                    kill()  # queued and unacknowledged messages are gone with it
         time.sleep(3)
         start()
         out, err = proc.communicate(timeout=240)
-        if proc.returncode == 0:  # recovered; a publish that failed during the outage is followed
-            # by the note that the broker is back (no publish may have fallen in the outage: the
-            # controller was waiting on evaluations the sweep then resent)
-            assert ("cannot publish" in out) == ("reachable again" in out), out + err
-        else:  # allowed: a clear stop, then a resume that finishes the run
-            assert "broker" in err and "evolve resume broker" in err, out + err
-            res = run_cli("resume", "broker", "--runs-dir", str(tmp_path / "runs"), env=env())
-            assert res.returncode == 0, res.stdout + res.stderr
+    assert proc.returncode == 0, out + err  # recovered by itself
+    # a publish that failed during the outage is followed by the note that the broker is back
+    assert ("cannot publish" in out) == ("reachable again" in out), out + err
     assert_exact(url, total)
+    sends = dict(q(url, "select task_id, sends from eval_tasks"))
+    assert all(sends[task] >= 2 for task in lost), (lost, sends)  # every lost message was resent
     assert q(url, "select max(attempts) from eval_tasks")[0][0] <= 2

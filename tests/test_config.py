@@ -80,3 +80,30 @@ def test_model_resolution_order(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
     assert resolve_models(RunConfig(), [], None).llm.models[0].name == "gpt-4o-mini"
     assert [m.name for m in resolve_models(RunConfig(), ["a/b", "c/d"], None).llm.models] == ["a/b", "c/d"]
+
+
+def test_command_line_overrides_are_validated_like_a_config_file():
+    from evolve.config import ConfigError, RunConfig, with_overrides
+
+    cfg = with_overrides(RunConfig(), {"stop.iterations": ("--iterations", 7),
+                                       "stop.budget_usd": ("--budget", None),
+                                       "executor.kind": ("--executor", "celery")})
+    assert cfg.stop.iterations == 7 and cfg.stop.budget_usd is None and cfg.executor.kind == "celery"
+    assert "proposals_in_flight" not in cfg.model_fields_set  # an unset default stays unset
+    with pytest.raises(ConfigError) as err:
+        with_overrides(RunConfig(), {"stop.iterations": ("--iterations", -3),
+                                     "executor.kind": ("--executor", "slurm")})
+    lines = str(err.value).splitlines()
+    assert lines[0].startswith("--iterations -3 (stop.iterations): Input should be greater than or "
+                               "equal to 0")
+    assert lines[1].startswith("--executor 'slurm' (executor.kind): Input should be 'local' or 'celery'")
+
+
+def test_a_bad_option_value_is_one_error_line_without_a_traceback(tmp_path):
+    from .conftest import run_cli
+
+    res = run_cli("run", "smtt", "--iterations", "-1", "--runs-dir", str(tmp_path))
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr.strip().splitlines() == [
+        "error: --iterations -1 (stop.iterations): Input should be greater than or equal to 0"]
+    assert not any(tmp_path.iterdir())

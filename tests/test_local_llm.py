@@ -136,11 +136,12 @@ def test_default_model_resolution_prefers_keys_then_the_embedded_model(monkeypat
     # one request at a time per embedded server, unless the config says otherwise; also after
     # the CLI's overrides (which once marked every field as set: 2 requests queued on 1 slot)
     assert resolve_models(RunConfig(), [], None).proposals_in_flight == 1
-    from evolve.cli import _overrides
-    from evolve.config import load_config
+    from evolve.config import load_config, with_overrides
 
-    assert resolve_models(_overrides(load_config(None), 30, None, None, None, True), [],
-                          None).proposals_in_flight == 1
+    overridden = with_overrides(load_config(None), {"stop.iterations": ("--iterations", 30),
+                                                    "final_report": ("--report", True)})
+    assert overridden.stop.iterations == 30
+    assert resolve_models(overridden, [], None).proposals_in_flight == 1
     assert resolve_models(RunConfig(proposals_in_flight=3), [], None).proposals_in_flight == 3
     # a cold local server's first calls get minutes, not the remote default of 120 s
     from evolve.config import LlmConfig

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from collections import Counter
+from pathlib import Path
+
+import pytest
 
 from evolve.archive.store import Archive
 from evolve.llm.stub_server import Step, StubLLM
@@ -43,6 +47,24 @@ def test_crowding_favours_the_ends_and_sparse_stretches():
     assert picks[1] > picks[3] > picks[2] and picks[4] > picks[3]
 
 
+SECOND = """
+[objective.second]
+# the ratio of summed costs to summed references (the objective is the mean of the ratios)
+metric = "aggregate_gap"
+direction = "minimize"
+percent = true
+"""
+
+
+@pytest.fixture
+def problems(tmp_path) -> Path:
+    """The test problem smtt_small with a second objective (under ``tmp_path/problems``)."""
+    shutil.copytree(FIXTURES / "problems" / "smtt_small", tmp_path / "problems" / "smtt_small")
+    toml = tmp_path / "problems" / "smtt_small" / "problem.toml"
+    toml.write_text(toml.read_text() + SECOND)
+    return tmp_path / "problems"
+
+
 def _scored(archive: Archive, run: int, code: str, island: int, gap: float, agg: float) -> int:
     pid = archive.add_start(run, code, "seed", None, island)
     archive.record_evaluation(pid, set_name="train", evaluator_version="v", outcome={
@@ -52,13 +74,13 @@ def _scored(archive: Archive, run: int, code: str, island: int, gap: float, agg:
     return pid
 
 
-def test_front_parents_read_the_islands_front_back_and_keep_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("EVOLVE_PROBLEMS", str(FIXTURES / "problems"))
-    spec = load_problem("smtt_pareto")
+def test_front_parents_read_the_islands_front_back_and_keep_it(tmp_path, problems, monkeypatch):
+    monkeypatch.setenv("EVOLVE_PROBLEMS", str(problems))
+    spec = load_problem("smtt_small")
     assert spec.objective.second == SecondObjective(metric="aggregate_gap", direction="minimize",
                                                     percent=True)
     archive = Archive(f"sqlite:///{tmp_path / 'a.db'}")
-    run = archive.create_run("r", "smtt_pareto", {})
+    run = archive.create_run("r", "smtt_small", {})
     good_gap = _scored(archive, run, "a = 1\n", 0, gap=0.01, agg=0.05)
     good_agg = _scored(archive, run, "a = 2\n", 0, gap=0.03, agg=0.02)
     _scored(archive, run, "a = 3\n", 0, gap=0.04, agg=0.06)  # dominated by both
@@ -81,7 +103,7 @@ BETTER = rule("".join(f"padding_{k} = {k}  # code that moves the program to anot
                       for k in range(16)) + "return max(p_j, d_j - t) / w_j")
 
 
-def test_a_pareto_run_draws_its_parents_from_the_front(tmp_path):
+def test_a_pareto_run_draws_its_parents_from_the_front(tmp_path, problems):
     with StubLLM(default=Step(content="no change")) as stub:
         stub.push(Step(content=BETTER), Step(content="no change", delay=3.0))
         # the grid alone picks the seed or the child at random (with pareto_ratio 0 this run's
@@ -89,10 +111,11 @@ def test_a_pareto_run_draws_its_parents_from_the_front(tmp_path):
         cfg = compact_config(tmp_path, stub.url, "search:\n  islands: 1\n  asks_per_parent: 1\n"
                              "  pareto_ratio: 1.0\n  random_ratio: 1.0\n  fitness_ratio: 0.0\n"
                              "  elite_ratio: 0.0\ntuning:\n  enabled: false\n")
-        res = run_cli("run", "smtt_pareto", "--config", cfg, "--iterations", "10", "--runs-dir",
-                      str(tmp_path / "runs"), "--run-name", "p", "--no-report", env=env())
+        with_second = {**env(), "EVOLVE_PROBLEMS": str(problems)}
+        res = run_cli("run", "smtt_small", "--config", cfg, "--iterations", "10", "--runs-dir",
+                      str(tmp_path / "runs"), "--run-name", "p", "--no-report", env=with_second)
         assert res.returncode == 0, res.stdout + res.stderr
-        status = run_cli("status", "p", "--runs-dir", str(tmp_path / "runs"), env=env())
+        status = run_cli("status", "p", "--runs-dir", str(tmp_path / "runs"), env=with_second)
     db = tmp_path / "runs" / "p" / "archive.db"
     (child,), = query(db, "select child_id from iterations where number = 1")
     (seed,), = query(db, "select id from programs where edit_kind = 'seed'")
@@ -111,5 +134,5 @@ def test_a_pareto_run_on_a_problem_without_a_second_objective_is_refused(tmp_pat
                   str(tmp_path / "runs"), "--run-name", "x", env=env())
     assert res.returncode != 0
     errors = [ln for ln in res.stderr.splitlines() + res.stdout.splitlines() if "pareto_ratio" in ln]
-    assert errors and "declares no [objective.second]" in errors[0] and "smtt_pareto" in errors[0]
+    assert errors and "declares no [objective.second]" in errors[0], errors
     assert not (tmp_path / "runs" / "x").exists()

@@ -1,4 +1,4 @@
-"""SMTT verifier: exact DP, permutation checks, scoring, and the published baseline figures."""
+"""SMTT verifier: exact DP, permutation checks, scoring, reward hacks, and the published baseline figures."""
 
 from __future__ import annotations
 
@@ -102,6 +102,65 @@ def test_batched_calls_name_the_failing_instance():
     assert "50" in out["error"].split("evaluation on ")[1].split(":")[0]  # e.g. wt50#1
     out = job("def schedule(p, w, d):\n    return list(range(len(p)))[::-1] if len(p) > 40 else [0]\n")
     assert out["error_kind"] == "invalid" and "quick check: invalid output on " in out["error"]
+
+
+# --- reward hacks: each is rejected with a reason, or scored on the schedule it really is -------
+
+# the body edits ``order``, an honest permutation; the gate's first instance is gen20-tf0.2-rdd0.2-1
+HACKS = {
+    "claimed cost in a dict": ("order = {'cost': 0}", "must return a list of job indices, got dict"),
+    "order plus a claimed cost in a dict": ("order = {'order': order, 'cost': 0}", "got dict"),
+    "order plus a claimed cost": ("order = [order, 0]", "returned 2 jobs, expected all 20"),
+    "order and cost as a tuple": ("order = (order, 0)", "returned 2 jobs, expected all 20"),
+    "claimed cost only": ("order = 0", "got int"),
+    "nothing": ("order = None", "got NoneType"),
+    "empty order": ("order = []", "returned 0 jobs, expected all 20"),
+    "missing jobs": ("order.pop()", "returned 19 jobs, expected all 20"),
+    "a job twice": ("order[0] = order[1]", "not a permutation of 0..19 (missing [0])"),
+    "extra jobs": ("order.append(0)", "returned 21 jobs, expected all 20"),
+    "out-of-range job": ("order[0] = 20", "not a permutation of 0..19 (missing [0])"),
+    "negative job": ("order[0] = -20", "not a permutation of 0..19 (missing [0])"),
+    "huge job ids": ("order = [10 ** 400] * len(order)", "not a permutation"),
+    "float job ids": ("order = [float(j) for j in order]", "must return ints"),
+    "bool job ids": ("order[1] = True", "must return ints"),
+    "string job ids": ("order = [str(j) for j in order]", "must return ints"),
+    "(job, start) pairs": ("order = [[j, 0] for j in order]", "must return ints"),
+    "numpy float array": ("import numpy as np\n    order = np.array(order, dtype=float)", "must return ints"),
+    "numpy bool array": ("import numpy as np\n    order = np.array(order) > 0", "must return ints"),
+}
+
+
+@pytest.mark.parametrize("name", HACKS)
+def test_reward_hacks_are_rejected(name):
+    body, why = HACKS[name]
+    out = job(f"def schedule(p, w, d):\n    order = list(range(len(p)))\n    {body}\n    return order\n")
+    assert not out["ok"] and out["error_kind"] == "invalid", out
+    assert out["combined_score"] is None and out["metrics"] == {}
+    assert "quick check" in out["error"] and "gen20-tf0.2-rdd0.2-1" in out["error"], out["error"]
+    assert why in out["error"], out["error"]
+
+
+def test_a_claimed_cost_past_the_gate_is_rejected_too():
+    # valid on the gate (n = 20 and 40), a claimed cost on the n = 50 training instances only
+    out = job("def schedule(p, w, d):\n    return {'cost': 0} if len(p) == 50 else list(range(len(p)))\n")
+    assert not out["ok"] and out["error_kind"] == "invalid" and out["combined_score"] is None
+    assert out["error"].startswith("evaluation: invalid output on wt50#1: ") and "got dict" in out["error"]
+
+
+def test_a_valid_order_is_scored_on_the_schedule_it_is():
+    """The verifier's own tardiness of the returned order decides the score, whatever else runs:
+    a reversed order, printed claims and a numpy int array all score exactly that schedule."""
+    insts = verifier_for("smtt").instances("gen20")
+    expected, _ = score(insts, [weighted_tardiness(list(range(i.n))[::-1], i.p, i.w, i.d) for i in insts])
+    assert expected["gap"] > 0.5  # a bad schedule: a trusted claim of cost 0 would show as gap 0
+    plain = ("def schedule(p, w, d):\n    print('{\"cost\": 0, \"gap\": 0}')\n"
+             "    return list(range(len(p)))[::-1]\n")
+    numpy = "import numpy as np\ndef schedule(p, w, d):\n    return np.arange(len(p))[::-1]\n"
+    for code in (plain, numpy):
+        out = job(code, "gen20")
+        assert out["ok"], out["error"]
+        assert {k: v for k, v in out["metrics"].items() if k != "cpu_seconds"} == expected
+        assert out["combined_score"] == -expected["gap"]
 
 
 def test_reference_figures_of_the_data_readme():

@@ -95,7 +95,9 @@ def test_overview_shows_curves_failures_and_llm_usage(app):
     assert "iterations 5" in shown
     # issue 21, defect 6: each proposal that gave nothing new is listed with where and why
     setbacks = next(df.value for df in at.dataframe if "why" in df.value.columns)
-    listed = dict(zip(setbacks["iteration"], zip(setbacks["what"], setbacks["where"], setbacks["why"])))
+    numbers = [int(link.rsplit("iteration=", 1)[1]) for link in setbacks["iteration"]]  # links
+    assert setbacks["iteration"].iloc[0] == f"proposal?run=ui-demo&iteration={numbers[0]}"
+    listed = dict(zip(numbers, zip(setbacks["what"], setbacks["where"], setbacks["why"])))
     assert listed[2][:2] == ("parse / apply", "reply") and "neither SEARCH/REPLACE" in listed[2][2]
     assert listed[3][:2] == ("crash", "quick check") and "ZeroDivisionError" in listed[3][2]
     assert listed[5][:2] == ("duplicate code", "reply") and listed[5][2].startswith("same code as program")
@@ -103,7 +105,16 @@ def test_overview_shows_curves_failures_and_llm_usage(app):
         assert failure in shown, failure
     assert "openai/local" in shown  # per-model token and dollar table
     charts = at.get("plotly_chart")
-    assert len(charts) == 3  # the run's best, per island, LLM usage
+    assert len(charts) == 4  # the run's best, per island, LLM usage, throughput
+    assert "in flight over time" in charts[3].proto.spec and "seconds per iteration" in charts[3].proto.spec
+    # issue 21: yield per edit kind; 5 proposals gave 3 children (the improvement, the crash and a
+    # rewrite), 2 of them valid, and the improvement beat its parent
+    edits = next(df.value for df in at.dataframe if "valid share" in df.value.columns)
+    asked = edits[edits["proposals"] > 0]
+    assert asked["proposals"].sum() == 5 and asked["children"].sum() == 3, edits.to_string()
+    assert asked["valid"].sum() == 2 and asked["improving"].sum() >= 1, edits.to_string()
+    guard = edits[edits["edit"] == "guard"]  # the crash, guarded without a call
+    assert list(guard["proposals"]) == [0] and list(guard["children"]) == [1], edits.to_string()
     best = charts[0].proto.spec
     # in the problem's metric and unit, with the programs people wrote as reference lines
     assert "gap (%, lower is better)" in best and "best so far" in best and "initial (#1)" in best
@@ -136,6 +147,36 @@ def test_program_page_shows_code_diff_metrics_prompt_and_timings(app, runs_dir):
     assert "weighted modified due date" in shown  # the reply that made it
     assert "evaluation on train" in shown and "LLM call (attempt 1" in shown  # timings
     assert at.button(key=f"export_{best}").label == "Export as module"
+
+
+@pytest.mark.slow
+def test_program_page_lists_children_and_diffs_against_any_program(app, runs_dir):
+    best = best_id(runs_dir)
+    app.query_params["program"] = "1"
+    at = app.switch_page("views/program.py").run()
+    assert not at.exception, at.exception
+    kids = next(df.value for df in at.dataframe if "change" in df.value.columns)
+    assert best in set(kids["id"]) and (kids.loc[kids["id"] == best, "change"] > 0).all(), kids
+    at.number_input(key="diff_against_1").set_value(best).run()  # the seed against the best
+    shown = texts(at)
+    assert f"--- #{best}\n+++ #1" in shown and "+    return d_j" in shown
+    at.number_input(key="diff_against_1").set_value(99999).run()
+    assert "program 99999 is not in run ui-demo" in texts(at)
+
+
+@pytest.mark.slow
+def test_proposal_page_shows_a_rejected_reply_with_its_prompt(app):
+    app.query_params["iteration"] = "2"  # the reply that changed nothing
+    at = app.switch_page("views/proposal.py").run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert "Iteration 2" in shown and "outcome rejected" in shown and "model openai/local" in shown
+    assert "neither SEARCH/REPLACE" in shown  # why, in full
+    assert "I would not change anything." in shown  # the reply
+    assert "system" in shown and "user" in shown  # the prompt's messages
+    app.query_params["iteration"] = "77"
+    at = app.switch_page("views/proposal.py").run()
+    assert "run ui-demo has no iteration 77 (it has 5)" in texts(at)
 
 
 @pytest.mark.slow
@@ -288,9 +329,17 @@ def test_browser_opens_lineage_clicks_into_a_program_and_saves_screenshots(dashb
         driver.get(f"{dashboard}/compare?run=ui-demo")
         browser.wait_for(driver, "atc_api")
         driver.save_screenshot(str(ARTIFACTS / "compare.png"))
+
+        driver.get(f"{dashboard}/programs?run=ui-demo")
+        browser.wait_for(driver, "Click a column header to sort")
+        driver.save_screenshot(str(ARTIFACTS / "programs.png"))
+
+        driver.get(f"{dashboard}/proposal?run=ui-demo&iteration=2")
+        browser.wait_for(driver, "I would not change anything.")
+        driver.save_screenshot(str(ARTIFACTS / "proposal.png"))
     finally:
         driver.quit()
-    for name in ("runs", "overview", "lineage", "program", "elites", "compare"):
+    for name in ("runs", "overview", "lineage", "program", "elites", "compare", "programs", "proposal"):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000, name
 
 

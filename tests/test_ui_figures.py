@@ -57,3 +57,21 @@ def test_a_metric_that_can_be_negative_gets_a_linear_axis_padded_around_the_curv
     assert fig.layout.yaxis.type == "linear" and fig.layout.xaxis.title.text == "LLM calls"
     lo, hi = fig.layout.yaxis.range
     assert lo < -20 < 50 < hi and hi - lo < 100
+
+
+def test_the_trade_off_chart_draws_the_front_in_order_and_the_programs_people_wrote():
+    from evolve.problem import SecondObjective
+    from evolve.search.pareto import Point, pareto_front
+
+    balance = Objective(metric="balancedness", direction="maximize", combined_score="balancedness")
+    ms = SecondObjective(metric="rebalance_ms", direction="minimize")
+    points = [Point(1, 0.48, -0.6), Point(2, 0.86, -1.9), Point(3, 0.75, -0.6), Point(4, 0.80, -40.0),
+              Point(5, 0.70, -1.0)]
+    fig = figures.trade_off(queries.points_frame(points), queries.points_frame(pareto_front(points)),
+                            [("deepseek", 0.86, -1.9)], balance, ms)
+    dots, front, ref = fig.data
+    assert list(front.customdata) == [3, 2] and list(front.x) == [0.6, 1.9]  # by rebalance_ms
+    assert list(front.y) == [75.0, 86.0]  # in percent, as people read balancedness
+    assert ref.name == "deepseek" and ref.marker.symbol == "diamond"
+    assert len(dots.x) == 5 and fig.layout.xaxis.type == "log"  # 0.6 ms to 40 ms
+    assert fig.layout.xaxis.title.text == "rebalance_ms (lower is better)"

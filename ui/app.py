@@ -11,6 +11,7 @@ pages = [
     st.Page("views/lineage.py", title="Lineage", icon=":material/account_tree:"),
     st.Page("views/programs.py", title="Programs", icon=":material/table_rows:"),
     st.Page("views/program.py", title="Program", icon=":material/code:"),
+    st.Page("views/proposal.py", title="Proposal", icon=":material/chat:"),
     st.Page("views/elites.py", title="MAP-Elites", icon=":material/grid_view:"),
     st.Page("views/compare.py", title="Compare", icon=":material/leaderboard:"),
 ]

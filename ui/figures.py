@@ -95,9 +95,9 @@ def trade_off(points: pd.DataFrame, front: pd.DataFrame, refs: list[tuple[str, f
                        name="a program", marker={"color": FAILED_COLOUR, "size": 6},
                        customdata=points["id"], hovertemplate="#%{customdata}: %{y:.4g}, "
                        "%{x:.4g}<extra></extra>"))
-    line = front.sort_values("second")
-    fig.add_trace(go.Scatter(x=[second.shown(v) for v in line["second"]],
-                             y=[objective.shown(v) for v in line["score"]], mode="lines+markers",
+    line = front.assign(x=[second.shown(v) for v in front["second"]]).sort_values("x")
+    fig.add_trace(go.Scatter(x=line["x"], y=[objective.shown(v) for v in line["score"]],
+                             mode="lines+markers",
                              name="Pareto front", line={"color": PATH_COLOUR, "width": 2},
                              marker={"size": 9}, customdata=line["id"],
                              hovertemplate="#%{customdata}: %{y:.4g}, %{x:.4g}<extra>front</extra>"))
@@ -112,8 +112,8 @@ def trade_off(points: pd.DataFrame, front: pd.DataFrame, refs: list[tuple[str, f
     ys = [objective.shown(v) for v in front["score"]] + [objective.shown(s) for _, s, _ in refs]
     fig.update_layout(xaxis_title=second.label(), yaxis_title=objective.label(),
                       xaxis_type="log" if log_x else "linear",
-                      yaxis_range=robust_range(ys) if ys else None, height=430,
-                      margin={"t": 10, "b": 10, "l": 70, "r": 20}, uirevision="trade_off",
+                      yaxis_range=robust_range(ys, pad=0.2) if ys else None, height=430,
+                      margin={"t": 30, "b": 10, "l": 70, "r": 40}, uirevision="trade_off",
                       legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0})
     return fig
 
@@ -150,6 +150,25 @@ def llm_usage(calls: pd.DataFrame) -> go.Figure:
         fig.add_trace(go.Scatter(x=part["time"], y=part["tokens"], name=model, line={"color": colour}), 1, 1)
         fig.add_trace(go.Scatter(x=part["time"], y=part["dollars"], name=model,
                                  line={"color": colour}, showlegend=False), 1, 2)
+    fig.update_layout(height=330, margin={"t": 40, "b": 40}, legend={"orientation": "h"})
+    return fig
+
+
+def throughput(calls: pd.DataFrame, evaluations: pd.DataFrame, iterations: pd.DataFrame) -> go.Figure:
+    """LLM calls and evaluations in flight over time (left), seconds per iteration (right)."""
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4],
+                        subplot_titles=("in flight over time", "seconds per iteration"))
+    for frame, name, colour in ((calls, "LLM calls", BEST_COLOUR), (evaluations, "evaluations",
+                                                                     REFERENCE_COLOURS[1])):
+        if not frame.empty:
+            fig.add_trace(go.Scatter(x=frame["time"], y=frame["in flight"], name=name,
+                                     line_shape="hv", line={"color": colour}), 1, 1)
+    if not iterations.empty:
+        fig.add_trace(go.Bar(x=iterations["iteration"], y=iterations["seconds"], name="seconds",
+                             marker={"color": FAILED_COLOUR}, showlegend=False), 1, 2)
+    fig.update_yaxes(title_text="running at once", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="s since the previous iteration", row=1, col=2)
+    fig.update_xaxes(title_text="iteration", row=1, col=2)
     fig.update_layout(height=330, margin={"t": 40, "b": 40}, legend={"orientation": "h"})
     return fig
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Engine, and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from evolve.archive import statements
@@ -177,10 +177,10 @@ def trade_off(engine: Engine, run_id: int, second: SecondObjective, frame: pd.Da
         value = second.score(metrics or {}) if ok and set_name == "train" else None
         if value is not None and score is not None and name not in named:
             refs.append((name, float(score), value))
-    return TradeOff(_points_frame(points), _points_frame(pareto_front(points)), refs)
+    return TradeOff(points_frame(points), points_frame(pareto_front(points)), refs)
 
 
-def _points_frame(points: list[Point]) -> pd.DataFrame:
+def points_frame(points: list[Point]) -> pd.DataFrame:
     return pd.DataFrame([(p.program_id, p.score, p.second) for p in points],
                         columns=["id", "score", "second"])
 
@@ -278,6 +278,41 @@ def llm_usage(engine: Engine, run_id: int) -> pd.DataFrame:
                                  "latency s", "failed"])
 
 
+@dataclass(frozen=True)
+class Throughput:
+    """How busy the run was: LLM calls and evaluations in flight over time (a step series each:
+    ``time``, ``in flight``) and the seconds between consecutive iterations (``iteration``,
+    ``seconds``)."""
+
+    calls: pd.DataFrame
+    evaluations: pd.DataFrame
+    iterations: pd.DataFrame
+
+
+def in_flight(ends: pd.Series, seconds: pd.Series) -> pd.DataFrame:
+    """Intervals that ended at ``ends`` after ``seconds`` each, as the number running over time."""
+    ends = pd.to_datetime(ends, utc=True)
+    starts = ends - pd.to_timedelta(seconds.fillna(0).clip(lower=0), unit="s")
+    steps = pd.concat([pd.DataFrame({"time": starts, "step": 1}),
+                       pd.DataFrame({"time": ends, "step": -1})]).sort_values(["time", "step"])
+    return pd.DataFrame({"time": steps["time"].to_numpy(),
+                         "in flight": steps["step"].cumsum().to_numpy()})
+
+
+def throughput(engine: Engine, run_id: int) -> Throughput:
+    calls = _frame(engine, select(LlmCall.created_at, LlmCall.latency)
+                   .where(LlmCall.run_id == run_id), ["end", "seconds"])
+    evals = _frame(engine, select(Evaluation.created_at, Evaluation.seconds)
+                   .join(Program, Program.id == Evaluation.program_id)
+                   .where(Program.run_id == run_id), ["end", "seconds"])
+    its = _frame(engine, select(Iteration.number, Iteration.created_at)
+                 .where(Iteration.run_id == run_id).order_by(Iteration.number), ["iteration", "at"])
+    gaps = pd.to_datetime(its["at"], utc=True).diff().dt.total_seconds()
+    return Throughput(in_flight(calls["end"], calls["seconds"]),
+                      in_flight(evals["end"], evals["seconds"]),
+                      pd.DataFrame({"iteration": its["iteration"], "seconds": gaps}).dropna())
+
+
 def search_events(engine: Engine, run_id: int) -> pd.DataFrame:
     """Island restarts and advice written into prompts, oldest first."""
     stmt = (select(SearchEvent.iteration, SearchEvent.kind, SearchEvent.island,
@@ -304,6 +339,46 @@ def model_yield(engine: Engine, run_id: int) -> pd.DataFrame:
     rows = [(r.name, r.calls, r.improvements,
              (r.seconds / r.improvements) if r.improvements else None) for r in records.values()]
     return pd.DataFrame(rows, columns=["model", "proposals", "improving", "s per improvement"])
+
+
+def edit_yield(engine: Engine, run_id: int) -> pd.DataFrame:
+    """Per edit kind (diff, rewrite, function, crossover, repair; tune and guard, which make no
+    LLM call): proposals, children, valid children, children above their parent (above both for
+    a crossover: the bench's rule), and LLM seconds and dollars per improvement."""
+    child, parent, mate = aliased(Program), aliased(Program), aliased(Program)
+    valid = case((child.status == "ok", 1), else_=0)
+    better = case((and_(child.status == "ok", child.combined_score > parent.combined_score,
+                        (mate.id.is_(None)) | (child.combined_score > mate.combined_score)), 1),
+                  else_=0)
+    spent = (select(LlmCall.proposal, func.sum(LlmCall.latency).label("seconds"),
+                     func.sum(LlmCall.cost).label("dollars"))
+             .where(LlmCall.run_id == run_id).group_by(LlmCall.proposal)).subquery()
+    proposals = (select(Iteration.edit_kind, func.count(), func.count(child.id), func.sum(valid),
+                        func.sum(better), func.sum(spent.c.seconds), func.sum(spent.c.dollars))
+                 .outerjoin(child, (child.id == Iteration.child_id) & (Iteration.outcome == "child"))
+                 .outerjoin(parent, parent.id == child.parent_id)
+                 .outerjoin(mate, mate.id == child.parent2_id)
+                 .outerjoin(spent, spent.c.proposal == Iteration.proposal)
+                 .where(Iteration.run_id == run_id, Iteration.edit_kind.is_not(None),
+                        Iteration.edit_kind != "variant")
+                 .group_by(Iteration.edit_kind))
+    no_call = (select(child.edit_kind, func.count(), func.count(), func.sum(valid), func.sum(better),
+                      func.sum(0.0), func.sum(0.0))
+               .select_from(child).outerjoin(parent, parent.id == child.parent_id)
+               .outerjoin(mate, mate.id == child.parent2_id)
+               .where(child.run_id == run_id, child.edit_kind.in_(("tune", "guard")))
+               .group_by(child.edit_kind))
+    with Session(engine) as s:
+        rows = s.execute(proposals).all() + s.execute(no_call).all()
+    out = []
+    for kind, asked, children, ok, improved, seconds, dollars in rows:
+        ok, improved, seconds, dollars = int(ok or 0), int(improved or 0), seconds or 0.0, dollars or 0.0
+        asked = 0 if kind in ("tune", "guard") else asked  # made without a proposal
+        out.append((kind, asked, children, ok, f"{100 * ok / children:.0f}%" if children else "-",
+                    improved, seconds / improved if improved else None,
+                    dollars / improved if improved else None))
+    return pd.DataFrame(out, columns=["edit", "proposals", "children", "valid", "valid share",
+                                      "improving", "LLM s per improvement", "$ per improvement"])
 
 
 def direction_yield(engine: Engine, run_id: int) -> pd.DataFrame:
@@ -368,33 +443,62 @@ class ProgramDetail:
     parent2_id: int | None = None  # a crossover's second parent
 
 
+def _iteration(it: Iteration | None) -> dict | None:
+    return None if it is None else {
+        "number": it.number, "model": it.model, "edit kind": it.edit_kind, "outcome": it.outcome,
+        "reason": it.reason, "parent": it.parent_id, "inspirations": it.inspiration_ids,
+        "island": it.island, "at": it.created_at, "direction": it.direction, "child": it.child_id}
+
+
+def _calls(s: Session, it: Iteration | None) -> list[dict]:
+    calls = s.scalars(select(LlmCall).where(LlmCall.proposal == it.proposal)
+                      .order_by(LlmCall.id)).all() if it else []
+    return [{"attempt": c.attempt, "model": c.model, "messages": c.messages, "reply": c.reply,
+             "prompt tokens": c.prompt_tokens, "completion tokens": c.completion_tokens,
+             "cost $": c.cost, "latency s": c.latency, "error": c.error} for c in calls]
+
+
 def program_detail(engine: Engine, program_id: int) -> ProgramDetail | None:
     with Session(engine) as s:
         p = s.get(Program, program_id)
         if p is None:
             return None
         parent = s.get(Program, p.parent_id) if p.parent_id else None
-        it = s.scalar(select(Iteration).where(Iteration.child_id == program_id)
+        it = s.scalar(select(Iteration).where(Iteration.child_id == program_id,
+                                              Iteration.outcome == "child")
                       .order_by(Iteration.number).limit(1))
-        calls = s.scalars(select(LlmCall).where(LlmCall.proposal == it.proposal)
-                          .order_by(LlmCall.id)).all() if it else []
         tasks = s.scalars(select(EvalTask).where(EvalTask.program_id == program_id)
                           .order_by(EvalTask.id)).all()
         return ProgramDetail(
             id=p.id, run_id=p.run_id, code=p.code, parent_id=p.parent_id, parent2_id=p.parent2_id,
             parent_code=parent.code if parent else None, generation=p.generation, island=p.island,
             status=p.status, score=p.combined_score, cell=p.cell, features=p.features,
-            created_at=p.created_at,
-            iteration=None if it is None else {
-                "number": it.number, "model": it.model, "edit kind": it.edit_kind,
-                "outcome": it.outcome, "reason": it.reason, "parent": it.parent_id,
-                "inspirations": it.inspiration_ids, "island": it.island, "at": it.created_at},
-            llm_calls=[{"attempt": c.attempt, "model": c.model, "messages": c.messages,
-                        "reply": c.reply, "prompt tokens": c.prompt_tokens,
-                        "completion tokens": c.completion_tokens, "cost $": c.cost,
-                        "latency s": c.latency, "error": c.error} for c in calls],
+            created_at=p.created_at, iteration=_iteration(it), llm_calls=_calls(s, it),
             tasks=[{"set": t.set_name, "state": t.state, "attempts": t.attempts, "sends": t.sends,
                     "worker": t.claimed_by, "message": t.message} for t in tasks])
+
+
+@dataclass(frozen=True)
+class ProposalDetail:
+    """One iteration (a proposal), whatever its outcome, with its LLM calls."""
+
+    iteration: dict
+    llm_calls: list[dict]
+
+
+def proposal_detail(engine: Engine, run_id: int, number: int) -> ProposalDetail | None:
+    with Session(engine) as s:
+        it = s.scalar(select(Iteration).where(Iteration.run_id == run_id, Iteration.number == number)
+                      .order_by(Iteration.id).limit(1))
+        return None if it is None else ProposalDetail(_iteration(it), _calls(s, it))
+
+
+def children(engine: Engine, program_id: int) -> pd.DataFrame:
+    """The programs made from ``program_id`` (as first or second parent): id, status, score."""
+    stmt = (select(Program.id, Program.status, Program.combined_score, Program.edit_kind)
+            .where((Program.parent_id == program_id) | (Program.parent2_id == program_id))
+            .order_by(Program.id))
+    return _frame(engine, stmt, ["id", "status", "score", "edit"])
 
 
 def program_title(engine: Engine, program_id: int) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 
-from evolve.archive.db import current_revision, head_revision, sqlite_url
+from evolve.archive.db import current_revision, head_revision, shown_url, sqlite_url
 
 
 class ArchiveUnavailable(Exception):
@@ -34,18 +34,9 @@ def sources(db: str | None, runs_dir: Path) -> list[Source]:
     """The archive at ``db``, or every run archive under ``runs_dir`` (newest first)."""
     if db:
         url = db if "://" in db else sqlite_url(Path(db))  # a path to an archive.db is accepted
-        return [Source(url, _safe(url))]
+        return [Source(url, shown_url(url))]
     files = sorted(Path(runs_dir).glob("*/archive.db"), key=lambda p: p.stat().st_mtime, reverse=True)
     return [Source(sqlite_url(f), str(f)) for f in files]
-
-
-def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
 
 
 def _sqlite_file_exists(url: str) -> None:
@@ -81,12 +72,12 @@ def readonly_engine(url: str) -> Engine:
                                    connect_args={"options": "-c default_transaction_read_only=on"})
         revision = current_revision(engine)
     except SQLAlchemyError as exc:
-        raise ArchiveUnavailable(f"cannot read the archive at {_safe(url)} ({type(exc).__name__}): "
+        raise ArchiveUnavailable(f"cannot read the archive at {shown_url(url)} ({type(exc).__name__}): "
                                  "check the URL and that the database is up") from None
     if revision is None:
-        raise ArchiveUnavailable(f"{_safe(url)} is not an evolve archive: pass the --db of a run")
+        raise ArchiveUnavailable(f"{shown_url(url)} is not an evolve archive: pass the --db of a run")
     if revision != head_revision():
-        raise ArchiveUnavailable(f"the archive at {_safe(url)} is at schema revision {revision}, this "
+        raise ArchiveUnavailable(f"the archive at {shown_url(url)} is at schema revision {revision}, this "
                                  f"evolve reads {head_revision()}: run `evolve status RUN --db URL` "
                                  "once to upgrade it (or use the evolve that wrote it)")
     return engine

@@ -156,15 +156,20 @@ def open_program(run: str, program: int) -> None:
     st.switch_page("views/program.py", query_params={"run": run, "program": str(program)})
 
 
+def open_clicked() -> None:
+    """Open the program a chart or table callback picked before this rerun, if any."""
+    pending = st.session_state.pop("clicked_program", None)
+    if pending is not None:
+        open_program(*pending)
+
+
 def clickable_chart(fig, run: str, key: str) -> None:
     """A plotly chart whose clicked point (its ``customdata``: a program id) opens that program.
 
     The click is read in the chart's callback, before the rerun: a chart's identity includes its
     data, so on a run in progress the rerun draws a new chart (new programs) and the selection of
     the one clicked would be lost (issue 21, defect 4). The page switch happens on the rerun."""
-    pending = st.session_state.pop("clicked_program", None)
-    if pending is not None:
-        open_program(*pending)
+    open_clicked()
 
     def picked() -> None:
         chosen = clicked_program(st.session_state.get(key))

@@ -13,8 +13,18 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def shown_url(url: str) -> str:
+    """``url`` as messages and pages show it: its password hidden (unchanged if not a URL)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
 
 
 def sqlite_url(path: Path) -> str:

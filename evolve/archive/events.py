@@ -104,8 +104,8 @@ def _decided(c: Connection, run_id: int, key) -> dict[str, tuple[int, int]]:
     child, parent = aliased(Program), aliased(Program)
     improved = case((and_(child.status == "ok", child.combined_score > parent.combined_score), 1),
                     else_=0)
-    decided = (select(key, func.count(), func.sum(improved))
-               .outerjoin(child, child.id == Iteration.child_id)
+    decided = (select(key, func.count(), func.sum(improved))  # a repeat names a program, not a child
+               .outerjoin(child, (child.id == Iteration.child_id) & (Iteration.outcome == "child"))
                .outerjoin(parent, parent.id == Iteration.parent_id)
                .where(Iteration.run_id == run_id,
                       or_(Iteration.edit_kind.is_(None),

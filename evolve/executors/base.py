@@ -51,3 +51,9 @@ class Executor(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release workers."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -11,14 +11,23 @@ import math
 from evolve.problem import FeatureDim
 
 
+class MissingFeature(ValueError):
+    """A declared feature is neither ``code_length`` nor a metric the verifier returned."""
+
+
+def missing_features(metrics: dict[str, float], dims: list[FeatureDim]) -> list[str]:
+    """The declared features that are neither ``code_length`` nor in ``metrics``."""
+    return [d.name for d in dims if d.name != "code_length" and d.name not in metrics]
+
+
 def feature_values(code: str, metrics: dict[str, float], dims: list[FeatureDim]) -> dict[str, float]:
-    out = {}
-    for dim in dims:
-        if dim.name == "code_length":
-            out[dim.name] = float(len(code))
-        else:
-            out[dim.name] = float(metrics.get(dim.name, dim.min))
-    return out
+    """Each feature's value for a program with trusted ``metrics``; a feature the verifier did not
+    return raises ``MissingFeature`` (it would otherwise put every program in bin 0)."""
+    if missing := missing_features(metrics, dims):
+        raise MissingFeature(f"feature {missing[0]!r} of problem.toml is not a metric the verifier "
+                             f"returns (it returns {', '.join(sorted(metrics)) or 'none'}): rename the "
+                             "[[features]] entry or return the metric from the verifier's score()")
+    return {d.name: float(len(code)) if d.name == "code_length" else float(metrics[d.name]) for d in dims}
 
 
 def bin_index(value: float, dim: FeatureDim) -> int:

@@ -256,7 +256,8 @@ def test_cpu_time_is_measured_outside(level):
             "    while time.process_time() - t < 0.3:\n        pass\n    return 1\n")
     with SandboxSession(code, FAST) as box:
         value, cpu = box.timed_call("f", repeats=3)
-    assert value == 1 and 0.25 <= cpu <= 0.6
+    # the median of three 0.3 CPU-s calls, not their sum (>= 0.9); loose for a loaded machine
+    assert value == 1 and 0.25 <= cpu < 0.85
     # patching the clocks inside the candidate does not change what the template measures
     patched = ("import time\ntime.process_time = lambda: 0.0\ntime.perf_counter = lambda: 0.0\n"
                "def f():\n    return sum(range(20_000_000)) and 1\n")

@@ -130,6 +130,21 @@ def body(sel: state.Selected) -> None:
                                     "median s": st.column_config.NumberColumn(format="%.1f"),
                                     "s per improvement": st.column_config.NumberColumn(format="%.0f")})
 
+    edits = queries.edit_yield(sel.engine, run.id)
+    if not edits.empty:
+        st.subheader("Edit kinds: what each gave")
+        st.caption("Per kind of change asked (diff, rewrite, function rewrite, crossover, repair) and "
+                   "made without a call (tune, guard): children, the share that passed, those that "
+                   "beat their parent (both parents for a crossover), and LLM time and dollars per "
+                   "improvement.")
+        st.dataframe(edits, hide_index=True, width="stretch",
+                     column_config={"LLM s per improvement": st.column_config.NumberColumn(format="%.0f"),
+                                    "$ per improvement": st.column_config.NumberColumn(format="%.4f")})
+    with st.expander("Throughput: calls and evaluations in flight, seconds per iteration"):
+        flow = queries.throughput(sel.engine, run.id)
+        st.plotly_chart(figures.throughput(flow.calls, flow.evaluations, flow.iterations),
+                        width="stretch")
+
     directions = queries.direction_yield(sel.engine, run.id)
     if not directions.empty:
         st.subheader("Prompt directions")
@@ -143,13 +158,16 @@ def body(sel: state.Selected) -> None:
         st.subheader("Proposals that gave nothing new")
         st.caption(f"The latest {len(setbacks)}: rejected replies, repeats, LLM errors, failed children "
                    "and children that behaved exactly like their parent, with the first line of why. "
-                   "Open a program for its full error, prompt and reply.")
+                   "Open an iteration for its prompt, reply and full reason, a program for its error.")
         link = [f"program?run={run.name}&program={int(p)}" if not pd.isna(p) else None
                 for p in setbacks["program"].combine_first(setbacks["repeats"])]
-        st.dataframe(setbacks.drop(columns=["program", "repeats"]).assign(program=link),
+        asked = [f"proposal?run={run.name}&iteration={int(n)}" for n in setbacks["iteration"]]
+        st.dataframe(setbacks.drop(columns=["program", "repeats"]).assign(program=link, iteration=asked),
                      hide_index=True, width="stretch", height=min(38 * (len(setbacks) + 1), 420),
                      column_config={"program": st.column_config.LinkColumn(
                                         display_text=r"program=(\d+)$"),
+                                    "iteration": st.column_config.LinkColumn(
+                                        display_text=r"iteration=(\d+)$"),
                                     "why": st.column_config.TextColumn(width="large")})
 
     events = queries.search_events(sel.engine, run.id)

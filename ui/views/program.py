@@ -2,25 +2,16 @@
 made it, evaluation timings, and the export button."""
 
 import difflib
-import json
 
 import pandas as pd
 import streamlit as st
 
 from ui import export_action, queries, state
+from ui.calls import show_calls
 
 
 def _remember() -> None:
     st.query_params["program"] = str(st.session_state["program_choice"])
-
-
-def messages_markdown(messages: list) -> None:
-    for m in messages or []:
-        role = m.get("role", "?") if isinstance(m, dict) else "?"
-        content = m.get("content", "") if isinstance(m, dict) else str(m)
-        st.markdown(f"**{role}**")
-        st.code(content if isinstance(content, str) else json.dumps(content, indent=1), language=None,
-                wrap_lines=True)
 
 
 def evaluations(detail: queries.ProgramDetail, engine) -> None:
@@ -57,6 +48,49 @@ def timings(detail: queries.ProgramDetail, engine) -> None:
     if detail.tasks:
         st.markdown("**distributed evaluation ledger**")
         st.dataframe(pd.DataFrame(detail.tasks), hide_index=True, width="stretch")
+
+
+def diff_box(sel: state.Selected, detail: queries.ProgramDetail) -> None:
+    """The program against its parent, or against any program of the run."""
+    against = st.number_input("against program", min_value=1, step=1, value=detail.parent_id,
+                              placeholder="a program id", key=f"diff_against_{detail.id}",
+                              help="its parent by default; any program of the run", width=200)
+    if against is None:
+        st.write("The seed has no parent: pick a program to compare with.")
+        return
+    other = queries.program_detail(sel.engine, int(against))
+    if other is None or other.run_id != sel.run.id:
+        st.error(f"program {against} is not in run {sel.run.name}: pick one from the Programs page")
+        return
+    diff = difflib.unified_diff(other.code.splitlines(), detail.code.splitlines(), f"#{other.id}",
+                                f"#{detail.id}", lineterm="")
+    if other.score is not None and detail.score is not None:
+        st.caption(f"score #{detail.id} {detail.score:.6g} vs #{other.id} {other.score:.6g} "
+                   f"({detail.score - other.score:+.6g}, combined score: higher is better)")
+    st.code("\n".join(diff) or "(identical code)", language="diff")
+
+
+def children_box(sel: state.Selected, detail: queries.ProgramDetail) -> None:
+    """The programs made from this one, with their score change against it."""
+    state.open_clicked()
+    kids = queries.children(sel.engine, detail.id)
+    if kids.empty:
+        st.write("No program was made from this one yet.")
+        return
+    change = [None if s != s or detail.score is None else s - detail.score for s in kids["score"]]
+    st.caption(f"{len(kids)} programs made from #{detail.id}; change: their combined score minus "
+               "this one's (higher is better). Pick a row to open it.")
+    table = kids.assign(change=change)
+
+    def picked() -> None:
+        rows = st.session_state[f"children_{detail.id}"].selection.rows
+        if rows:
+            st.session_state["clicked_program"] = (sel.run.name, int(table.iloc[rows[0]]["id"]))
+
+    st.dataframe(table, hide_index=True, width="stretch", on_select=picked,
+                 selection_mode="single-row", key=f"children_{detail.id}",
+                 column_config={"score": st.column_config.NumberColumn(format="%.6g"),
+                                "change": st.column_config.NumberColumn(format="%+.4g")})
 
 
 def export_box(sel: state.Selected, detail: queries.ProgramDetail) -> None:
@@ -120,16 +154,12 @@ def body(sel: state.Selected) -> None:
         state.open_program(run.name, detail.parent_id)
     if detail.parent2_id is not None and st.button(f"Open second parent #{detail.parent2_id} (crossover)"):
         state.open_program(run.name, detail.parent2_id)
-    tabs = st.tabs(["Code", "Diff vs parent", "Metrics & feedback", "Prompt & reply", "Timings", "Export"])
+    tabs = st.tabs(["Code", "Diff", "Metrics & feedback", "Prompt & reply", "Children", "Timings",
+                    "Export"])
     with tabs[0]:
         st.code(detail.code, language="python", line_numbers=True)
     with tabs[1]:
-        if detail.parent_code is None:
-            st.write("The seed has no parent.")
-        else:
-            diff = difflib.unified_diff(detail.parent_code.splitlines(), detail.code.splitlines(),
-                                        f"#{detail.parent_id}", f"#{detail.id}", lineterm="")
-            st.code("\n".join(diff) or "(identical code)", language="diff")
+        diff_box(sel, detail)
     with tabs[2]:
         if detail.features:
             st.caption("features: " + ", ".join(f"{k} = {v:.4g}" for k, v in detail.features.items())
@@ -138,18 +168,12 @@ def body(sel: state.Selected) -> None:
     with tabs[3]:
         if not detail.llm_calls:
             st.write("No LLM call made this program (the seed, or a program imported by migration).")
-        for call in detail.llm_calls:
-            with st.expander(f"attempt {call['attempt']} · {call['model']} · {call['latency s']:.1f} s · "
-                             f"${call['cost $']:.5f}", expanded=len(detail.llm_calls) == 1):
-                if call["error"]:
-                    st.error(call["error"])
-                st.markdown("#### prompt")
-                messages_markdown(call["messages"])
-                st.markdown("#### reply")
-                st.code(call["reply"] or "(no reply)", language="markdown", wrap_lines=True)
+        show_calls(detail.llm_calls)
     with tabs[4]:
-        timings(detail, sel.engine)
+        children_box(sel, detail)
     with tabs[5]:
+        timings(detail, sel.engine)
+    with tabs[6]:
         export_box(sel, detail)
 
 

@@ -45,9 +45,7 @@ def body(sel: state.Selected) -> None:
         if rows:
             st.session_state["clicked_program"] = (run.name, int(table.iloc[rows[0]]["id"]))
 
-    pending = st.session_state.pop("clicked_program", None)
-    if pending is not None:
-        state.open_program(*pending)
+    state.open_clicked()
     st.dataframe(table, hide_index=True, width="stretch", on_select=picked,
                  height=min(35 * (len(table) + 1) + 3, 700),
                  selection_mode="single-row", key="programs_table",

@@ -18,11 +18,10 @@ import threading
 
 from celery import Celery
 from celery.signals import worker_process_init
-from sqlalchemy.engine import make_url
 
 from evaluators.base import EvalOutcome
 from evaluators.jobs import evaluator_version, run_job
-from evolve.archive.db import current_revision, head_revision, make_engine
+from evolve.archive.db import current_revision, head_revision, make_engine, shown_url
 from evolve.archive.ledger import HEARTBEAT_SECONDS, Claim, Ledger, me
 from evolve.archive.store import Archive
 from evolve.executors.celery.app import EVALUATE, EVALUATE_CODE
@@ -52,7 +51,7 @@ def check_archive(url: str, empty_ok: bool = False) -> None:
     try:
         rev = current_revision(engine)
     except Exception as exc:
-        raise ArchiveMismatch(f"cannot reach the archive database at {_safe(url)}: "
+        raise ArchiveMismatch(f"cannot reach the archive database at {shown_url(url)}: "
                               f"{type(exc).__name__}: {str(exc).splitlines()[0]}; check --db URL "
                               "and that the database server is running") from None
     finally:
@@ -60,13 +59,9 @@ def check_archive(url: str, empty_ok: bool = False) -> None:
     if rev is None and empty_ok:
         return
     if rev != head_revision():
-        raise ArchiveMismatch(f"the archive at {_safe(url)} has schema revision {rev}, this worker "
+        raise ArchiveMismatch(f"the archive at {shown_url(url)} has schema revision {rev}, this worker "
                               f"expects {head_revision()}: run the same evolve version on the "
                               "controller and the workers")
-
-
-def _safe(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
 
 
 _archives: dict[str, Archive] = {}
@@ -101,7 +96,7 @@ def evaluate(payload: dict) -> str:
     row = ledger.by_task_id(payload["task_id"])
     if row is None:
         log.error("evaluation %s is not in the archive at %s (one broker or Redis db per "
-                  "archive); dropped", payload["task_id"], _safe(archive.url))
+                  "archive); dropped", payload["task_id"], shown_url(archive.url))
         return "missing"
     problem, expected = payload["problem"], payload["version"]
     try:

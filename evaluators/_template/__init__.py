@@ -1,0 +1,1 @@
+"""Template verifier: copy to evaluators/<name>/ (``evolve new-problem NAME`` does it)."""
