@@ -52,8 +52,8 @@ def seed_programs(archive: Archive, codes: list[str], name: str) -> list[int]:
 async def evaluate_all(executor, archive: Archive, ids: list[int], codes: list[str]) -> float:
     async def one(pid: int, code: str) -> None:
         out = await executor.evaluate(EvalJob("smtt", code, "train", pid, "bench", (0,)))
-        assert out["ok"], out["error"]
-        archive.record_evaluation(pid, set_name="train", evaluator_version=out["evaluator_version"],
+        assert out.ok, out.error
+        archive.record_evaluation(pid, set_name="train", evaluator_version=out.evaluator_version,
                                   outcome=out, cell="0", elite_islands=(0,))
 
     started = time.perf_counter()

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+from evaluators.base import EvalOutcome
 from evolve.archive.models import Elite, Evaluation, Iteration, Program
 from evolve.archive.store import Archive, ChildDraft, code_hash
 from evolve.config import ModelEntry, RunConfig
@@ -37,10 +38,10 @@ class InstantExecutor(Executor):
 
     capacity = 4
 
-    async def evaluate(self, job: EvalJob) -> dict:
-        return {"ok": True, "metrics": {"gap": random.random(), "cpu_seconds": 0.01},
-                "combined_score": -random.random(), "feedback": "fine", "error": None,
-                "error_kind": None, "seconds": 0.0, "evaluator_version": "instant"}
+    async def evaluate(self, job: EvalJob) -> EvalOutcome:
+        return EvalOutcome(ok=True, metrics={"gap": random.random(), "cpu_seconds": 0.01},
+                           combined_score=-random.random(), feedback="fine",
+                           evaluator_version="instant")
 
 
 def rewrite(n: int) -> str:

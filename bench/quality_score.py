@@ -15,14 +15,16 @@ SETS = ("train", "test")
 WORKERS = 2
 
 
-def to_score(problem: str, outcome: dict) -> Score:
+def to_score(problem: str, outcome) -> Score:
+    """A ``Score`` from an outcome (an ``EvalOutcome`` or the dict ``run_job`` returns)."""
+    from evaluators.base import EvalOutcome
     from evolve.problem import load_problem
 
+    outcome = EvalOutcome.of(outcome)
     metric = load_problem(problem).objective.metric
-    if not outcome.get("ok"):
-        return Score(ok=False, combined_score=None, metric=None, error=str(outcome.get("error"))[:500])
-    return Score(ok=True, combined_score=outcome.get("combined_score"),
-                 metric=(outcome.get("metrics") or {}).get(metric))
+    if not outcome.ok:
+        return Score(ok=False, combined_score=None, metric=None, error=str(outcome.error)[:500])
+    return Score(ok=True, combined_score=outcome.combined_score, metric=outcome.metrics.get(metric))
 
 
 def score_codes(problem: str, codes: dict[str, str]) -> dict[str, dict[str, Score]]:
@@ -32,11 +34,8 @@ def score_codes(problem: str, codes: dict[str, str]) -> dict[str, dict[str, Scor
     from evolve.report import evaluate_many
 
     spec = load_problem(problem)
-    executor = LocalExecutor(WORKERS, spec.limits.wall_seconds, spec.name)
-    try:
+    with LocalExecutor(WORKERS, spec.limits.wall_seconds, spec.name) as executor:
         results = asyncio.run(evaluate_many(executor, spec, codes, list(SETS)))
-    finally:
-        executor.close()
     return {name: {s: to_score(problem, results[(name, s)]) for s in SETS} for name in codes}
 
 

@@ -102,7 +102,7 @@ def smtt_throughput(n: int, policy: str) -> float:
         started = time.perf_counter()
         outs = await asyncio.gather(*(executor.evaluate(EvalJob("smtt", code + f"\n# {i}\n"))
                                       for i in range(n)))
-        assert all(o["ok"] for o in outs), outs[0]["error"]
+        assert all(o.ok for o in outs), outs[0].error
         return n / (time.perf_counter() - started)
 
     try:

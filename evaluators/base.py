@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from evolve.problem import ProblemSpec
@@ -32,11 +32,30 @@ class EvalOutcome:
     error_kind: str | None = None
     seconds: float = 0.0
     fingerprint: str | None = None  # digest of the candidate's replies on the gate set
+    evaluator_version: str = "unknown"  # of the verifier that scored it (set by evaluators.jobs)
+    same_as: int | None = None  # error_kind "same": the program it behaved exactly like
+    scores: list[float | None] | None = None  # a constant-tuning job: each setting's train score
 
     def to_dict(self) -> dict:
+        """The outcome as it crosses a process or Celery boundary (JSON-safe)."""
         return {"ok": self.ok, "metrics": self.metrics, "combined_score": self.combined_score,
                 "feedback": self.feedback, "error": self.error, "error_kind": self.error_kind,
-                "seconds": self.seconds, "fingerprint": self.fingerprint}
+                "seconds": self.seconds, "fingerprint": self.fingerprint,
+                "evaluator_version": self.evaluator_version, "same_as": self.same_as,
+                "scores": self.scores}
+
+    @classmethod
+    def of(cls, outcome: EvalOutcome | Mapping[str, Any]) -> EvalOutcome:
+        """``outcome`` as a record: a dict from across a boundary (missing keys take defaults,
+        unknown keys are dropped), or the record itself."""
+        if isinstance(outcome, EvalOutcome):
+            return outcome
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in outcome.items() if k in known}
+        for name in ("metrics", "feedback", "seconds", "evaluator_version"):  # None: the default
+            if data.get(name) is None:
+                data.pop(name, None)
+        return cls(**data)
 
 
 SAME_BEHAVIOUR = ("quick check: the same outputs as its parent on every quick-check instance (the "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import time
+from dataclasses import replace
 from functools import lru_cache
 
 from evaluators.base import EvalOutcome, Verifier
@@ -59,10 +60,8 @@ def run_job(job: dict) -> dict:
         outcome = EvalOutcome(ok=False, error=f"verifier error: {type(exc).__name__}: {exc}",
                               error_kind="verifier", seconds=time.monotonic() - started)
     # the error text is the candidate's doing: clean before anything prints or stores it
-    out = {**clean_outcome(outcome.to_dict()), "evaluator_version": version}
-    if outcome.error_kind == "same" and behaviour_of:
-        out["same_as"] = int(behaviour_of[0])
-    return out
+    same = int(behaviour_of[0]) if outcome.error_kind == "same" and behaviour_of else None
+    return replace(clean_outcome(outcome), evaluator_version=version, same_as=same).to_dict()
 
 
 def run_settings(job: dict) -> dict:
@@ -74,7 +73,7 @@ def run_settings(job: dict) -> dict:
         verifier = verifier_for(job["problem"], job.get("draw"))
         scores = score_settings(verifier, job["code"], [list(x) for x in job["settings"]],
                                 job.get("set", "train"))
-        return {"ok": True, "scores": scores, "error": None, "evaluator_version": verifier.version}
+        return EvalOutcome(ok=True, scores=scores, evaluator_version=verifier.version).to_dict()
     except Exception as exc:
-        return {"ok": False, "scores": None, "error": f"verifier error: {type(exc).__name__}: {exc}",
-                "evaluator_version": "unknown"}
+        return EvalOutcome(ok=False, error=f"verifier error: {type(exc).__name__}: {exc}",
+                           error_kind="verifier").to_dict()

@@ -194,8 +194,8 @@ def baseline(problem: str,
         if (note := draw_note(spec, names, chosen)) is not None:
             console.print(f"  {note}", highlight=False)
         for (name, s), out in results.items():
-            if not out["ok"]:
-                err_console.print(f"[red]{name} on {s} failed:[/red] {escape(str(out['error']))}")
+            if not out.ok:
+                err_console.print(f"[red]{name} on {s} failed:[/red] {escape(str(out.error))}")
 
 
 @app.command()
@@ -414,15 +414,15 @@ def verify(path: Annotated[Path, typer.Argument(help="a policy module (exported 
         with make_executor(spec, 2, draw=chosen) as executor:
             results = asyncio.run(evaluate_many(executor, spec, {path.name: path.read_text()}, names))
         for (_, s), out in results.items():  # a misspelled name: an error, never a silent bin 0
-            if out["ok"] and (missing := spec.missing_metrics(out["metrics"])):
+            if out.ok and (missing := spec.missing_metrics(out.metrics)):
                 raise UserError(f"{spec.root / 'problem.toml'} names metric(s) {', '.join(missing)} "
                                 f"that the verifier did not return on {s} (it returned "
-                                f"{', '.join(sorted(out['metrics']))}): fix the names in problem.toml "
+                                f"{', '.join(sorted(out.metrics))}): fix the names in problem.toml "
                                 "or return them from the verifier's score()")
         console.print(baseline_table(spec, results, names, f"{path} on {problem}", console.width))
         if (note := draw_note(spec, names, chosen)) is not None:
             console.print(f"  {note}", highlight=False)
-        failed = [f"{s}: {out['error']}" for (_, s), out in results.items() if not out["ok"]]
+        failed = [f"{s}: {out.error}" for (_, s), out in results.items() if not out.ok]
         if failed:
             raise UserError(f"{path} failed verification: " + "; ".join(failed)[:500])
 

@@ -77,7 +77,7 @@ def scores(spec: ProblemSpec, archive: Archive, run_id: int, program_id: int, co
             record_test_evaluation(archive, program_id, evolved[("evolved", s)])
         out["evolved"][s] = archive.program(program_id, s).metrics.get(metric)
     for (name, s), res in baselines.items():
-        out.setdefault(name, {})[s] = res["metrics"].get(metric) if res["ok"] else None
+        out.setdefault(name, {})[s] = res.metrics.get(metric) if res.ok else None
     return out
 
 

@@ -10,6 +10,7 @@ import asyncio
 
 from rich.markup import escape
 
+from evaluators.base import EvalOutcome
 from evolve.archive.fronts import run_points
 from evolve.archive.store import ProgramView
 from evolve.cli_support import console
@@ -75,11 +76,11 @@ def _report(handle: RunHandle, executor, best: ProgramView, choice: Selection,
                 if pid not in shown})
     console.print("scoring the winner on " + ", ".join(held_out) + " and the baselines on "
                   + ", ".join(sets) + " ...")
-    results = {(name, "train"): {"ok": True, "metrics": p.metrics} for name, p in own.items()}
+    results = {(name, "train"): EvalOutcome(ok=True, metrics=p.metrics) for name, p in own.items()}
     for name, p in own.items():  # finalists: scored on the validation set by choose_winner
         for s in checked:
-            results[(name, s)] = archive.evaluation_outcome(p.id, s, choice.version) or {
-                "ok": False, "metrics": {}}
+            results[(name, s)] = (archive.evaluation_outcome(p.id, s, choice.version)
+                                  or EvalOutcome(ok=False))
 
     async def both() -> list[dict]:
         return await asyncio.gather(

@@ -42,7 +42,7 @@ from evolve.prompts.builder import (
 from evolve.prompts.reply_shape import function_reply
 from evolve.search.directions import Directions
 from evolve.search.front_parents import FrontParents
-from evolve.search.grid import cell_key, feature_values
+from evolve.search.grid import placement
 from evolve.search.islands import island_for, migrate_ring
 from evolve.search.novelty import NearDuplicate, NoveltyIndex
 from evolve.search.selection import Ratios, Stint, choose_inspirations, choose_mate, choose_parent
@@ -529,37 +529,34 @@ class Controller:
         out = await self.executor.evaluate(EvalJob(self.spec.name, prog.code, "train", prog.id,
                                                    self.run_name, tuple(islands),
                                                    self._behaviour_of(prog)))
-        features = cell = None
-        if out["ok"]:
-            features = feature_values(prog.code, out["metrics"], self.spec.features)
-            cell = cell_key(features, self.spec.features)
+        features, cell = placement(prog.code, out, self.spec.features)
         self.archive.record_evaluation(prog.id, set_name="train",
-                                       evaluator_version=out.get("evaluator_version", "unknown"),
+                                       evaluator_version=out.evaluator_version,
                                        outcome=out, features=features, cell=cell,
                                        elite_islands=islands)
         p = self.progress
         p.evaluated += 1
         if prog.edit_kind == "repair":
             p.repairs += 1
-            p.repaired += bool(out["ok"])
-        p.guarded += prog.edit_kind == "guard" and bool(out["ok"])
-        if out.get("error_kind") == "same":
+            p.repaired += out.ok
+        p.guarded += prog.edit_kind == "guard" and out.ok
+        if out.error_kind == "same":
             p.same += 1
             self._note(f"program {prog.id} behaves exactly like its parent {prog.parent_id} on the "
                        "quick check; not evaluated further")
             return
-        if not out["ok"]:
+        if not out.ok:
             p.failed += 1
-            self._note(f"program {prog.id} failed: {str(out['error'])[:200]}")
-            if self.cfg.repair.enabled and out.get("error_kind") in REPAIRABLE:
-                await self._after_failure(prog, str(out.get("error") or ""), islands)
+            self._note(f"program {prog.id} failed: {str(out.error)[:200]}")
+            if self.cfg.repair.enabled and out.error_kind in REPAIRABLE:
+                await self._after_failure(prog, out.error or "", islands)
             return
-        score = out["combined_score"]
+        score = out.combined_score
         run_best = p.best_score is None or score > p.best_score
         if run_best:
             p.best_score, p.best_program = score, prog.id
         self.steps.scored(islands, before, score, run_best, p.iterations)
-        self.fronts.scored(prog.id, islands, score, out["metrics"])
+        self.fronts.scored(prog.id, islands, score, out.metrics)
         if prog.edit_kind == "tune" and prog.parent_id is not None:
             parent = self.archive.program(prog.parent_id)
             p.tuned += parent.combined_score is not None and score > parent.combined_score
@@ -617,8 +614,7 @@ class Controller:
         async def score(settings: list[list[float]]) -> list[float | None]:
             out = await self.executor.evaluate(EvalJob(
                 self.spec.name, plan.code, "train", settings=tuple(tuple(x) for x in settings)))
-            scores = out.get("scores")
-            return list(scores) if isinstance(scores, list) else [None] * len(settings)
+            return list(out.scores) if isinstance(out.scores, list) else [None] * len(settings)
 
         async with self._tuning_slot:
             found = await tuning.search(plan, score, cfg.budget, cfg.batch,

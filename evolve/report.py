@@ -13,6 +13,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
+from evaluators.base import EvalOutcome
 from evolve.archive.events import search_events
 from evolve.archive.models import EvalTask, Evaluation, Iteration, LlmCall, Program, Run
 from evolve.archive.store import Archive
@@ -28,14 +29,14 @@ def pct(x: float | None) -> str:
 
 
 async def evaluate_many(executor: Executor, spec: ProblemSpec, codes: dict[str, str],
-                        sets: list[str]) -> dict[tuple[str, str], dict]:
+                        sets: list[str]) -> dict[tuple[str, str], EvalOutcome]:
     keys = [(name, s) for name in codes for s in sets]
     outs = await asyncio.gather(*(executor.evaluate(EvalJob(spec.name, codes[n], s)) for n, s in keys))
     return dict(zip(keys, outs))
 
 
 async def baseline_results(archive: Archive, run_id: int, spec: ProblemSpec, executor: Executor,
-                           sets: list[str]) -> dict[tuple[str, str], dict]:
+                           sets: list[str]) -> dict[tuple[str, str], EvalOutcome]:
     """Every baseline's outcome on ``sets`` for this run: stored ones under the current evaluator
     version are reused, missing ones are scored through ``executor`` and stored with the run."""
     from evaluators.jobs import evaluator_version
@@ -45,17 +46,17 @@ async def baseline_results(archive: Archive, run_id: int, spec: ProblemSpec, exe
     todo = [(n, s) for n in codes for s in sets if (n, s) not in stored]
     outs = await asyncio.gather(*(executor.evaluate(EvalJob(spec.name, codes[n], s)) for n, s in todo))
     for (name, set_name), out in zip(todo, outs):
-        if out.get("evaluator_version") not in (None, "n/a", "unknown"):
+        if out.evaluator_version not in ("n/a", "unknown"):
             archive.record_baseline(run_id, name, set_name, out)
         stored[(name, set_name)] = out
     return {(n, s): stored[(n, s)] for n in codes for s in sets}
 
 
-def metric_columns(results: dict[tuple[str, str], dict], set_name: str) -> list[str]:
+def metric_columns(results: dict[tuple[str, str], EvalOutcome], set_name: str) -> list[str]:
     cols: set[str] = set()
     for (_, s), out in results.items():
-        if s == set_name and out["ok"]:
-            cols |= {k for k in out["metrics"] if k.startswith("aggregate_gap_")}
+        if s == set_name and out.ok:
+            cols |= {k for k in out.metrics if k.startswith("aggregate_gap_")}
     return sorted(cols)
 
 
@@ -63,7 +64,7 @@ def fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.4g}"
 
 
-def baseline_table(spec: ProblemSpec, results: dict[tuple[str, str], dict], sets: list[str],
+def baseline_table(spec: ProblemSpec, results: dict[tuple[str, str], EvalOutcome], sets: list[str],
                    title: str, width: int | None = None) -> Table:
     """Objective per set, then the problem's ``report`` metrics, then per-group aggregate gaps:
     one row per policy, or, where that would not fit ``width`` characters (an 80-column terminal
@@ -77,13 +78,13 @@ def baseline_table(spec: ProblemSpec, results: dict[tuple[str, str], dict], sets
         row = rows[name] = []
         for s in sets:
             out = results.get((name, s))
-            if out is None or not out["ok"]:
+            if out is None or not out.ok:
                 row += ["failed" if out else "-"] + ["-"] * (len(spec.report) + len(extra[s]))
                 continue
-            row.append(pct(out["metrics"].get(metric)) if spec.objective.percent
-                       else fmt(out["metrics"].get(metric)))
-            row += [fmt(out["metrics"].get(c)) for c in spec.report]
-            row += [pct(out["metrics"].get(c)) for c in extra[s]]
+            row.append(pct(out.metrics.get(metric)) if spec.objective.percent
+                       else fmt(out.metrics.get(metric)))
+            row += [fmt(out.metrics.get(c)) for c in spec.report]
+            row += [pct(out.metrics.get(c)) for c in extra[s]]
     table = Table(title=title)
     if width is None or _natural_width(["policy", *header], [[n, *r] for n, r in rows.items()]) <= width:
         table.add_column("policy")
@@ -215,9 +216,9 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
     return summary, table
 
 
-def record_test_evaluation(archive: Archive, program_id: int, out: dict) -> None:
-    archive.record_evaluation(program_id, set_name="test",
-                              evaluator_version=out.get("evaluator_version", "unknown"), outcome=out)
+def record_test_evaluation(archive: Archive, program_id: int, out: EvalOutcome) -> None:
+    archive.record_evaluation(program_id, set_name="test", evaluator_version=out.evaluator_version,
+                              outcome=out)
 
 
 @dataclass(frozen=True)

@@ -69,5 +69,5 @@ async def choose_winner(archive: Archive, spec: ProblemSpec, executor: Executor,
                                                             VALIDATION)) for pid in todo))
     for pid, out in zip(todo, outs):
         archive.record_evaluation(pid, set_name=VALIDATION,
-                                  evaluator_version=out.get("evaluator_version", version), outcome=out)
+                                  evaluator_version=out.evaluator_version, outcome=out)
     return Selection(tuple(chosen), len(todo), archive.winner(run_id), version)

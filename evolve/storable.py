@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
+
+from evaluators.base import EvalOutcome
 
 TEXT_CAP = 20_000
 # sandbox.session.KINDS, the verifier's own verdicts, the executors' failures, and the archive's
@@ -48,9 +51,9 @@ def clean_kind(kind: object) -> str | None:
     return kind if isinstance(kind, str) and kind in ERROR_KINDS else "protocol"
 
 
-def clean_outcome(outcome: Mapping) -> dict:
-    """An evaluation outcome dict with its candidate-shaped fields cleaned (metrics, scores and
-    the fingerprint come from the trusted verifier and pass as they are)."""
-    return {**outcome, "error": clean_optional(outcome.get("error")),
-            "feedback": clean_text(outcome.get("feedback") or ""),
-            "error_kind": clean_kind(outcome.get("error_kind"))}
+def clean_outcome(outcome: EvalOutcome | Mapping) -> EvalOutcome:
+    """An evaluation outcome with its candidate-shaped fields cleaned (metrics, scores and the
+    fingerprint come from the trusted verifier and pass as they are)."""
+    outcome = EvalOutcome.of(outcome)
+    return replace(outcome, error=clean_optional(outcome.error), feedback=clean_text(outcome.feedback),
+                   error_kind=clean_kind(outcome.error_kind))

@@ -63,9 +63,9 @@ def test_program_evaluated_once_and_stored_by_the_worker(celery_worker, celery_a
     pid = archive.add_seed(run, wmdd_code())
     executor = make_executor(archive, redis_url)
     out = asyncio.run(executor.evaluate(EvalJob("smtt", wmdd_code(), "train", pid, "r", (0, 1))))
-    assert out["ok"] and -0.40 < out["combined_score"] < -0.37  # WMDD's training gap is 38.8%
+    assert out.ok and -0.40 < out.combined_score < -0.37  # WMDD's training gap is 38.8%
     prog = archive.program(pid)
-    assert prog.status == "ok" and prog.combined_score == out["combined_score"] and prog.cell
+    assert prog.status == "ok" and prog.combined_score == out.combined_score and prog.cell
     assert {e.program_id for i in (0, 1) for e in archive.elites(run, i)} == {pid}  # same txn
     task = Ledger(archive).by_task_id(f"evolve:r:{pid}:train:smtt-2:0")
     assert (task.state, task.attempts) == ("done", 1)
@@ -76,8 +76,8 @@ def test_program_evaluated_once_and_stored_by_the_worker(celery_worker, celery_a
                                     queue=QUEUE)
     assert sentinel.get(timeout=60)["ok"]  # the solo worker took the duplicate before this
     # a resumed controller asking again gets the stored outcome without a new task
-    assert asyncio.run(executor.evaluate(EvalJob("smtt", "", "train", pid, "r")))["combined_score"] \
-        == out["combined_score"]
+    assert asyncio.run(executor.evaluate(EvalJob("smtt", "", "train", pid, "r"))).combined_score \
+        == out.combined_score
     with archive.session() as s:
         from sqlalchemy import text
 
@@ -105,7 +105,7 @@ def test_mismatched_worker_refuses_instead_of_scoring(celery_worker, archive, re
 def test_baseline_code_evaluates_through_the_result_backend(celery_worker, archive, redis_url):
     executor = make_executor(archive, redis_url)
     out = asyncio.run(executor.evaluate(EvalJob("smtt", wmdd_code(), "gen20")))
-    assert out["ok"] and out["evaluator_version"] == "smtt-2"
+    assert out.ok and out.evaluator_version == "smtt-2"
     executor.close()
 
 
@@ -152,5 +152,5 @@ def test_a_worker_scores_a_program_on_its_runs_draw(celery_worker, archive, redi
     executor.close()
     on_draw = run_job({"problem": "bin_packing", "code": code, "set": "train", "draw": 77})
     public = run_job({"problem": "bin_packing", "code": code, "set": "train"})
-    assert stored["combined_score"] == sent["combined_score"] == on_draw["combined_score"]
+    assert stored.combined_score == sent.combined_score == on_draw["combined_score"]
     assert on_draw["combined_score"] != public["combined_score"]

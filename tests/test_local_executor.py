@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from evaluators.base import EvalOutcome
+
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE = """
 import asyncio, sys, time
@@ -20,7 +22,7 @@ if __name__ == "__main__":
     ex = LocalExecutor(2, 10, "smtt")
     code = "def schedule(p, w, d):\\n    return list(range(len(p)))\\n"
     out = asyncio.run(ex.evaluate(EvalJob("smtt", code, "train", 1, "x", (0,))))
-    print(out["ok"], *ex._pool._processes, flush=True)
+    print(out.ok, *ex._pool._processes, flush=True)
     time.sleep(600)
 """
 
@@ -91,18 +93,18 @@ def test_a_job_waiting_for_a_worker_is_not_timed_out_by_the_guard():
     code = "import time\ndef schedule(p, w, d):\n    time.sleep(0.005)\n    return list(range(len(p)))\n"
     ex = LocalExecutor(1, 10, "smtt")
     try:
-        async def one() -> dict:
+        async def one() -> EvalOutcome:
             return await ex.evaluate(EvalJob("smtt", code, "train", 1, "x", (0,)))
 
-        assert asyncio.run(one())["ok"]  # the worker is up
+        assert asyncio.run(one()).ok  # the worker is up
         started = time.monotonic()
-        assert asyncio.run(one())["ok"]
+        assert asyncio.run(one()).ok
         ex.guard_seconds = 2.5 * (time.monotonic() - started)
 
-        async def five() -> list[dict]:
+        async def five() -> list[EvalOutcome]:
             return await asyncio.gather(*(one() for _ in range(5)))
 
         outs = asyncio.run(five())
-        assert [o["ok"] for o in outs] == [True] * 5, [o.get("error") for o in outs]
+        assert [o.ok for o in outs] == [True] * 5, [o.error for o in outs]
     finally:
         ex.close()

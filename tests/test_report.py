@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from evaluators.base import EvalOutcome
 from evolve.problem import load_problem
 from evolve.report import baseline_table
 
 
-def outcome(ratio: float) -> dict:
+def outcome(ratio: float) -> EvalOutcome:
     metrics = {"cost_ratio": ratio, "mean_cost": 92.49, "std_cost": 40.72,
                "cost_ratio_single": 0.6896, "cost_ratio_multi": 0.5013}
-    return {"ok": True, "metrics": metrics}
+    return EvalOutcome(ok=True, metrics=metrics)
 
 
 def shown(width: int, sets: list[str]) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from evaluators.base import EvalOutcome
 from evolve.archive.models import EvalTask, Program, Run, utcnow
 from evolve.archive.store import Archive, store_or_fail, store_outcome
 
@@ -194,11 +195,11 @@ class Ledger:
                                              EvalTask.state == "running")
                       .values(heartbeat_at=utcnow()))
 
-    def finish(self, task: TaskView, outcome: dict, features: dict | None, cell: str | None,
+    def finish(self, task: TaskView, outcome: EvalOutcome | dict, features: dict | None, cell: str | None,
                elite_islands: Sequence[int]) -> bool:
         """Store the outcome and close the row in one transaction; False if already stored. An
         outcome the database refuses is stored as the program's failure (``unstorable``)."""
-        def write(out: dict, features: dict | None, cell: str | None,
+        def write(out: EvalOutcome, features: dict | None, cell: str | None,
                   elite_islands: Sequence[int]) -> bool:
             with self.archive.session() as s, s.begin():
                 row = s.get(EvalTask, task.id, with_for_update=True)

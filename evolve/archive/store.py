@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Row, func, select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
+from evaluators.base import EvalOutcome
 from evolve.archive import statements as sql
 from evolve.archive.codehash import code_hash, normalised_hash
 from evolve.archive.db import make_engine, sqlite_url
@@ -253,14 +254,14 @@ class Archive:
             return _insert_child(c, run_id, child, iteration, normalised)
 
     def record_evaluation(self, program_id: int, *, set_name: str, evaluator_version: str,
-                          outcome: dict, seed: int = 0, features: dict | None = None,
+                          outcome: EvalOutcome | dict, seed: int = 0, features: dict | None = None,
                           cell: str | None = None, elite_islands: Sequence[int] = ()) -> bool:
         """Store an evaluation (idempotent on its key) in one transaction with its consequences.
 
         See ``store_outcome``. Returns False (and changes nothing) when the same evaluation was
         already stored.
         """
-        def write(out: dict, features: dict | None, cell: str | None,
+        def write(out: EvalOutcome, features: dict | None, cell: str | None,
                   elite_islands: Sequence[int]) -> bool:
             with self.engine.begin() as c:
                 return store_outcome(c, program_id, set_name, evaluator_version, seed, out,
@@ -269,21 +270,20 @@ class Archive:
         return store_or_fail(write, outcome, features, cell, elite_islands)
 
     def evaluation_outcome(self, program_id: int, set_name: str, evaluator_version: str,
-                           seed: int = 0) -> dict | None:
-        """The stored outcome dict of one evaluation key (what ``run_job`` returned), if any."""
+                           seed: int = 0) -> EvalOutcome | None:
+        """The stored outcome of one evaluation key (what ``run_job`` returned), if any."""
         with self.session() as s:
             ev = s.scalar(select(Evaluation).where(
                 Evaluation.program_id == program_id, Evaluation.set_name == set_name,
                 Evaluation.evaluator_version == evaluator_version, Evaluation.seed == seed))
             if ev is None:
                 return None
-            out = {"ok": ev.ok, "metrics": ev.metrics, "combined_score": ev.combined_score,
-                   "feedback": ev.feedback, "error": ev.error, "error_kind": ev.error_kind,
-                   "seconds": ev.seconds, "evaluator_version": ev.evaluator_version}
-            if set_name == "train":  # what the train outcome set on the program itself
-                prog = s.get(Program, program_id)
-                out["fingerprint"], out["same_as"] = prog.fingerprint, prog.same_as
-            return out
+            prog = s.get(Program, program_id) if set_name == "train" else None
+            return EvalOutcome(  # for train, what the outcome set on the program itself too
+                ok=ev.ok, metrics=ev.metrics, combined_score=ev.combined_score,
+                feedback=ev.feedback, error=ev.error, error_kind=ev.error_kind, seconds=ev.seconds,
+                evaluator_version=ev.evaluator_version,
+                fingerprint=prog.fingerprint if prog else None, same_as=prog.same_as if prog else None)
 
     def pending_programs(self, run_id: int) -> list[ProgramView]:
         with self.session() as s:
@@ -410,28 +410,27 @@ class Archive:
                                             "error": clean_optional(fields.get("error"))})
 
     # -- baselines ---------------------------------------------------------------------------
-    def record_baseline(self, run_id: int, name: str, set_name: str, outcome: dict) -> None:
+    def record_baseline(self, run_id: int, name: str, set_name: str, outcome: EvalOutcome) -> None:
         """Keep a baseline's trusted outcome with the run (once per name, set and version)."""
         try:
             with self.session() as s, s.begin():
                 s.add(BaselineScore(run_id=run_id, name=name, set_name=set_name,
-                                    evaluator_version=outcome.get("evaluator_version", "unknown"),
-                                    ok=outcome["ok"], metrics=outcome["metrics"],
-                                    combined_score=outcome["combined_score"], error=outcome["error"],
-                                    seconds=outcome["seconds"]))
+                                    evaluator_version=outcome.evaluator_version, ok=outcome.ok,
+                                    metrics=outcome.metrics, combined_score=outcome.combined_score,
+                                    error=outcome.error, seconds=outcome.seconds))
         except IntegrityError:
             pass  # already stored for this evaluator version
 
-    def baseline_outcomes(self, run_id: int, evaluator_version: str) -> dict[tuple[str, str], dict]:
+    def baseline_outcomes(self, run_id: int, evaluator_version: str
+                          ) -> dict[tuple[str, str], EvalOutcome]:
         """{(baseline name, set): outcome} stored for this run under ``evaluator_version``."""
         with self.session() as s:
             rows = s.scalars(select(BaselineScore).where(
                 BaselineScore.run_id == run_id,
                 BaselineScore.evaluator_version == evaluator_version)).all()
-        return {(r.name, r.set_name): {"ok": r.ok, "metrics": r.metrics, "combined_score":
-                                       r.combined_score, "error": r.error, "seconds": r.seconds,
-                                       "feedback": "", "error_kind": None,
-                                       "evaluator_version": r.evaluator_version} for r in rows}
+        return {(r.name, r.set_name): EvalOutcome(
+            ok=r.ok, metrics=r.metrics, combined_score=r.combined_score, error=r.error,
+            seconds=r.seconds, evaluator_version=r.evaluator_version) for r in rows}
 
     # -- run summary -------------------------------------------------------------------------
     def iteration_count(self, run_id: int) -> int:
@@ -482,27 +481,26 @@ def _offer(c: Connection | Session, run_id: int, island: int, cell: str, program
     return placed is not None
 
 
-def store_or_fail(write: Callable[[dict, dict | None, str | None, Sequence[int]], bool],
-                  outcome: dict, features: dict | None, cell: str | None,
+def store_or_fail(write: Callable[[EvalOutcome, dict | None, str | None, Sequence[int]], bool],
+                  outcome: EvalOutcome | dict, features: dict | None, cell: str | None,
                   elite_islands: Sequence[int]) -> bool:
     """``write(outcome, features, cell, elite_islands)`` in its own transaction; if the database
     refuses a value of it (not the connection or the schema: what a candidate's text could still
     cause after ``clean_outcome``), write instead that the program failed (``unstorable``)."""
     try:
-        return write(outcome, features, cell, elite_islands)
+        return write(EvalOutcome.of(outcome), features, cell, elite_islands)
     except StatementError as exc:
         if isinstance(exc, (OperationalError, InterfaceError, IntegrityError)):
             raise
         cause = type(exc.orig or exc).__name__
         message = (f"the evaluation's outcome could not be stored ({cause}: "
                    f"{clean_text(str(exc.orig or exc), 300)}); the program counts as failed")
-    failed = {"ok": False, "metrics": {}, "combined_score": None, "feedback": message,
-              "error": message, "error_kind": "unstorable", "seconds": 0.0}
-    return write(failed, None, None, ())
+    return write(EvalOutcome(ok=False, feedback=message, error=message, error_kind="unstorable"),
+                 None, None, ())
 
 
 def store_outcome(c: Connection | Session, program_id: int, set_name: str, evaluator_version: str,
-                  seed: int, outcome: dict, features: dict | None, cell: str | None,
+                  seed: int, outcome: EvalOutcome, features: dict | None, cell: str | None,
                   elite_islands: Sequence[int]) -> bool:
     """Insert an evaluation inside an open transaction; False if its key is already stored.
 
@@ -512,22 +510,22 @@ def store_outcome(c: Connection | Session, program_id: int, set_name: str, evalu
     outcome = clean_outcome(outcome)  # error text and kind are the candidate's doing
     stored = c.execute(sql.insert_evaluation(_dialect(c)), {
         "program_id": program_id, "set_name": set_name, "evaluator_version": evaluator_version,
-        "seed": seed, "ok": outcome["ok"], "metrics": outcome["metrics"],
-        "combined_score": outcome["combined_score"], "feedback": outcome["feedback"],
-        "error": outcome["error"], "error_kind": outcome["error_kind"],
-        "seconds": outcome["seconds"]}).first()
+        "seed": seed, "ok": outcome.ok, "metrics": outcome.metrics,
+        "combined_score": outcome.combined_score, "feedback": outcome.feedback,
+        "error": outcome.error, "error_kind": outcome.error_kind,
+        "seconds": outcome.seconds}).first()
     if stored is None:
         return False
     if set_name == "train":
-        ok = bool(outcome["ok"])
-        same = outcome.get("same_as") if outcome["error_kind"] == "same" else None
+        ok = bool(outcome.ok)
+        same = outcome.same_as if outcome.error_kind == "same" else None
         c.execute(sql.SCORE_PROGRAM, {"pid": program_id,
                                       "status": "ok" if ok else "same" if same else "failed",
-                                      "score": outcome["combined_score"] if ok else None,
+                                      "score": outcome.combined_score if ok else None,
                                       "features": features, "cell": cell,
-                                      "fingerprint": outcome.get("fingerprint"), "same_as": same})
+                                      "fingerprint": outcome.fingerprint, "same_as": same})
         if ok and cell is not None:
             run_id = c.scalar(sql.RUN_OF_PROGRAM, {"pid": program_id})
             for island in elite_islands:
-                _offer(c, run_id, island, cell, program_id, outcome["combined_score"])
+                _offer(c, run_id, island, cell, program_id, outcome.combined_score)
     return True

@@ -1,13 +1,16 @@
 """The executor contract the loop depends on: submit an ``EvalJob``, await an outcome dict.
 
 Any executor (local process pool, Celery on Redis) implements ``evaluate`` and ``close``; the loop
-never knows which one it has. Outcomes are plain dicts from ``evaluators.jobs.run_job``.
+never knows which one it has. Outcomes are ``EvalOutcome`` records; they are dicts only while
+they cross a process or Celery boundary (``evaluators.jobs.run_job`` returns one).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
+
+from evaluators.base import EvalOutcome
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,8 @@ class Executor(ABC):
     draw: int | None = None
 
     @abstractmethod
-    async def evaluate(self, job: EvalJob) -> dict:
-        """Run the job; always return an outcome dict (errors become ``ok: False`` outcomes)."""
+    async def evaluate(self, job: EvalJob) -> EvalOutcome:
+        """Run the job; always return an outcome (errors become ``ok=False`` outcomes)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release workers."""

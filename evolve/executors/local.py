@@ -111,10 +111,10 @@ class LocalExecutor(Executor):
             self._slots = (loop, asyncio.Semaphore(self.capacity))
         return self._slots[1]
 
-    async def evaluate(self, job: EvalJob) -> dict:
+    async def evaluate(self, job: EvalJob) -> EvalOutcome:
         loop = asyncio.get_running_loop()
         async with self._slot(loop):
-            return await self._run(loop, job)
+            return EvalOutcome.of(await self._run(loop, job))  # the worker's dict, as a record
 
     async def _run(self, loop: asyncio.AbstractEventLoop, job: EvalJob) -> dict:
         try:
@@ -133,5 +133,5 @@ class LocalExecutor(Executor):
 
 
 def _failure(kind: str, message: str) -> dict:
-    outcome = EvalOutcome(ok=False, feedback=message, error=message, error_kind=kind)
-    return {**outcome.to_dict(), "evaluator_version": "n/a"}
+    return EvalOutcome(ok=False, feedback=message, error=message, error_kind=kind,
+                       evaluator_version="n/a").to_dict()

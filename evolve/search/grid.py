@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from evaluators.base import EvalOutcome
 from evolve.problem import FeatureDim
 
 
@@ -44,3 +45,12 @@ def cell_key(features: dict[str, float], dims: list[FeatureDim]) -> str:
     if not dims:
         return "0"
     return ",".join(str(bin_index(features[d.name], d)) for d in dims)
+
+
+def placement(code: str, outcome: EvalOutcome, dims: list[FeatureDim]) -> tuple[dict | None, str | None]:
+    """A training outcome's features and grid cell (None, None for a failed program): the one
+    place both the controller and a Celery worker compute them."""
+    if not outcome.ok:
+        return None, None
+    features = feature_values(code, outcome.metrics, dims)
+    return features, cell_key(features, dims)

@@ -30,7 +30,7 @@ def test_text_from_the_candidate_is_cleaned_to_storable_text():
     assert clean_kind("timeout") == "timeout" and clean_kind(None) is None
     out = clean_outcome({"ok": False, "metrics": {}, "combined_score": None, "feedback": None,
                          "error": "e\x00", "error_kind": {"a": 1}, "seconds": 0.1})
-    assert out["error"] == "e\ufffd" and out["error_kind"] == "protocol" and out["feedback"] == ""
+    assert out.error == "e\ufffd" and out.error_kind == "protocol" and out.feedback == ""
 
 
 def test_an_evaluation_outcome_leaves_the_worker_cleaned():
@@ -49,7 +49,7 @@ def _stored_error(url: str) -> tuple[str, str]:
         assert archive.record_evaluation(pid, set_name="train", evaluator_version="v",
                                          outcome=outcome)
         stored = archive.evaluation_outcome(pid, "train", "v")
-        return stored["error"], archive.program(pid).status
+        return stored.error, archive.program(pid).status
     finally:
         archive.close()
 
@@ -77,7 +77,7 @@ def test_an_outcome_the_database_still_refuses_fails_its_program_only(pg_url):
         prog = archive.program(pid)
         assert prog.status == "failed" and prog.combined_score is None
         stored = archive.evaluation_outcome(pid, "train", "v")
-        assert stored["error_kind"] == "unstorable" and "could not be stored" in stored["error"]
+        assert stored.error_kind == "unstorable" and "could not be stored" in stored.error
         assert archive.iteration_count(run_id) == 0  # still answering
     finally:
         archive.close()

@@ -20,6 +20,7 @@ import time
 
 from sqlalchemy.engine import make_url
 
+from evaluators.base import EvalOutcome
 from evaluators.jobs import evaluator_version
 from evolve.archive.ledger import Ledger, TaskView, claimant_alive
 from evolve.archive.store import Archive
@@ -70,7 +71,7 @@ class CeleryExecutor(Executor):
         self._last_sweep = time.monotonic()
 
     # -- Executor ----------------------------------------------------------------------------
-    async def evaluate(self, job: EvalJob) -> dict:
+    async def evaluate(self, job: EvalJob) -> EvalOutcome:
         if job.program_id is None:
             return await self._evaluate_code(job)
         version = evaluator_version(job.problem)
@@ -188,14 +189,14 @@ class CeleryExecutor(Executor):
                      len(dead), len(queued))
             await self._send(dead + queued)
 
-    def _stored(self, row: TaskView) -> dict:
+    def _stored(self, row: TaskView) -> EvalOutcome:
         out = self.archive.evaluation_outcome(row.program_id, row.set_name, row.evaluator_version)
         if out is None:
             raise ExecutorError(f"evaluation {row.task_id} is marked done but has no stored result")
         return out
 
     # -- code without a program row ------------------------------------------------------------
-    async def _evaluate_code(self, job: EvalJob) -> dict:
+    async def _evaluate_code(self, job: EvalJob) -> EvalOutcome:
         soft, hard = (limit * job.sessions for limit in time_limits(load_problem(job.problem)))
         result = await asyncio.to_thread(
             self.app.send_task, EVALUATE_CODE, args=[{**job.to_dict(), "draw": self.draw}], queue=QUEUE,
@@ -208,4 +209,4 @@ class CeleryExecutor(Executor):
                 f"a worker scored {job.problem} with evaluator {out.get('evaluator_version')} but "
                 f"this controller has {evaluator_version(job.problem)}: install the same evolve "
                 "version on the workers and restart them")
-        return out
+        return EvalOutcome.of(out)  # the worker's dict, as a record from here on

@@ -26,7 +26,7 @@ from evolve.archive.ledger import HEARTBEAT_SECONDS, Claim, Ledger, me
 from evolve.archive.store import Archive
 from evolve.executors.celery.app import EVALUATE, EVALUATE_CODE
 from evolve.problem import ProblemError, load_problem
-from evolve.search.grid import cell_key, feature_values
+from evolve.search.grid import placement
 
 log = logging.getLogger("evolve.worker")
 
@@ -116,10 +116,10 @@ def evaluate(payload: dict) -> str:
         log.info("evaluation %s skipped: %s", payload["task_id"], claim.reason)
         return "skipped"
     if claim.action == "poison":
-        outcome = EvalOutcome(ok=False, error_kind="worker_lost", error=(
+        outcome = EvalOutcome(ok=False, error_kind="worker_lost", evaluator_version=expected, error=(
             f"the evaluation killed its worker {claim.task.attempts} times ({claim.reason}); "
-            "marked failed")).to_dict()
-        ledger.finish(claim.task, {**outcome, "evaluator_version": expected}, None, None, ())
+            "marked failed"))
+        ledger.finish(claim.task, outcome, None, None, ())
         return "poison"
     return _run_claimed(ledger, claim, claimant, payload)
 
@@ -134,11 +134,10 @@ def _run_claimed(ledger: Ledger, claim: Claim, claimant: str, payload: dict) -> 
                        "behaviour_of": payload.get("behaviour_of"), "draw": claim.draw})
     finally:
         stop.set()
+    out = EvalOutcome.of(out)  # the worker process's dict, as a record from here on
     features = cell = None
-    if out["ok"] and payload["set"] == "train":
-        dims = load_problem(payload["problem"]).features
-        features = feature_values(claim.code, out["metrics"], dims)
-        cell = cell_key(features, dims)
+    if payload["set"] == "train":
+        features, cell = placement(claim.code, out, load_problem(payload["problem"]).features)
     stored = ledger.finish(claim.task, out, features, cell, payload["islands"])
     return "done" if stored else "already stored"
 
