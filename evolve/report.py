@@ -106,7 +106,26 @@ def _natural_width(header: list[str], rows: list[list[str]]) -> int:
     return sum(max(len(x) for x in column) + 3 for column in zip(header, *rows)) + 1
 
 
-def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, Table]:
+@dataclass(frozen=True)
+class RunCounts:
+    """What ``evolve status`` counts for a run, from the archive."""
+
+    run: Run
+    best: list[Program]
+    outcomes: dict[str, int]
+    programs: dict[str, int]
+    calls: tuple  # count, dollars, prompt tokens, completion tokens, failed
+    unpriced: int
+    ledger: tuple  # evaluations sent to workers, executions, not finished
+    held: dict[str, dict[int, float]]  # validation / test score of the best programs
+    made: dict[str | None, int]  # programs per edit kind
+    repaired: int
+    guarded: int
+    near: int
+    tuned_better: int
+
+
+def run_counts(archive: Archive, run_id: int, top: int) -> RunCounts:
     with archive.session() as s:
         run = s.get(Run, run_id)
         best = s.execute(select(Program).where(Program.run_id == run_id,
@@ -143,36 +162,31 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
                                 .join(Parent, Parent.id == Program.parent_id)
                                 .where(Program.run_id == run_id, Program.edit_kind == "tune",
                                        Program.combined_score > Parent.combined_score)) or 0
-    status = shown_status(run.status, run.updated_at)
-    summary = Table(title=f"run {run.name} ({run.problem}): {status}", show_header=False)
-    summary.add_column("what")
-    summary.add_column("value")
-    if status == "stalled":
-        summary.add_row("stalled", resume_hint(run.name))
-    summary.add_row("iterations", f"{sum(outcomes.values())} "
-                    + " ".join(f"{k}={v}" for k, v in sorted(outcomes.items())))
-    summary.add_row("programs", " ".join(f"{k}={v}" for k, v in sorted(programs.items())))
-    summary.add_row("LLM calls", f"{calls[0]} ({calls[4]} failed), tokens {calls[2]} in / "
-                    f"{calls[3]} out")
-    summary.add_row("cost", f"${calls[1]:.4f}" + (f" ({unpriced} calls of unknown price counted as $0)"
-                                                    if unpriced else ""))
-    calls_by = archive.call_yield(run_id)
+        s.expunge_all()
+    return RunCounts(run, list(best), outcomes, programs, tuple(calls), unpriced, tuple(ledger), held,
+                     made, repaired, guarded, near, tuned_better)
+
+
+def _search_rows(c: RunCounts, archive: Archive, summary: Table) -> None:
+    """Repairs, guards, tuning, near-duplicates, restarts, advice, same behaviour."""
+    iterations = sum(c.outcomes.values())
+    calls_by = archive.call_yield(c.run.id)
     if calls_by.repair_calls:
-        summary.add_row("repairs", f"{calls_by.repair_calls} repair calls, {made.get('repair', 0)} "
-                        f"children, {repaired} passed ({100 * repaired / calls_by.repair_calls:.0f}% "
+        summary.add_row("repairs", f"{calls_by.repair_calls} repair calls, {c.made.get('repair', 0)} "
+                        f"children, {c.repaired} passed ({100 * c.repaired / calls_by.repair_calls:.0f}% "
                         f"of calls; fresh proposals: a valid program from {calls_by.proposal_valid} "
                         f"of {calls_by.proposal_calls} calls)")
-    if made.get("guard"):
-        summary.add_row("guards", f"{made['guard']} failed children guarded against division by zero "
-                        f"and math domain errors (no LLM call), {guarded} passed")
-    if made.get("tune"):
-        summary.add_row("tuning", f"{made['tune']} tuned programs, {tuned_better} better than "
+    if c.made.get("guard"):
+        summary.add_row("guards", f"{c.made['guard']} failed children guarded against division by "
+                        f"zero and math domain errors (no LLM call), {c.guarded} passed")
+    if c.made.get("tune"):
+        summary.add_row("tuning", f"{c.made['tune']} tuned programs, {c.tuned_better} better than "
                         "the program they were tuned from")
-    if near:
-        summary.add_row("near-duplicates", f"{near} of {sum(outcomes.values())} iterations "
-                        f"({100 * near / max(1, sum(outcomes.values())):.0f}%) rejected unevaluated: "
+    if c.near:
+        summary.add_row("near-duplicates", f"{c.near} of {iterations} iterations "
+                        f"({100 * c.near / max(1, iterations):.0f}%) rejected unevaluated: "
                         "nearly the code of a program of their island")
-    events = search_events(archive, run_id)
+    events = search_events(archive, c.run.id)
     restarts = [e for e in events if e.kind == "restart"]
     if restarts:
         summary.add_row("restarts", f"{len(restarts)} islands restarted from the run's best after "
@@ -182,9 +196,41 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
         summary.add_row("advice", f"{len(advice)} summaries of recent iterations shown in later "
                         f"prompts (latest: iterations {advice[-1].first_iteration}-"
                         f"{advice[-1].last_iteration})")
-    if programs.get("same"):
-        summary.add_row("same behaviour", f"{programs['same']} children computed the same outputs as "
-                        "their parent on the quick check (not evaluated further)")
+    if c.programs.get("same"):
+        summary.add_row("same behaviour", f"{c.programs['same']} children computed the same outputs "
+                        "as their parent on the quick check (not evaluated further)")
+
+
+def best_table(c: RunCounts) -> Table:
+    table = Table(title=f"best {len(c.best)} programs")
+    shown = [name for name in c.held if c.held[name] or name == "test"]
+    for col in ("id", "gen", "island", "parent", "score", *(f"{n} score" for n in shown), "cell"):
+        table.add_column(col, justify="right" if col != "cell" else "left")
+    for p in c.best:
+        other = [c.held[n].get(p.id) for n in shown]
+        table.add_row(str(p.id), str(p.generation), str(p.island), str(p.parent_id or "-"),
+                      f"{p.combined_score:.6g}", *("-" if v is None else f"{v:.6g}" for v in other),
+                      p.cell or "-")
+    return table
+
+
+def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, Table]:
+    c = run_counts(archive, run_id, top)
+    run = c.run
+    status = shown_status(run.status, run.updated_at)
+    summary = Table(title=f"run {run.name} ({run.problem}): {status}", show_header=False)
+    summary.add_column("what")
+    summary.add_column("value")
+    if status == "stalled":
+        summary.add_row("stalled", resume_hint(run.name))
+    summary.add_row("iterations", f"{sum(c.outcomes.values())} "
+                    + " ".join(f"{k}={v}" for k, v in sorted(c.outcomes.items())))
+    summary.add_row("programs", " ".join(f"{k}={v}" for k, v in sorted(c.programs.items())))
+    summary.add_row("LLM calls", f"{c.calls[0]} ({c.calls[4]} failed), tokens {c.calls[2]} in / "
+                    f"{c.calls[3]} out")
+    summary.add_row("cost", f"${c.calls[1]:.4f}" + (f" ({c.unpriced} calls of unknown price counted "
+                                                    "as $0)" if c.unpriced else ""))
+    _search_rows(c, archive, summary)
     starts = archive.starts(run_id)
     if starts:
         summary.add_row("starting points", ", ".join(
@@ -199,21 +245,12 @@ def status_tables(archive: Archive, run_id: int, top: int = 10) -> tuple[Table, 
     st = standing(archive, run_id, spec.objective.metric)
     if st is not None:
         summary.add_row("winner", "\n".join(standing_lines(spec, st)))
-    if ledger[0]:
-        summary.add_row("distributed", f"{ledger[0]} evaluations sent to workers, {ledger[1]} "
-                        f"executions, {ledger[2]} not finished")
+    if c.ledger[0]:
+        summary.add_row("distributed", f"{c.ledger[0]} evaluations sent to workers, {c.ledger[1]} "
+                        f"executions, {c.ledger[2]} not finished")
     if run.stop_reason:
         summary.add_row("stopped", run.stop_reason)
-    table = Table(title=f"best {len(best)} programs")
-    shown = [name for name in held if held[name] or name == "test"]
-    for col in ("id", "gen", "island", "parent", "score", *(f"{n} score" for n in shown), "cell"):
-        table.add_column(col, justify="right" if col != "cell" else "left")
-    for p in best:
-        other = [held[n].get(p.id) for n in shown]
-        table.add_row(str(p.id), str(p.generation), str(p.island), str(p.parent_id or "-"),
-                      f"{p.combined_score:.6g}", *("-" if v is None else f"{v:.6g}" for v in other),
-                      p.cell or "-")
-    return summary, table
+    return summary, best_table(c)
 
 
 def record_test_evaluation(archive: Archive, program_id: int, out: EvalOutcome) -> None:

@@ -493,6 +493,12 @@ def template_main() -> None:
     protocol.write_frame(cout, {"ready": True, "pid": os.getpid(), "preloaded": loaded,
                                 "seccomp": seccomp, "landlock_abi": hardening.landlock_abi(),
                                 "root": os.geteuid() == 0})
+    _serve(cfg, cin, cout)
+
+
+def _serve(cfg: dict, cin: int, cout: int) -> None:
+    """Answer the worker's requests (spawn, call, map, end, ping) until it goes away; at most one
+    candidate session at a time."""
     session: Session | None = None
     while True:
         try:

@@ -61,20 +61,14 @@ def trade_off(sel: state.Selected, objective: Objective, progs: pd.DataFrame) ->
                           sel.run.name, "trade_off")
 
 
-def body(sel: state.Selected) -> None:
+def headline(sel: state.Selected, objective: Objective | None, progs, calls, best) -> None:
     run = sel.run
     st.title(f"Run {run.name}")
-    objective = state.objective_of(run.problem)
-    calls = queries.llm_usage(sel.engine, run.id)
-    progs = queries.with_calls(queries.programs(sel.engine, run.id), calls["time"])
-    fails = queries.failures(sel.engine, run.id)
-    scored = progs["score"].notna()
-    best = queries.run_best(progs)
-    refs = queries.references(progs, queries.baselines(sel.engine, run.id))
     cols = st.columns(6)
     cols[0].metric("status", run.status)
     cols[1].metric("iterations", run.iterations)
-    cols[2].metric("programs", f"{len(progs)}", f"{int(scored.sum())} scored", delta_color="off")
+    cols[2].metric("programs", f"{len(progs)}", f"{int(progs['score'].notna().sum())} scored",
+                   delta_color="off")
     cols[3].metric(f"best {objective.metric if objective else 'score'} (train)",
                    "-" if best.empty else fmt(objective, best["score"].iloc[-1]))
     cols[4].metric("LLM calls", len(calls), f"{int(calls['failed'].sum())} failed", delta_color="off")
@@ -85,28 +79,32 @@ def body(sel: state.Selected) -> None:
     if run.status == "stalled":
         st.warning(f"Stalled: {resume_hint(run.name)}")
 
+
+def improving(sel: state.Selected, objective: Objective | None, progs, best) -> None:
+    """The run's best against the programs people wrote, over iterations or LLM calls."""
     st.subheader("Is it improving?")
     if best.empty:
         st.info("No program has been scored yet.")
-    else:
-        titles = {int(pid): program_name(kind, label, int(pid)) for pid, kind, label
-                  in zip(progs["id"], progs["kind"], progs["label"])}
-        st.markdown(verdict(objective, best, refs, titles))
-        x = st.radio("x axis", ["iterations", "LLM calls"], horizontal=True, key="overview_x",
-                     label_visibility="collapsed")
-        fig, outside = figures.best_curve(best, progs, refs, objective,
-                                          "calls" if x == "LLM calls" else "iteration")
-        st.plotly_chart(fig, width="stretch")
-        st.caption("Thick line: the best program so far on the training set; dots: every scored "
-                   "program; dashed lines: the programs people wrote (the seed and the baselines)."
-                   + (f" {outside} programs scored outside the axis (not drawn)." if outside else ""))
-        with st.expander("Per island"):
-            curves = queries.score_progress(progs)
-            st.plotly_chart(figures.progress(curves, objective), width="stretch")
+        return
+    refs = queries.references(progs, queries.baselines(sel.engine, sel.run.id))
+    titles = {int(pid): program_name(kind, label, int(pid)) for pid, kind, label
+              in zip(progs["id"], progs["kind"], progs["label"])}
+    st.markdown(verdict(objective, best, refs, titles))
+    x = st.radio("x axis", ["iterations", "LLM calls"], horizontal=True, key="overview_x",
+                 label_visibility="collapsed")
+    fig, outside = figures.best_curve(best, progs, refs, objective,
+                                      "calls" if x == "LLM calls" else "iteration")
+    st.plotly_chart(fig, width="stretch")
+    st.caption("Thick line: the best program so far on the training set; dots: every scored "
+               "program; dashed lines: the programs people wrote (the seed and the baselines)."
+               + (f" {outside} programs scored outside the axis (not drawn)." if outside else ""))
+    with st.expander("Per island"):
+        curves = queries.score_progress(progs)
+        st.plotly_chart(figures.progress(curves, objective), width="stretch")
 
-    if objective is not None and objective.second is not None and not best.empty:
-        trade_off(sel, objective, progs)
 
+def failures_and_usage(sel: state.Selected, calls) -> None:
+    fails = queries.failures(sel.engine, sel.run.id)
     left, right = st.columns(2)
     with left:
         st.subheader("Failures by kind")
@@ -122,15 +120,19 @@ def body(sel: state.Selected) -> None:
             st.write("No LLM calls yet.")
         else:
             st.plotly_chart(figures.llm_usage(calls), width="stretch")
+
+
+def yields(sel: state.Selected, calls) -> None:
+    """What each model, edit kind and prompt direction gave; throughput."""
+    run_id = sel.run.id
     if not calls.empty:
         st.subheader("Models: share and yield")
-        st.dataframe(model_table(calls, queries.model_yield(sel.engine, run.id)), hide_index=True,
+        st.dataframe(model_table(calls, queries.model_yield(sel.engine, run_id)), hide_index=True,
                      width="stretch",
                      column_config={"$": st.column_config.NumberColumn(format="%.4f"),
                                     "median s": st.column_config.NumberColumn(format="%.1f"),
                                     "s per improvement": st.column_config.NumberColumn(format="%.0f")})
-
-    edits = queries.edit_yield(sel.engine, run.id)
+    edits = queries.edit_yield(sel.engine, run_id)
     if not edits.empty:
         st.subheader("Edit kinds: what each gave")
         st.caption("Per kind of change asked (diff, rewrite, function rewrite, crossover, repair) and "
@@ -141,11 +143,10 @@ def body(sel: state.Selected) -> None:
                      column_config={"LLM s per improvement": st.column_config.NumberColumn(format="%.0f"),
                                     "$ per improvement": st.column_config.NumberColumn(format="%.4f")})
     with st.expander("Throughput: calls and evaluations in flight, seconds per iteration"):
-        flow = queries.throughput(sel.engine, run.id)
+        flow = queries.throughput(sel.engine, run_id)
         st.plotly_chart(figures.throughput(flow.calls, flow.evaluations, flow.iterations),
                         width="stretch")
-
-    directions = queries.direction_yield(sel.engine, run.id)
+    directions = queries.direction_yield(sel.engine, run_id)
     if not directions.empty:
         st.subheader("Prompt directions")
         st.caption("The direction each compact prompt ended with, how often its proposals beat their "
@@ -153,30 +154,52 @@ def body(sel: state.Selected) -> None:
         st.dataframe(directions, hide_index=True, width="stretch",
                      column_config={"direction": st.column_config.TextColumn(width="large")})
 
-    setbacks = queries.setbacks(sel.engine, run.id)
-    if not setbacks.empty:
-        st.subheader("Proposals that gave nothing new")
-        st.caption(f"The latest {len(setbacks)}: rejected replies, repeats, LLM errors, failed children "
-                   "and children that behaved exactly like their parent, with the first line of why. "
-                   "Open an iteration for its prompt, reply and full reason, a program for its error.")
-        link = [f"program?run={run.name}&program={int(p)}" if not pd.isna(p) else None
-                for p in setbacks["program"].combine_first(setbacks["repeats"])]
-        asked = [f"proposal?run={run.name}&iteration={int(n)}" for n in setbacks["iteration"]]
-        st.dataframe(setbacks.drop(columns=["program", "repeats"]).assign(program=link, iteration=asked),
-                     hide_index=True, width="stretch", height=min(38 * (len(setbacks) + 1), 420),
-                     column_config={"program": st.column_config.LinkColumn(
-                                        display_text=r"program=(\d+)$"),
-                                    "iteration": st.column_config.LinkColumn(
-                                        display_text=r"iteration=(\d+)$"),
-                                    "why": st.column_config.TextColumn(width="large")})
 
-    events = queries.search_events(sel.engine, run.id)
-    if not events.empty:
-        st.subheader("Search events")
-        st.caption("Islands restarted from the run's best after stagnating, and the advice on recent "
-                   "iterations that later prompts showed.")
-        st.dataframe(events, hide_index=True, width="stretch",
-                     column_config={"what": st.column_config.TextColumn(width="large")})
+def setbacks(sel: state.Selected) -> None:
+    """Every proposal that gave nothing new, linked to its iteration and program."""
+    run = sel.run
+    rows = queries.setbacks(sel.engine, run.id)
+    if rows.empty:
+        return
+    st.subheader("Proposals that gave nothing new")
+    st.caption(f"The latest {len(rows)}: rejected replies, repeats, LLM errors, failed children "
+               "and children that behaved exactly like their parent, with the first line of why. "
+               "Open an iteration for its prompt, reply and full reason, a program for its error.")
+    link = [f"program?run={run.name}&program={int(p)}" if not pd.isna(p) else None
+            for p in rows["program"].combine_first(rows["repeats"])]
+    asked = [f"proposal?run={run.name}&iteration={int(n)}" for n in rows["iteration"]]
+    st.dataframe(rows.drop(columns=["program", "repeats"]).assign(program=link, iteration=asked),
+                 hide_index=True, width="stretch", height=min(38 * (len(rows) + 1), 420),
+                 column_config={"program": st.column_config.LinkColumn(display_text=r"program=(\d+)$"),
+                                "iteration": st.column_config.LinkColumn(
+                                    display_text=r"iteration=(\d+)$"),
+                                "why": st.column_config.TextColumn(width="large")})
+
+
+def events(sel: state.Selected) -> None:
+    rows = queries.search_events(sel.engine, sel.run.id)
+    if rows.empty:
+        return
+    st.subheader("Search events")
+    st.caption("Islands restarted from the run's best after stagnating, and the advice on recent "
+               "iterations that later prompts showed.")
+    st.dataframe(rows, hide_index=True, width="stretch",
+                 column_config={"what": st.column_config.TextColumn(width="large")})
+
+
+def body(sel: state.Selected) -> None:
+    objective = state.objective_of(sel.run.problem)
+    calls = queries.llm_usage(sel.engine, sel.run.id)
+    progs = queries.with_calls(queries.programs(sel.engine, sel.run.id), calls["time"])
+    best = queries.run_best(progs)
+    headline(sel, objective, progs, calls, best)
+    improving(sel, objective, progs, best)
+    if objective is not None and objective.second is not None and not best.empty:
+        trade_off(sel, objective, progs)
+    failures_and_usage(sel, calls)
+    yields(sel, calls)
+    setbacks(sel)
+    events(sel)
 
 
 state.live(body)

@@ -134,26 +134,7 @@ def body(sel: state.Selected) -> None:
         st.title("Program")
         st.error(f"program {focus} is not in run {run.name}: pick one on the Lineage or MAP-Elites page")
         return
-    score = "-" if detail.score is None else f"{detail.score:.6g}"
-    st.title(f"Program #{detail.id}" + (" · best" if detail.id == best else ""))
-    cols = st.columns(5)
-    cols[0].metric("score", score)
-    cols[1].metric("status", detail.status)
-    cols[2].metric("generation", detail.generation)
-    cols[3].metric("island", detail.island)
-    cols[4].metric("parent", "-" if detail.parent_id is None else f"#{detail.parent_id}"
-                   + (f" + #{detail.parent2_id}" if detail.parent2_id is not None else ""))
-    it = detail.iteration
-    if it:
-        st.caption(f"iteration {it['number']} · model {it['model']} · {it['edit kind']} edit · "
-                   f"outcome {it['outcome']}" + (f" · {it['reason']}" if it["reason"] else "")
-                   + (f" · inspirations {it['inspirations']}" if it["inspirations"] else ""))
-    elif detail.parent_id is None:
-        st.caption("the seed program (the problem's initial.py)")
-    if detail.parent_id is not None and st.button(f"Open parent #{detail.parent_id}"):
-        state.open_program(run.name, detail.parent_id)
-    if detail.parent2_id is not None and st.button(f"Open second parent #{detail.parent2_id} (crossover)"):
-        state.open_program(run.name, detail.parent2_id)
+    header(sel, detail, best)
     tabs = st.tabs(["Code", "Diff", "Metrics & feedback", "Prompt & reply", "Children", "Timings",
                     "Export"])
     with tabs[0]:
@@ -175,6 +156,31 @@ def body(sel: state.Selected) -> None:
         timings(detail, sel.engine)
     with tabs[6]:
         export_box(sel, detail)
+
+
+def header(sel: state.Selected, detail: queries.ProgramDetail, best: int | None) -> None:
+    """Title, score and where the program came from, with buttons to its parents."""
+    run = sel.run
+    score = "-" if detail.score is None else f"{detail.score:.6g}"
+    st.title(f"Program #{detail.id}" + (" · best" if detail.id == best else ""))
+    cols = st.columns(5)
+    cols[0].metric("score", score)
+    cols[1].metric("status", detail.status)
+    cols[2].metric("generation", detail.generation)
+    cols[3].metric("island", detail.island)
+    cols[4].metric("parent", "-" if detail.parent_id is None else f"#{detail.parent_id}"
+                   + (f" + #{detail.parent2_id}" if detail.parent2_id is not None else ""))
+    it = detail.iteration
+    if it:
+        st.caption(f"iteration {it['number']} · model {it['model']} · {it['edit kind']} edit · "
+                   f"outcome {it['outcome']}" + (f" · {it['reason']}" if it["reason"] else "")
+                   + (f" · inspirations {it['inspirations']}" if it["inspirations"] else ""))
+    elif detail.parent_id is None:
+        st.caption("the seed program (the problem's initial.py)")
+    if detail.parent_id is not None and st.button(f"Open parent #{detail.parent_id}"):
+        state.open_program(run.name, detail.parent_id)
+    if detail.parent2_id is not None and st.button(f"Open second parent #{detail.parent2_id} (crossover)"):
+        state.open_program(run.name, detail.parent2_id)
 
 
 state.live(body)
