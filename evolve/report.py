@@ -20,6 +20,7 @@ from evolve.archive.store import Archive
 from evolve.executors.base import EvalJob, Executor
 from evolve.heartbeat import resume_hint, shown_status
 from evolve.problem import ProblemSpec, load_problem
+from evolve.wording import plural
 
 Parent = aliased(Program)
 
@@ -172,15 +173,17 @@ def _search_rows(c: RunCounts, archive: Archive, summary: Table) -> None:
     iterations = sum(c.outcomes.values())
     calls_by = archive.call_yield(c.run.id)
     if calls_by.repair_calls:
-        summary.add_row("repairs", f"{calls_by.repair_calls} repair calls, {c.made.get('repair', 0)} "
-                        f"children, {c.repaired} passed ({100 * c.repaired / calls_by.repair_calls:.0f}% "
+        summary.add_row("repairs", f"{plural(calls_by.repair_calls, 'repair call')}, "
+                        f"{plural(c.made.get('repair', 0), 'child', 'children')}, {c.repaired} passed "
+                        f"({100 * c.repaired / calls_by.repair_calls:.0f}% "
                         f"of calls; fresh proposals: a valid program from {calls_by.proposal_valid} "
                         f"of {calls_by.proposal_calls} calls)")
     if c.made.get("guard"):
-        summary.add_row("guards", f"{c.made['guard']} failed children guarded against division by "
-                        f"zero and math domain errors (no LLM call), {c.guarded} passed")
+        summary.add_row("guards", f"{plural(c.made['guard'], 'failed child', 'failed children')} "
+                        "guarded against division by zero and math domain errors (no LLM call), "
+                        f"{c.guarded} passed")
     if c.made.get("tune"):
-        summary.add_row("tuning", f"{c.made['tune']} tuned programs, {c.tuned_better} better than "
+        summary.add_row("tuning", f"{plural(c.made['tune'], 'tuned program')}, {c.tuned_better} better than "
                         "the program they were tuned from")
     if c.near:
         summary.add_row("near-duplicates", f"{c.near} of {iterations} iterations "
@@ -189,16 +192,16 @@ def _search_rows(c: RunCounts, archive: Archive, summary: Table) -> None:
     events = search_events(archive, c.run.id)
     restarts = [e for e in events if e.kind == "restart"]
     if restarts:
-        summary.add_row("restarts", f"{len(restarts)} islands restarted from the run's best after "
+        summary.add_row("restarts", f"{plural(len(restarts), 'island')} restarted from the run's best after "
                         "stagnating (islands " + ", ".join(str(e.island) for e in restarts) + ")")
     advice = [e for e in events if e.kind == "advice"]
     if advice:
-        summary.add_row("advice", f"{len(advice)} summaries of recent iterations shown in later "
-                        f"prompts (latest: iterations {advice[-1].first_iteration}-"
+        summary.add_row("advice", f"{plural(len(advice), 'summary', 'summaries')} of recent "
+                        f"iterations shown in later prompts (latest: iterations {advice[-1].first_iteration}-"
                         f"{advice[-1].last_iteration})")
     if c.programs.get("same"):
-        summary.add_row("same behaviour", f"{c.programs['same']} children computed the same outputs "
-                        "as their parent on the quick check (not evaluated further)")
+        summary.add_row("same behaviour", f"{plural(c.programs['same'], 'child', 'children')} computed the "
+                        "same outputs as their parent on the quick check (not evaluated further)")
 
 
 def best_table(c: RunCounts) -> Table:

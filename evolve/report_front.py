@@ -9,6 +9,7 @@ from evolve.archive.fronts import run_points
 from evolve.archive.store import Archive
 from evolve.problem import ProblemSpec
 from evolve.search.pareto import pareto_front
+from evolve.wording import plural
 
 
 def front_table(archive: Archive, run_id: int, run_name: str, spec: ProblemSpec) -> Table | None:
@@ -20,9 +21,9 @@ def front_table(archive: Archive, run_id: int, run_name: str, spec: ProblemSpec)
     if not front:
         return None
     objective = spec.objective
-    n = len(front)
-    table = Table(title=f"Pareto front on the training set: {n} program{'s' * (n != 1)} no other "
-                  f"beats on both (export one: evolve export {run_name} --program ID --out policy.py)")
+    table = Table(title=f"Pareto front on the training set: {plural(len(front), 'program')} no "
+                  f"other beats on both (export one: evolve export {run_name} --program ID --out "
+                  "policy.py)")
     for col in ("id", objective.label(), second.label()):
         table.add_column(col, justify="right")
     for point in front:

@@ -75,7 +75,7 @@ def test_division_by_zero_is_guarded_without_a_call(tmp_path):
     assert "2 failed children guarded against division by zero and math domain errors (no LLM " \
            "call), 1 passed" in shown
     # a proposal whose guarded child passed gave a valid program; the two rejected replies did not
-    assert "1 repair calls, 1 children, 1 passed (100% of calls; fresh proposals: a valid program " \
+    assert "1 repair call, 1 child, 1 passed (100% of calls; fresh proposals: a valid program " \
            "from 1 of 3 calls)" in shown
 
 
@@ -135,7 +135,7 @@ def test_duplicates_same_behaviour_and_one_repair(tmp_path):
     assert sorted(s for (s,) in query(db, "select seed from llm_calls")) == sorted(seeds)
     status = run_cli("status", "q", "--runs-dir", str(tmp_path / "runs"), env=env())
     assert status.returncode == 0, status.stderr
-    assert "1 repair calls, 1 children, 1 passed (100% of calls;" in status.stdout
+    assert "1 repair call, 1 child, 1 passed (100% of calls;" in status.stdout
     assert "same behaviour" in status.stdout
 
 
@@ -206,7 +206,7 @@ def test_baselines_start_their_own_islands_and_constants_get_tuned(tmp_path):
     assert "winner: wmdd (#3), a starting program" in res.stdout  # the strongest start stays best
     status = run_cli("status", "b", "--runs-dir", str(tmp_path / "runs"), env=env())
     assert "starting points" in status.stdout and "weighted_edd" in status.stdout
-    assert "1 tuned programs, 1 better" in status.stdout
+    assert "1 tuned program, 1 better" in status.stdout
 
 
 def test_unknown_starting_program_is_one_line(tmp_path):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from evolve.archive.events import RangeOutcomes
 from evolve.archive.store import ProgramView
+from evolve.wording import plural
 
 LINE_CAP = 110  # characters of an added line shown
 SHOWN_GAINS = 2  # improving changes shown (the largest gains)
@@ -51,10 +52,6 @@ def failure_name(prog: ProgramView) -> str:
     return {"timeout": "too slow (time limit)", "invalid": "invalid answers",
             "load": "did not load (syntax or import)", "crash": "crashed"}.get(
         prog.error_kind or "", prog.error_kind or "failed")
-
-
-def plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def _gain(change: Change) -> float | None:
