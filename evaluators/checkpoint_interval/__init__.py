@@ -1,0 +1,1 @@
+"""checkpoint_interval: when to checkpoint a long training job under failures (trusted verifier)."""
