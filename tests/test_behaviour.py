@@ -24,7 +24,7 @@ def test_a_child_with_the_parents_outputs_stops_after_the_quick_check():
     assert "same outputs as its parent" in same["error"]
     other = run_job({"problem": "smtt", "code": OTHER, "set": "train",
                      "behaviour_of": [7, parent["fingerprint"]]})
-    assert other["ok"] and other["fingerprint"] != parent["fingerprint"] and "same_as" not in other
+    assert other["ok"] and other["fingerprint"] != parent["fingerprint"] and other["same_as"] is None
     assert other["combined_score"] > parent["combined_score"]  # WMDD beats EDD
     # without a parent to compare with, the same code is evaluated in full
     alone = run_job({"problem": "smtt", "code": SAME, "set": "train"})
