@@ -154,6 +154,13 @@ def llm_usage(calls: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def thinned(frame: pd.DataFrame, points: int = 600) -> pd.DataFrame:
+    """At most about ``points`` rows of ``frame`` (every k-th and the last): a browser draws
+    10,000-point SVG lines slowly, and a step series loses nothing visible at this width."""
+    step = max(1, len(frame) // points)
+    return frame if step == 1 else pd.concat([frame.iloc[::step], frame.iloc[-1:]])
+
+
 def throughput(calls: pd.DataFrame, evaluations: pd.DataFrame, iterations: pd.DataFrame) -> go.Figure:
     """LLM calls and evaluations in flight over time (left), seconds per iteration (right)."""
     fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4],
@@ -161,11 +168,14 @@ def throughput(calls: pd.DataFrame, evaluations: pd.DataFrame, iterations: pd.Da
     for frame, name, colour in ((calls, "LLM calls", BEST_COLOUR), (evaluations, "evaluations",
                                                                      REFERENCE_COLOURS[1])):
         if not frame.empty:
+            frame = thinned(frame)
             fig.add_trace(go.Scatter(x=frame["time"], y=frame["in flight"], name=name,
                                      line_shape="hv", line={"color": colour}), 1, 1)
     if not iterations.empty:
-        fig.add_trace(go.Bar(x=iterations["iteration"], y=iterations["seconds"], name="seconds",
-                             marker={"color": FAILED_COLOUR}, showlegend=False), 1, 2)
+        iterations = thinned(iterations)
+        fig.add_trace(go.Scatter(x=iterations["iteration"], y=iterations["seconds"], name="seconds",
+                                 mode="lines+markers" if len(iterations) < 200 else "lines",
+                                 line={"color": FAILED_COLOUR}, showlegend=False), 1, 2)
     fig.update_yaxes(title_text="running at once", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="s since the previous iteration", row=1, col=2)
     fig.update_xaxes(title_text="iteration", row=1, col=2)
