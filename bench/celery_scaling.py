@@ -28,12 +28,12 @@ from pathlib import Path
 
 import redis
 
+from evaluators.problem import load_problem
 from evolve.archive.store import Archive
 from evolve.config import ExecutorConfig
 from evolve.executors.base import EvalJob
 from evolve.executors.celery.executor import CeleryExecutor
 from evolve.executors.local import LocalExecutor
-from evolve.problem import load_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = load_problem("smtt")

@@ -28,10 +28,10 @@ import urllib.request
 from pathlib import Path
 
 from evaluators.jobs import run_job
+from evaluators.problem import load_problem
 from evolve.archive.store import ProgramView
 from evolve.edits import EditRejected, apply_reply
 from evolve.llm import local_model, local_server
-from evolve.problem import load_problem
 from evolve.prompts.builder import build_compact_messages, directions
 from evolve.runs import LOCAL_MAX_TOKENS
 

@@ -118,7 +118,7 @@ def newest_archive() -> Path:
 
 
 def recorded(db: Path, n: int) -> list[Recorded]:
-    from evolve.problem import load_problem
+    from evaluators.problem import load_problem
 
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
         problem = con.execute("select problem from runs").fetchone()[0]

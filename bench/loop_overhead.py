@@ -23,6 +23,7 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from evaluators.base import EvalOutcome
+from evaluators.problem import load_problem
 from evolve.archive.models import Elite, Evaluation, Iteration, Program
 from evolve.archive.store import Archive, ChildDraft, code_hash
 from evolve.config import ModelEntry, RunConfig
@@ -30,7 +31,6 @@ from evolve.executors.base import EvalJob, Executor
 from evolve.llm.client import LlmClient
 from evolve.llm.stub_server import Step, StubLLM
 from evolve.loop import Controller
-from evolve.problem import load_problem
 
 
 class InstantExecutor(Executor):

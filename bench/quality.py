@@ -126,7 +126,7 @@ def plan(problems: list[str], seeds: int, ablation: bool, openevolve: bool,
 
 def applies(variant: str, problem: str) -> bool:
     """Whether ``variant`` can run on ``problem`` (Pareto search needs a second objective)."""
-    from evolve.problem import load_problem
+    from evaluators.problem import load_problem
 
     return variant != "pareto" or load_problem(problem).objective.second is not None
 
@@ -189,7 +189,7 @@ def resolve_endpoint(api_base: str | None, model: str | None, port: int | None) 
 def start_of(key: RunKey, baselines: list[BaselineScore]) -> tuple[str, str]:
     """(code, label) OpenEvolve starts from: the best baseline on train when evolve's matching
     configuration starts from the baselines, else the problem's initial program."""
-    from evolve.problem import load_problem
+    from evaluators.problem import load_problem
 
     spec = load_problem(key.problem)
     variant = "full" if key.variant.startswith("pilot") else key.variant

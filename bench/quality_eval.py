@@ -32,7 +32,7 @@ def norm_hash(code: str) -> str:
 
 def evaluate(problem: str, code: str, set_name: str) -> dict:
     from evaluators.jobs import run_job
-    from evolve.problem import load_problem
+    from evaluators.problem import load_problem
 
     out = run_job({"problem": problem, "code": code, "set": set_name})
     metric = load_problem(problem).objective.metric

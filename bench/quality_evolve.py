@@ -171,7 +171,7 @@ def read_run(db: Path, key: RunKey, budget: int, wall: float, start: str) -> Run
 
 def _trace(con: sqlite3.Connection, run_id: int, key: RunKey, budget: int, wall: float, start: str,
            winner: str) -> RunTrace:
-    from evolve.problem import load_problem
+    from evaluators.problem import load_problem
 
     metric = load_problem(key.problem).objective.metric
     programs = {row[0]: row for row in con.execute(

@@ -130,7 +130,7 @@ def run_openevolve(key: RunKey, budget: int, start_code: str, start: str, endpoi
                    proxy_url: str, stats_url: str, out: Path, diff_based: bool) -> RunTrace:
     from vs_openevolve import OE_RUNNER, openevolve_python
 
-    from evolve.problem import load_problem
+    from evaluators.problem import load_problem
 
     spec = load_problem(key.problem)
     work = out / "openevolve" / key.name

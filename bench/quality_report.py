@@ -20,7 +20,7 @@ def checkpoints(budget: int) -> list[int]:
 
 
 def fmt_metric(problem: str, value: float | None) -> str:
-    from evolve.problem import load_problem
+    from evaluators.problem import load_problem
 
     if value is None:
         return "-"
@@ -28,7 +28,7 @@ def fmt_metric(problem: str, value: float | None) -> str:
 
 
 def beats(problem: str, winner: Score, baseline: Score | None) -> bool | None:
-    from evolve.problem import load_problem
+    from evaluators.problem import load_problem
 
     if baseline is None or not baseline.ok or not winner.ok or winner.metric is None:
         return None
@@ -73,7 +73,7 @@ def _row(label: str, seed: str, problem: str, runs: list[RunResult], budget: int
 
 
 def _header(problem: str, budget: int) -> list[str]:
-    from evolve.problem import load_problem
+    from evaluators.problem import load_problem
 
     obj = load_problem(problem).objective
     cols = ["system", "seed", "start"]
@@ -99,7 +99,7 @@ def table(problem: str, title: str, rows_of: list[tuple[str, str, list[RunResult
 
 def problem_table(problem: str, results: list[RunResult], baselines: list[BaselineScore],
                   budget: int) -> str:
-    from evolve.problem import load_problem
+    from evaluators.problem import load_problem
 
     obj = load_problem(problem).objective
     best_train = best_by(baselines, "train")

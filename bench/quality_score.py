@@ -18,7 +18,7 @@ WORKERS = 2
 def to_score(problem: str, outcome) -> Score:
     """A ``Score`` from an outcome (an ``EvalOutcome`` or the dict ``run_job`` returns)."""
     from evaluators.base import EvalOutcome
-    from evolve.problem import load_problem
+    from evaluators.problem import load_problem
 
     outcome = EvalOutcome.of(outcome)
     metric = load_problem(problem).objective.metric
@@ -29,8 +29,8 @@ def to_score(problem: str, outcome) -> Score:
 
 def score_codes(problem: str, codes: dict[str, str]) -> dict[str, dict[str, Score]]:
     """{name: {set: Score}} for each program on train and test."""
+    from evaluators.problem import load_problem
     from evolve.executors.local import LocalExecutor
-    from evolve.problem import load_problem
     from evolve.report import evaluate_many
 
     spec = load_problem(problem)
@@ -40,7 +40,7 @@ def score_codes(problem: str, codes: dict[str, str]) -> dict[str, dict[str, Scor
 
 
 def score_baselines(problem: str) -> list[BaselineScore]:
-    from evolve.problem import load_problem
+    from evaluators.problem import load_problem
 
     codes = load_problem(problem).baselines()
     scored = score_codes(problem, codes)

@@ -62,7 +62,7 @@ def write_problem(root: Path) -> Path:
     (folder / "problem.toml").write_text(textwrap.dedent('''\
         name = "toy30"
         summary = "30-job weighted tardiness dispatching rule (benchmark toy)"
-        evaluator = "evaluators.smtt.verifier:SmttVerifier"
+        verifier = "evaluators.smtt.verifier:SmttVerifier"
         entry = "schedule"
         signature = "schedule(p: list[int], w: list[int], d: list[int]) -> list[int]"
         [objective]

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from evaluators.jobs import verifier_class  # noqa: E402
-from evolve.problem import list_problems, load_problem  # noqa: E402
+from evaluators.problem import list_problems, load_problem  # noqa: E402
 from sandbox import session as sbx  # noqa: E402
 
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from evolve.problem import ProblemSpec
+from evaluators.problem import ProblemSpec
 from sandbox.session import CandidateError, Limits, SandboxSession
 
 

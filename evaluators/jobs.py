@@ -12,12 +12,12 @@ from dataclasses import replace
 from functools import lru_cache
 
 from evaluators.base import EvalOutcome, Verifier
-from evolve.problem import load_problem
-from evolve.storable import clean_outcome
+from evaluators.problem import load_problem
+from evaluators.storable import clean_outcome
 
 
 def verifier_class(problem: str) -> type[Verifier]:
-    module_name, _, cls_name = load_problem(problem).evaluator.partition(":")
+    module_name, _, cls_name = load_problem(problem).verifier.partition(":")
     return getattr(importlib.import_module(module_name), cls_name)
 
 

@@ -17,9 +17,10 @@ from dataclasses import replace
 from typing import Any
 
 from evaluators.base import FailedOn, InvalidOutput, Verifier, finite
-from evolve.tuning.literals import SETTER
 from sandbox.session import CandidateError, Limits, SandboxSession
 
+# the function a parameterised program defines to take a setting (evolve/tuning/literals.py writes it)
+SETTER = "_evolve_set_params"
 MAX_SESSION_SECONDS = 3600.0  # a batch's session never gets more wall or CPU time than this
 RESTARTS = 1  # fresh sessions after one died, per batch
 

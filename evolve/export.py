@@ -15,12 +15,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from evaluators.problem import ProblemSpec, load_problem
 from evolve.archive.fronts import run_points
 from evolve.archive.models import Iteration, Program, Run
 from evolve.archive.store import Archive
 from evolve.edits import BLOCK_END, BLOCK_START
 from evolve.executors.local import LocalExecutor
-from evolve.problem import ProblemSpec, load_problem
 from evolve.report import baseline_results, evaluate_many, record_test_evaluation
 from evolve.search.pareto import pareto_front
 

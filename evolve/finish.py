@@ -13,7 +13,7 @@ from rich.markup import escape
 from evaluators.base import EvalOutcome
 from evolve.archive.fronts import run_points
 from evolve.archive.store import ProgramView
-from evolve.cli_support import console
+from evolve.cli.support import console
 from evolve.report import (
     baseline_results,
     baseline_table,

@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from evaluators.problem import ProblemSpec
 from evolve.archive.events import model_records
 from evolve.archive.store import Archive, ChildDraft, ProgramView
 from evolve.config import REHEAT_CAP, REHEAT_WINDOW, ModelEntry, RunConfig
@@ -32,7 +33,6 @@ from evolve.llm.bandit import bandit_pick
 from evolve.llm.client import Attempt, LlmClient, LlmFailed
 from evolve.llm.openai_compat import Shape
 from evolve.llm.pool import ModelPool
-from evolve.problem import ProblemSpec
 from evolve.prompts.builder import (
     build_compact_messages,
     build_messages,

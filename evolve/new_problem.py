@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from evolve.problem import ProblemError, load_problem, problems_dir
+from evaluators.problem import ProblemError, load_problem, problems_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = "_template"
@@ -27,7 +27,7 @@ class Created:
     """The two folders a new problem starts with."""
 
     problem: Path
-    evaluator: Path
+    verifier: Path
 
 
 def new_problem(name: str, evaluators: Path = ROOT / "evaluators") -> Created:
@@ -37,12 +37,12 @@ def new_problem(name: str, evaluators: Path = ROOT / "evaluators") -> Created:
         raise ProblemError(f"problem name {name!r}: use lower-case letters, digits and _, starting "
                            "with a letter (it names a Python package under evaluators/)")
     made = Created(problems_dir() / name, evaluators / name)
-    for path in (made.problem, made.evaluator):
+    for path in (made.problem, made.verifier):
         if path.exists():
             raise ProblemError(f"{path} exists already: choose another name or remove it")
     camel = "".join(part.capitalize() for part in name.split("_"))
     _copy(ROOT / "problems" / TEMPLATE, made.problem, name, camel)
-    _copy(ROOT / "evaluators" / TEMPLATE, made.evaluator, name, camel)
+    _copy(ROOT / "evaluators" / TEMPLATE, made.verifier, name, camel)
     load_problem(name)
     return made
 

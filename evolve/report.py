@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from evaluators.base import EvalOutcome
+from evaluators.problem import ProblemSpec, load_problem
 from evolve.archive.events import search_events
 from evolve.archive.models import EvalTask, Evaluation, Iteration, LlmCall, Program, Run
 from evolve.archive.store import Archive
 from evolve.executors.base import EvalJob, Executor
 from evolve.heartbeat import resume_hint, shown_status
-from evolve.problem import ProblemSpec, load_problem
 from evolve.wording import plural
 
 Parent = aliased(Program)

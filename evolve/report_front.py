@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from evaluators.problem import ProblemSpec
 from evolve.archive.fronts import run_points
 from evolve.archive.store import Archive
-from evolve.problem import ProblemSpec
 from evolve.search.pareto import pareto_front
 from evolve.wording import plural
 

@@ -15,11 +15,11 @@ from pathlib import Path
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from evaluators.draws import new_draw
+from evaluators.problem import ProblemSpec, list_problems, load_problem
 from evolve.archive.db import shown_url, sqlite_url
 from evolve.archive.store import Archive
 from evolve.config import ModelEntry, RunConfig
 from evolve.llm import local_model, local_server
-from evolve.problem import ProblemSpec, list_problems, load_problem
 from evolve.starts import with_start_islands
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"

@@ -15,9 +15,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from evaluators.problem import ProblemSpec
 from evolve.archive.store import Archive
 from evolve.executors.base import EvalJob, Executor
-from evolve.problem import ProblemSpec
 
 VALIDATION = "validation"
 FINALISTS = 8  # distinct leading programs on train; an evaluation each on the validation set

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from evaluators.problem import ProblemSpec
 from evolve.config import ConfigError, RunConfig
-from evolve.problem import ProblemSpec
 
 
 class StartError(ConfigError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from evaluators.jobs import run_job, verifier_for
-from evolve.problem import list_problems, load_problem
+from evaluators.problem import list_problems, load_problem
 from sandbox.session import SandboxSession
 
 SMTT = load_problem("smtt").initial_code

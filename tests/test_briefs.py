@@ -7,7 +7,7 @@ import re
 import pytest
 
 from evaluators.jobs import verifier_for
-from evolve.problem import list_problems, load_problem
+from evaluators.problem import list_problems, load_problem
 
 HEADING = "## Inputs that break naive code"
 PROBLEMS = [spec.name for spec in list_problems()]

@@ -11,6 +11,7 @@ import asyncio
 import pytest
 
 from evaluators.jobs import run_job
+from evaluators.problem import load_problem
 from evolve.archive.ledger import Ledger
 from evolve.archive.store import Archive
 from evolve.config import ExecutorConfig
@@ -18,7 +19,6 @@ from evolve.executors.base import EvalJob, ExecutorError
 from evolve.executors.celery.app import EVALUATE, EVALUATE_CODE, QUEUE, make_app
 from evolve.executors.celery.executor import CeleryExecutor
 from evolve.executors.celery.tasks import register
-from evolve.problem import load_problem
 
 from .conftest import WMDD_DIFF
 

@@ -9,9 +9,9 @@ import random
 import pandas as pd
 import pytest
 
+from evaluators.problem import load_problem
 from evolve.archive.store import EliteView, ProgramView
 from evolve.llm.stub_server import Step, StubLLM
-from evolve.problem import load_problem
 from evolve.prompts.builder import CROSSOVER, build_compact_messages, build_messages
 from evolve.search.selection import choose_mate
 from ui.figures import lineage_tree

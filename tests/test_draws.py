@@ -19,7 +19,7 @@ from evaluators.base import Verifier
 from evaluators.draws import entropy, new_draw
 from evaluators.jobs import run_job, verifier_for
 from evaluators.moe_eplb.instances import FAMILIES
-from evolve.problem import list_problems, load_problem
+from evaluators.problem import list_problems, load_problem
 
 from .conftest import ROOT, query, run_cli, write_config
 

@@ -146,8 +146,8 @@ def test_small_model_replies_yield_the_function(reply):
 
 
 def test_function_mode_merges_the_reply_into_the_block():
+    from evaluators.problem import load_problem
     from evolve.edits import EditRejected, apply_reply
-    from evolve.problem import load_problem
 
     seed = load_problem("smtt").initial_code
     only = "```python\nimport math\n\ndef priority(p, w, d, t):\n    return max(p, d - t) / w\n```"
@@ -186,9 +186,9 @@ def test_function_mode_merges_the_reply_into_the_block():
 
 
 def test_verbatim_copies_are_the_children_a_copying_reply_would_make():
+    from evaluators.problem import load_problem
     from evolve.archive.codehash import normalised_hash
     from evolve.edits import verbatim_copies
-    from evolve.problem import load_problem
 
     seed = load_problem("smtt").initial_code
     rule = "```python\ndef priority(p_j, w_j, d_j, t):\n    return max(p_j, d_j - t) / w_j\n```"
@@ -209,8 +209,8 @@ def test_verbatim_copies_are_the_children_a_copying_reply_would_make():
 
 
 def test_standard_modules_used_without_import_are_imported():
+    from evaluators.problem import load_problem
     from evolve.edits import add_missing_imports, unbound_names
-    from evolve.problem import load_problem
 
     seed = load_problem("smtt").initial_code
     reply = ("```python\ndef priority(p_j, w_j, d_j, t):\n"

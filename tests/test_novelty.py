@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from evaluators.problem import load_problem
 from evolve.llm.stub_server import Step, StubLLM
-from evolve.problem import load_problem
 from evolve.search.novelty import NoveltyIndex, signature, tokens
 
 from .conftest import query, run_cli

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from evaluators.problem import SecondObjective, load_problem
 from evolve.archive.store import Archive
 from evolve.llm.stub_server import Step, StubLLM
-from evolve.problem import SecondObjective, load_problem
 from evolve.search.front_parents import FrontParents
 from evolve.search.pareto import Point, choose_on_front, crowding, dominates, pareto_front
 

@@ -15,8 +15,8 @@ import pytest
 
 from evaluators.base import Verifier
 from evaluators.jobs import run_job, verifier_class, verifier_for
+from evaluators.problem import InstanceSet, ProblemSpec, list_problems, load_problem
 from evolve.edits import BLOCK_END, BLOCK_START
-from evolve.problem import InstanceSet, ProblemSpec, list_problems, load_problem
 from evolve.search.grid import feature_values
 
 ROOT = Path(__file__).resolve().parent.parent

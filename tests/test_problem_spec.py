@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from evaluators.problem import ProblemError, list_problems, load_problem
 from evolve.new_problem import new_problem
-from evolve.problem import ProblemError, list_problems, load_problem
 from evolve.search.grid import MissingFeature, feature_values
 from tests.conftest import clean_env, run_cli
 
@@ -97,8 +97,8 @@ def test_new_problem_copies_the_template_under_the_name(tmp_path, monkeypatch):
     (tmp_path / "problems").mkdir()
     made = new_problem("toy_jobs", evaluators=tmp_path / "evaluators")
     spec = load_problem("toy_jobs")
-    assert spec.evaluator == "evaluators.toy_jobs.verifier:ToyJobsVerifier"
-    verifier = (made.evaluator / "verifier.py").read_text()
+    assert spec.verifier == "evaluators.toy_jobs.verifier:ToyJobsVerifier"
+    verifier = (made.verifier / "verifier.py").read_text()
     assert 'version = "toy_jobs-1"' in verifier and "class ToyJobsVerifier(Verifier)" in verifier
     assert sorted(p.name for p in made.problem.iterdir()) == sorted(p.name for p in TEMPLATE.iterdir())
     assert "_template" not in (made.problem / "README.md").read_text().replace("test_the_template", "")

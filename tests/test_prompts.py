@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from evaluators.problem import load_problem
 from evolve.archive.store import ProgramView
-from evolve.problem import load_problem
 from evolve.prompts.builder import build_compact_messages, build_messages, directions
 
 

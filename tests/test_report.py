@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from evaluators.base import EvalOutcome
-from evolve.problem import load_problem
+from evaluators.problem import load_problem
 from evolve.report import baseline_table
 
 

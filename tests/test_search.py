@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
+from evaluators.problem import FeatureDim
 from evolve.archive.store import Archive, ChildDraft, EliteView
-from evolve.problem import FeatureDim
 from evolve.search.grid import bin_index, cell_key, feature_values
 from evolve.search.islands import migrate_ring
 from evolve.search.selection import Ratios, choose_inspirations, choose_parent, fitness_weights

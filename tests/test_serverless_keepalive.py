@@ -14,10 +14,10 @@ import pytest
 from evaluators.base import InvalidOutput
 from evaluators.draws import new_draw
 from evaluators.jobs import run_job, verifier_for
+from evaluators.problem import load_problem
 from evaluators.serverless_keepalive import simulator as sim
 from evaluators.serverless_keepalive.workloads import Function, Workload, build_source, stretches
 from evolve.llm.stub_server import Step
-from evolve.problem import load_problem
 
 from .conftest import ROOT, query, run_cli
 

@@ -7,12 +7,11 @@ import itertools
 import numpy as np
 import pytest
 
-from evaluators.base import InvalidOutput
 from evaluators.jobs import run_job, verifier_for
 from evaluators.smtt.exact import optimal_weighted_tardiness
 from evaluators.smtt.instances import LEVELS, generate, weighted_tardiness
 from evaluators.smtt.reference_search import best_found
-from evaluators.smtt.verifier import check_order, score
+from evaluators.smtt.verifier import score
 
 
 def test_dp_matches_brute_force():
@@ -52,19 +51,6 @@ def test_orlib_classes_follow_file_order():
     assert len(insts) == 125
     assert insts[0].cls == (0.2, 0.2) and insts[5].cls == (0.4, 0.2) and insts[25].cls == (0.2, 0.4)
     assert insts[-1].cls == (1.0, 1.0)
-
-
-@pytest.mark.parametrize("bad, why", [
-    ([0, 1], "returned 2 jobs"),
-    ([0, 0, 1], "not a permutation"),
-    ([0, 1, 3], "not a permutation"),
-    ([0, 1.0, 2], "must return ints"),
-    ([True, 0, 2], "must return ints"),
-    ({"order": [0, 1, 2]}, "must return a list"),
-])
-def test_check_order_rejects(bad, why):
-    with pytest.raises(InvalidOutput, match=why):
-        check_order(bad, 3)
 
 
 def test_score_uses_class_floor_for_zero_optima():
@@ -108,25 +94,25 @@ def test_batched_calls_name_the_failing_instance():
 
 # the body edits ``order``, an honest permutation; the gate's first instance is gen20-tf0.2-rdd0.2-1
 HACKS = {
-    "claimed cost in a dict": ("order = {'cost': 0}", "must return a list of job indices, got dict"),
+    "claimed cost in a dict": ("order = {'cost': 0}", "exactly once, got dict"),
     "order plus a claimed cost in a dict": ("order = {'order': order, 'cost': 0}", "got dict"),
-    "order plus a claimed cost": ("order = [order, 0]", "returned 2 jobs, expected all 20"),
-    "order and cost as a tuple": ("order = (order, 0)", "returned 2 jobs, expected all 20"),
+    "order plus a claimed cost": ("order = [order, 0]", "returned 2 entries, expected all 20"),
+    "order and cost as a tuple": ("order = (order, 0)", "returned 2 entries, expected all 20"),
     "claimed cost only": ("order = 0", "got int"),
     "nothing": ("order = None", "got NoneType"),
-    "empty order": ("order = []", "returned 0 jobs, expected all 20"),
-    "missing jobs": ("order.pop()", "returned 19 jobs, expected all 20"),
+    "empty order": ("order = []", "returned 0 entries, expected all 20"),
+    "missing jobs": ("order.pop()", "returned 19 entries, expected all 20"),
     "a job twice": ("order[0] = order[1]", "not a permutation of 0..19 (missing [0])"),
-    "extra jobs": ("order.append(0)", "returned 21 jobs, expected all 20"),
-    "out-of-range job": ("order[0] = 20", "not a permutation of 0..19 (missing [0])"),
-    "negative job": ("order[0] = -20", "not a permutation of 0..19 (missing [0])"),
+    "extra jobs": ("order.append(0)", "returned 21 entries, expected all 20"),
+    "out-of-range job": ("order[0] = 20", "entry 0 is 20, outside 0..19: not a permutation"),
+    "negative job": ("order[0] = -20", "entry 0 is -20, outside 0..19"),
     "huge job ids": ("order = [10 ** 400] * len(order)", "not a permutation"),
-    "float job ids": ("order = [float(j) for j in order]", "must return ints"),
-    "bool job ids": ("order[1] = True", "must return ints"),
-    "string job ids": ("order = [str(j) for j in order]", "must return ints"),
-    "(job, start) pairs": ("order = [[j, 0] for j in order]", "must return ints"),
-    "numpy float array": ("import numpy as np\n    order = np.array(order, dtype=float)", "must return ints"),
-    "numpy bool array": ("import numpy as np\n    order = np.array(order) > 0", "must return ints"),
+    "float job ids": ("order = [float(j) for j in order]", "job indices must be Python ints"),
+    "bool job ids": ("order[1] = True", "job indices must be Python ints"),
+    "string job ids": ("order = [str(j) for j in order]", "job indices must be Python ints"),
+    "(job, start) pairs": ("order = [[j, 0] for j in order]", "job indices must be Python ints"),
+    "numpy float array": ("import numpy as np\n    order = np.array(order, dtype=float)", "Python ints"),
+    "numpy bool array": ("import numpy as np\n    order = np.array(order) > 0", "must be Python ints"),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from evolve.problem import Objective
+from evaluators.problem import Objective
 from ui import figures, queries
 
 GAP = Objective(metric="gap", direction="minimize", combined_score="-gap", percent=True)
@@ -60,7 +60,7 @@ def test_a_metric_that_can_be_negative_gets_a_linear_axis_padded_around_the_curv
 
 
 def test_the_trade_off_chart_draws_the_front_in_order_and_the_programs_people_wrote():
-    from evolve.problem import SecondObjective
+    from evaluators.problem import SecondObjective
     from evolve.search.pareto import Point, pareto_front
 
     balance = Objective(metric="balancedness", direction="maximize", combined_score="balancedness")

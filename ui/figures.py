@@ -14,7 +14,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from evolve.problem import FeatureDim, Objective, SecondObjective
+from evaluators.problem import FeatureDim, Objective, SecondObjective
 
 PATH_COLOUR = "#d62728"
 FAILED_COLOUR = "#b0b0b0"

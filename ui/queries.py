@@ -14,6 +14,7 @@ import pandas as pd
 from sqlalchemy import Engine, and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
+from evaluators.problem import SecondObjective
 from evolve.archive import statements
 from evolve.archive.fronts import run_points
 from evolve.archive.models import (
@@ -28,7 +29,6 @@ from evolve.archive.models import (
     SearchEvent,
 )
 from evolve.heartbeat import shown_status
-from evolve.problem import SecondObjective
 from evolve.search.pareto import Point, pareto_front
 
 

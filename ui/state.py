@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
-from evolve.problem import Objective, ProblemError, load_problem
+from evaluators.problem import Objective, ProblemError, load_problem
 from ui import queries
 from ui.readonly import ArchiveUnavailable, Source, readonly_engine, sources
 

@@ -27,7 +27,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from evaluators.base import InvalidOutput, Verifier, finite
+from evaluators.base import Verifier, finite
+from evaluators.checks import check_permutation
 from evaluators.draws import entropy
 
 
@@ -74,19 +75,6 @@ def load_instances(source: str, draw: int | None = None) -> tuple[Instance, ...]
     return tuple(out)
 
 
-def check_order(order: object, n: int) -> list[int]:
-    """The reply must be a list holding every job index 0..n-1 exactly once, as Python ints."""
-    if not isinstance(order, list):
-        raise InvalidOutput(f"schedule() must return a list of job indices, got {type(order).__name__}")
-    if len(order) != n:
-        raise InvalidOutput(f"schedule() returned {len(order)} entries, expected all {n}")
-    for pos, j in enumerate(order):
-        if type(j) is not int:
-            raise InvalidOutput(f"entry {pos} is {type(j).__name__}; job indices must be ints")
-    if sorted(order) != list(range(n)):
-        missing = sorted(set(range(n)) - set(order))[:5]
-        raise InvalidOutput(f"schedule() is not a permutation of 0..{n - 1} (missing {missing})")
-    return order
 
 
 def score(instances: list[Instance], costs: list[int]) -> tuple[dict[str, float], str]:
@@ -115,7 +103,8 @@ class TemplateVerifier(Verifier):
         return list(inst.p), list(inst.w)
 
     def accept(self, inst: Instance, order: object) -> int:
-        return weighted_completion(check_order(order, inst.n), inst.p, inst.w)
+        return weighted_completion(check_permutation(order, inst.n, call="schedule()", item="job"),
+                                   inst.p, inst.w)
 
     def score(self, instances: list[Instance], results: list[int]) -> tuple[dict[str, float], str]:
         return score(instances, results)

@@ -15,7 +15,7 @@ import numpy as np
 
 from evaluators.bin_packing.instances import WEIBULL_CAPACITY, weibull_items
 from evaluators.draws import entropy
-from evolve.problem import problems_dir
+from evaluators.problem import problems_dir
 
 # group -> (instances, items per instance, seed)
 GROUPS = {"weibull_train": (5, 2000, 20261128), "weibull_gate": (3, 50, 20261129)}

@@ -15,7 +15,7 @@ from pathlib import Path
 from evaluators.cant_be_late.instances import parse_instance
 from evaluators.cant_be_late.optimum import omniscient_cost
 from evaluators.cant_be_late.traces import PROFILES, RECIPES, TICK_HOURS, build_set
-from evolve.problem import problems_dir
+from evaluators.problem import problems_dir
 
 
 def build(name: str, draw: int | None = None) -> dict:

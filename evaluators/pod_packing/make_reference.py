@@ -19,7 +19,7 @@ from types import ModuleType
 from evaluators.pod_packing.cluster import Cluster, load_source
 from evaluators.pod_packing.model import check_placement, outcome
 from evaluators.pod_packing.reference import FILE, load_cache, solve, to_json
-from evolve.problem import ProblemSpec, load_problem
+from evaluators.problem import ProblemSpec, load_problem
 
 
 def step_seconds(cluster: Cluster) -> float:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluators.problem import problems_dir
 from evaluators.smtt.exact import optimal_weighted_tardiness
 from evaluators.smtt.instances import LEVELS, generate
 from evaluators.smtt.reference_search import best_found
-from evolve.problem import problems_dir
 
 DP_MAX_N = 30  # the subset DP is 2^n states
 

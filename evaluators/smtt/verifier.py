@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
-from evaluators.base import InvalidOutput, Verifier, finite
+from evaluators.base import Verifier, finite
+from evaluators.checks import check_permutation
 from evaluators.smtt.instances import Instance, load_generated, load_orlib, weighted_tardiness
 
 ORLIB = {"wt40": ("wt40.txt", "wtopt40.txt", 40, "optimal"),
@@ -32,17 +33,6 @@ def load_source(data_dir: Path, source: str) -> tuple[Instance, ...]:
     raise ValueError(f"unknown SMTT instance source {source!r}")
 
 
-def check_order(order: object, n: int) -> list[int]:
-    if not isinstance(order, list):
-        raise InvalidOutput(f"schedule() must return a list of job indices, got {type(order).__name__}")
-    if len(order) != n:
-        raise InvalidOutput(f"schedule() returned {len(order)} jobs, expected all {n}")
-    if not all(type(j) is int for j in order):
-        raise InvalidOutput("schedule() must return ints (job indices 0..n-1)")
-    if sorted(order) != list(range(n)):
-        missing = sorted(set(range(n)) - set(order))[:5]
-        raise InvalidOutput(f"schedule() is not a permutation of 0..{n - 1} (missing {missing})")
-    return order
 
 
 def score(instances: list[Instance], costs: list[int]) -> tuple[dict[str, float], str]:
@@ -89,7 +79,8 @@ class SmttVerifier(Verifier):
         return list(inst.p), list(inst.w), list(inst.d)
 
     def accept(self, inst: Instance, order: object) -> int:
-        return weighted_tardiness(check_order(order, inst.n), inst.p, inst.w, inst.d)
+        return weighted_tardiness(check_permutation(order, inst.n, call="schedule()", item="job"),
+                                  inst.p, inst.w, inst.d)
 
     def score(self, instances: list[Instance], results: list[int]) -> tuple[dict[str, float], str]:
         return score(instances, results)

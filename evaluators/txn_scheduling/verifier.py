@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from evaluators.base import InvalidOutput, Verifier, finite
+from evaluators.base import Verifier, finite
+from evaluators.checks import check_permutation
 from evaluators.txn_scheduling.model import Txn, lower_bound, makespan, prepare_all, serial_time
 from evaluators.txn_scheduling.smf import smf
 from evaluators.txn_scheduling.workloads import Workload, load_source
@@ -51,27 +52,6 @@ def load_cases(source: str, draw: int | None = None) -> tuple[Case, ...]:
     return tuple(out)
 
 
-def check_order(order: object, n: int) -> list[int]:
-    """The reply must be a list holding every index 0..n-1 exactly once, as ints."""
-    expected = f"a list holding each transaction index 0..{n - 1} exactly once"
-    if not isinstance(order, list):
-        raise InvalidOutput(f"get_best_schedule() must return {expected}, got {type(order).__name__}")
-    if len(order) != n:
-        raise InvalidOutput(f"get_best_schedule() returned {len(order)} entries, expected all {n} "
-                            f"({expected})")
-    seen = [False] * n
-    for pos, t in enumerate(order):
-        if type(t) is not int:
-            raise InvalidOutput(f"entry {pos} is {type(t).__name__} {t!r}; transaction indices must "
-                                "be Python ints")
-        if not 0 <= t < n:
-            raise InvalidOutput(f"entry {pos} is {t}, outside 0..{n - 1}")
-        if seen[t]:
-            missing = sorted(set(range(n)) - {x for x in order if type(x) is int})[:5]
-            raise InvalidOutput(f"transaction {t} appears more than once (entry {pos}); missing "
-                                f"{missing}; expected {expected}")
-        seen[t] = True
-    return order
 
 
 def score(cases: list[Case], spans: list[int]) -> tuple[dict[str, float], str]:
@@ -115,7 +95,8 @@ class TxnSchedulingVerifier(Verifier):
         return case.workload.as_json(), NUM_SEQS
 
     def accept(self, case: Case, order: object) -> int:
-        return makespan(case.txns, check_order(order, case.workload.n))
+        return makespan(case.txns, check_permutation(order, case.workload.n, call="get_best_schedule()",
+                                                        item="transaction"))
 
     def score(self, instances: list[Case], results: list[int]) -> tuple[dict[str, float], str]:
         return score(instances, results)

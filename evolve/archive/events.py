@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select
 from sqlalchemy.orm import aliased
 
+from evaluators.storable import clean_text
 from evolve.archive.models import Elite, Iteration, LlmCall, Program, SearchEvent, utcnow
 from evolve.archive.store import Archive
 from evolve.edits import UNCHANGED
 from evolve.llm.bandit import ModelRecord
 from evolve.search.variants import VariantRecord
-from evolve.storable import clean_text
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
+from evaluators.problem import SecondObjective
 from evolve.archive.models import Elite, Evaluation, Program
-from evolve.problem import SecondObjective
 from evolve.search.pareto import Point
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, Sta
 from sqlalchemy.orm import Session, sessionmaker
 
 from evaluators.base import EvalOutcome
+from evaluators.storable import clean_optional, clean_outcome, clean_text
 from evolve.archive import statements as sql
 from evolve.archive.codehash import code_hash, normalised_hash
 from evolve.archive.db import make_engine, sqlite_url
@@ -33,7 +34,6 @@ from evolve.archive.models import (
     utcnow,
 )
 from evolve.edits import UNCHANGED
-from evolve.storable import clean_optional, clean_outcome, clean_text
 
 PROGRAM_CACHE = 4096  # evaluated programs kept in memory (parents and inspirations recur)
 

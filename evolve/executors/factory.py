@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from evaluators.problem import ProblemSpec
 from evolve.archive.store import Archive
 from evolve.config import ExecutorConfig
 from evolve.executors.base import Executor, ExecutorError
-from evolve.problem import ProblemSpec
 
 
 def make_executor(spec: ProblemSpec, workers: int, settings: ExecutorConfig | None = None,

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from evaluators.storable import clean_text
 from evolve.config import LlmConfig, ModelEntry
 from evolve.llm import openai_compat, prices
 from evolve.llm.local_model import MODELS as EMBEDDED
 from evolve.llm.openai_compat import Shape
 from evolve.llm.pace import Pace
-from evolve.storable import clean_text
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 REPLY_CHARS = 1_000_000  # far beyond any reply a max_tokens allows

@@ -16,9 +16,9 @@ from functools import cache
 from pathlib import Path
 from string import Template
 
+from evaluators.problem import ProblemSpec
 from evolve.archive.store import ProgramView
 from evolve.config import PromptConfig
-from evolve.problem import ProblemSpec
 
 TEMPLATES = Path(__file__).with_name("templates")
 

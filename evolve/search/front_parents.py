@@ -12,9 +12,9 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
+from evaluators.problem import ProblemSpec
 from evolve.archive.fronts import run_points
 from evolve.archive.store import Archive
-from evolve.problem import ProblemSpec
 from evolve.search.pareto import Point, choose_on_front, pareto_front
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from evaluators.base import EvalOutcome
-from evolve.problem import FeatureDim
+from evaluators.problem import FeatureDim
 
 
 class MissingFeature(ValueError):

@@ -47,10 +47,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from evaluators.tuning_job import SETTER
+
 BLOCK_START = "# EVOLVE-BLOCK-START"
 BLOCK_END = "# EVOLVE-BLOCK-END"
 PARAMS = "_EVOLVE_P"
-SETTER = "_evolve_set_params"
 SIGNIFICANT = 4  # digits of a tuned float in the program text
 
 _COUNT_CALLS = frozenset({"range", "enumerate", "zip", "islice", "int"})

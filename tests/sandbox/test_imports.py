@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from evaluators.jobs import verifier_for
-from evolve.problem import list_problems
+from evaluators.problem import list_problems
 from sandbox.session import CandidateError, Limits, SandboxSession
 
 PROBE = '''

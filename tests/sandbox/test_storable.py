@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from evaluators.jobs import run_job, verifier_for
+from evaluators.storable import TEXT_CAP, clean_kind, clean_outcome, clean_text
 from evolve.archive.store import Archive
 from evolve.llm.stub_server import Step, StubLLM
-from evolve.storable import TEXT_CAP, clean_kind, clean_outcome, clean_text
 
 from ..conftest import query, run_cli, write_config
 

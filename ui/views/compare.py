@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from evolve.problem import ProblemError, load_problem
+from evaluators.problem import ProblemError, load_problem
 from ui import figures, queries, state
 
 

@@ -4,7 +4,7 @@ import math
 
 import streamlit as st
 
-from evolve.problem import FeatureDim, ProblemError, load_problem
+from evaluators.problem import FeatureDim, ProblemError, load_problem
 from ui import figures, queries, state
 
 

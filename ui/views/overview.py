@@ -4,8 +4,8 @@ the starting programs and baselines, in the problem's metric), failures, LLM usa
 import pandas as pd
 import streamlit as st
 
+from evaluators.problem import Objective
 from evolve.heartbeat import resume_hint
-from evolve.problem import Objective
 from evolve.report import program_name
 from ui import figures, queries, state
 

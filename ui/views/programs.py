@@ -3,7 +3,7 @@ model, with a search in their code; pick a row to open the program."""
 
 import streamlit as st
 
-from evolve.problem import Objective
+from evaluators.problem import Objective
 from ui import queries, state
 
 

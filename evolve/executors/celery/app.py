@@ -17,7 +17,7 @@ from __future__ import annotations
 from celery import Celery
 from kombu.exceptions import ChannelError, OperationalError
 
-from evolve.problem import ProblemSpec, list_problems
+from evaluators.problem import ProblemSpec, list_problems
 
 QUEUE = "evolve.evaluations"
 EVALUATE = "evolve.evaluate"

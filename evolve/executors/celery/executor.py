@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from evaluators.base import EvalOutcome
 from evaluators.jobs import evaluator_version
+from evaluators.problem import load_problem
 from evolve.archive.ledger import Ledger, TaskView, claimant_alive
 from evolve.archive.store import Archive
 from evolve.config import ExecutorConfig
@@ -35,7 +36,6 @@ from evolve.executors.celery.app import (
     queue_length,
     time_limits,
 )
-from evolve.problem import load_problem
 
 log = logging.getLogger("evolve.run")
 

@@ -21,11 +21,11 @@ from celery.signals import worker_process_init
 
 from evaluators.base import EvalOutcome
 from evaluators.jobs import evaluator_version, run_job
+from evaluators.problem import ProblemError, load_problem
 from evolve.archive.db import current_revision, head_revision, make_engine, shown_url
 from evolve.archive.ledger import HEARTBEAT_SECONDS, Claim, Ledger, me
 from evolve.archive.store import Archive
 from evolve.executors.celery.app import EVALUATE, EVALUATE_CODE
-from evolve.problem import ProblemError, load_problem
 from evolve.search.grid import placement
 
 log = logging.getLogger("evolve.worker")

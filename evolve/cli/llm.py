@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from evolve.cli_support import UserError, console, user_errors
+from evolve.cli.support import UserError, console, user_errors
 
 llm_app = typer.Typer(no_args_is_help=True, help="The embedded local model (llama.cpp server).")
 Port = Annotated[int, typer.Option(help="loopback port of the server")]

@@ -143,7 +143,7 @@ class ProblemSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str = Field(description="the folder's name (`evolve run NAME`)")
     summary: str = Field(description="one line for `evolve problems`")
-    evaluator: str = Field(pattern=r"^[\w.]+:\w+$", description="the verifier class, "
+    verifier: str = Field(pattern=r"^[\w.]+:\w+$", description="the verifier class, "
                            "`module:Class` (a subclass of evaluators.base.Verifier)")
     entry: str = Field(description="the function of the candidate the verifier calls")
     signature: str = Field(description="the entry's signature as the prompt shows it")

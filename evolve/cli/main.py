@@ -16,9 +16,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from evaluators.problem import list_problems, load_problem, problems_dir
 from evolve.archive.db import shown_url
-from evolve.cli_llm import llm_app
-from evolve.cli_support import (
+from evolve.cli.llm import llm_app
+from evolve.cli.support import (
     UserError,
     console,
     draw_note,
@@ -27,11 +28,10 @@ from evolve.cli_support import (
     set_names,
     user_errors,
 )
-from evolve.cli_ui import ui_command
+from evolve.cli.ui import ui_command
 from evolve.config import RunConfig, load_config, with_overrides
 from evolve.executors.factory import make_executor
 from evolve.finish import finish
-from evolve.problem import list_problems, load_problem, problems_dir
 from evolve.runs import (
     RunHandle,
     create_run,
@@ -318,7 +318,7 @@ def _run_log(handle: RunHandle) -> None:
 
 def _evolve(handle: RunHandle, executor):
     """Run the controller to its stop; a run that cannot go on is a one-line error."""
-    from evolve.cli_progress import progress_display
+    from evolve.cli.progress import progress_display
     from evolve.llm.client import LlmClient
     from evolve.loop import Controller, RunFailed
 
@@ -390,7 +390,7 @@ def new_problem(name: Annotated[str, typer.Argument(help="the new problem's name
 
     with user_errors():
         made = create(name)
-    console.print(f"created {made.problem} and {made.evaluator}\nnext: edit them "
+    console.print(f"created {made.problem} and {made.verifier}\nnext: edit them "
                   "(docs/adding-a-problem.md), then\n"
                   f"  evolve verify {made.problem / 'initial.py'} --problem {name} --sets gate,train\n"
                   f"  evolve baseline {name}\n"
@@ -434,6 +434,3 @@ app.command("ui")(ui_command)
 def main() -> None:
     app()
 
-
-if __name__ == "__main__":
-    main()

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from evolve.cli_support import UserError, console, user_errors
+from evolve.cli.support import UserError, console, user_errors
 
 
 def ui_command(db: Annotated[Optional[str], typer.Option(

@@ -8,9 +8,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from evaluators.problem import ProblemError, ProblemSpec
 from evolve.config import ConfigError
 from evolve.executors.base import ExecutorError
-from evolve.problem import ProblemError, ProblemSpec
 from evolve.runs import RunSetupError
 
 console = Console()
