@@ -47,7 +47,7 @@ from evolve.archive.store import Archive  # noqa: E402
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 # (page, url path, text shown once it is there, plotly charts it draws)
-PAGES = [("runs", "", "running.", 0), ("overview", "overview", "Is it improving?", 3),
+PAGES = [("runs", "", "running.", 0), ("overview", "overview", "Is it improving?", 2),
          ("lineage", "lineage", "(the best program)", 1), ("programs", "programs", "programs; ", 0),
          ("program", "program", "Program #", 0),
          ("elites", "elites", "island 0:", 1), ("compare", "compare", "atc_api", 1)]

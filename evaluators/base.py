@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -153,6 +153,11 @@ class Verifier(ABC):
             raise NotImplementedError(f"{type(self).__name__} defines neither solve() nor arguments()")
         return self.accept(instance, box.call(self.spec.entry, *args))
 
+    def policy(self, box: SandboxSession) -> Callable[[Any], Any]:
+        """The candidate as the policy of a trusted simulator: each decision one call of the entry
+        with the simulator's state (the raw reply, for the simulator to validate)."""
+        return lambda state: box.call(self.spec.entry, state)
+
     def _batched(self) -> bool:
         return type(self).arguments is not Verifier.arguments
 
@@ -244,6 +249,12 @@ class Verifier(ABC):
 
 def _name(instance: Any, index: int) -> str:
     return getattr(instance, "name", f"instance {index + 1}")
+
+
+def worst_indices(badness: Sequence[float], count: int = 3) -> list[int]:
+    """The indices of the ``count`` largest values of ``badness``, largest first, ties in their
+    order: the instances a verifier's feedback names."""
+    return sorted(range(len(badness)), key=lambda k: -badness[k])[:count]
 
 
 def finite(metrics: dict[str, float]) -> dict[str, float]:

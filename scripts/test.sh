@@ -15,7 +15,9 @@ if ! command -v chromedriver >/dev/null 2>&1 && command -v apt-get >/dev/null 2>
 fi
 .venv/bin/ruff check .
 set +e
-.venv/bin/python -m pytest "$@"
+# two workers (pytest-xdist): most tests wait on subprocesses, sandboxes, servers and browsers, so
+# the 2 cores overlap them (19.6 min -> 12.1 min on this machine)
+.venv/bin/python -m pytest -n 2 "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

@@ -107,10 +107,15 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """An empty Redis database (numbers 1-15, one per test) as Celery broker and backend."""
+    """An empty Redis database (one of 1-15) as Celery broker and backend; under pytest-xdist
+    each worker draws from its own share of them, so that two tests never share one."""
     import redis
 
-    number = 1 + uuid.uuid4().int % 15
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:])
+    assert workers <= 15, "at most 15 pytest-xdist workers: Redis has 15 spare databases"
+    mine = [n for n in range(1, 16) if (n - 1) % workers == worker]
+    number = mine[uuid.uuid4().int % len(mine)]
     url = f"{REDIS}/{number}"
     client = redis.Redis.from_url(url)
     try:

@@ -105,7 +105,11 @@ def test_overview_shows_curves_failures_and_llm_usage(app):
         assert failure in shown, failure
     assert "openai/local" in shown  # per-model token and dollar table
     charts = at.get("plotly_chart")
-    assert len(charts) == 4  # the run's best, per island, LLM usage, throughput
+    assert len(charts) == 2  # the run's best and LLM usage; per island and throughput when asked
+    at.toggle(key="overview_islands").set_value(True)
+    at.toggle(key="overview_throughput").set_value(True).run()
+    charts = at.get("plotly_chart")
+    assert len(charts) == 4 and "island 0" in charts[1].proto.spec
     assert "in flight over time" in charts[3].proto.spec and "seconds per iteration" in charts[3].proto.spec
     # issue 21: yield per edit kind; 5 proposals gave 3 children (the improvement, the crash and a
     # rewrite), 2 of them valid, and the improvement beat its parent

@@ -7,6 +7,7 @@ cost is measured by the page-load benchmark. A lineage tree of more than 3,000 p
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from itertools import pairwise
 
 import pandas as pd
@@ -218,40 +219,29 @@ def colour_range(scores: pd.Series) -> dict[str, float]:
     return {"cmin": lo, "cmax": hi} if hi > lo else {}
 
 
-def lineage_tree(nodes: pd.DataFrame, path: list[int], selected: int | None) -> go.Figure:
-    """The tree of ``nodes`` coloured by score; ``path`` (seed to best) drawn thick in red."""
-    pos = tree_layout(nodes)
-    trace = go.Scattergl if len(pos) > 3000 else go.Scatter  # WebGL only where SVG would crawl
-    on_path = set(pairwise(path))
-    edge_x: list[float | None] = []
-    edge_y: list[float | None] = []
+Line = tuple[list[float | None], list[float | None]]  # x and y of segments, None between them
+
+
+def _edges(pos: dict[int, tuple[float, float]], links: Iterable[tuple[int, object]],
+           on_path: set[tuple[int, int]] | None = None) -> tuple[Line, Line]:
+    """Segments parent -> child for the (child, parent) ``links`` whose parent is drawn, split into
+    those on ``on_path`` (pairs (parent, child)) and the others."""
     path_x: list[float | None] = []
     path_y: list[float | None] = []
-    for pid, parent in zip(nodes["id"].astype(int), nodes["parent"]):
+    edge_x: list[float | None] = []
+    edge_y: list[float | None] = []
+    for pid, parent in links:
         if parent is None or pd.isna(parent) or int(parent) not in pos:
             continue
         (x0, y0), (x1, y1) = pos[int(parent)], pos[pid]
-        xs, ys = (path_x, path_y) if (int(parent), pid) in on_path else (edge_x, edge_y)
+        xs, ys = (path_x, path_y) if on_path and (int(parent), pid) in on_path else (edge_x, edge_y)
         xs += [x0, x1, None]
         ys += [y0, y1, None]
-    mate_x: list[float | None] = []
-    mate_y: list[float | None] = []
-    for pid, mate in zip(nodes["id"].astype(int), nodes.get("parent2", [None] * len(nodes))):
-        if mate is None or pd.isna(mate) or int(mate) not in pos:
-            continue
-        (x0, y0), (x1, y1) = pos[int(mate)], pos[pid]
-        mate_x += [x0, x1, None]
-        mate_y += [y0, y1, None]
-    fig = go.Figure()
-    fig.add_trace(trace(x=edge_x, y=edge_y, mode="lines", hoverinfo="skip", showlegend=False,
-                        line={"color": "#c8c8c8", "width": 1}))
-    if mate_x:  # crossovers: the second parent's edge, dashed
-        fig.add_trace(go.Scatter(x=mate_x, y=mate_y, mode="lines", hoverinfo="skip",
-                                 name="second parent (crossover)",
-                                 line={"color": "#1f77b4", "width": 1.5, "dash": "dash"}))
-    fig.add_trace(trace(x=path_x, y=path_y, mode="lines", hoverinfo="skip",
-                        name="seed → best", line={"color": PATH_COLOUR, "width": 4}))
-    frame = nodes.assign(x=[pos[int(i)][0] for i in nodes["id"]], y=[pos[int(i)][1] for i in nodes["id"]])
+    return (path_x, path_y), (edge_x, edge_y)
+
+
+def _add_nodes(fig: go.Figure, trace: type, frame: pd.DataFrame) -> None:
+    """The programs at their ``x``, ``y``: failed or pending as grey crosses, scored ones by colour."""
     for label, part, marker in (
         ("failed / pending", frame[frame["score"].isna()],
          {"color": FAILED_COLOUR, "symbol": "x", "size": 7}),
@@ -267,6 +257,26 @@ def lineage_tree(nodes: pd.DataFrame, path: list[int], selected: int | None) -> 
                   + ("failed" if pd.isna(s) else f"score {s:.6g}")
                   for i, g, isl, s in zip(part["id"], part["generation"], part["island"], part["score"])],
             hovertemplate="%{text}<extra></extra>"))
+
+
+def lineage_tree(nodes: pd.DataFrame, path: list[int], selected: int | None) -> go.Figure:
+    """The tree of ``nodes`` coloured by score; ``path`` (seed to best) drawn thick in red."""
+    pos = tree_layout(nodes)
+    trace = go.Scattergl if len(pos) > 3000 else go.Scatter  # WebGL only where SVG would crawl
+    ids = nodes["id"].astype(int)
+    (path_x, path_y), (edge_x, edge_y) = _edges(pos, zip(ids, nodes["parent"]), set(pairwise(path)))
+    _, (mate_x, mate_y) = _edges(pos, zip(ids, nodes.get("parent2", [None] * len(nodes))))
+    fig = go.Figure()
+    fig.add_trace(trace(x=edge_x, y=edge_y, mode="lines", hoverinfo="skip", showlegend=False,
+                        line={"color": "#c8c8c8", "width": 1}))
+    if mate_x:  # crossovers: the second parent's edge, dashed
+        fig.add_trace(go.Scatter(x=mate_x, y=mate_y, mode="lines", hoverinfo="skip",
+                                 name="second parent (crossover)",
+                                 line={"color": "#1f77b4", "width": 1.5, "dash": "dash"}))
+    fig.add_trace(trace(x=path_x, y=path_y, mode="lines", hoverinfo="skip",
+                        name="seed → best", line={"color": PATH_COLOUR, "width": 4}))
+    _add_nodes(fig, trace, nodes.assign(x=[pos[int(i)][0] for i in nodes["id"]],
+                                        y=[pos[int(i)][1] for i in nodes["id"]]))
     if selected is not None and selected in pos:
         fig.add_trace(go.Scatter(x=[pos[selected][0]], y=[pos[selected][1]], mode="markers",
                                  name=f"#{selected}", hoverinfo="skip",

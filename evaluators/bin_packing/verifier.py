@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from evaluators.base import Verifier, finite
+from evaluators.base import Verifier, finite, worst_indices
 from evaluators.bin_packing.instances import (
     PUBLISHED,
     Instance,
@@ -57,7 +57,7 @@ def score(instances: list[Instance], packings: list[Packing]) -> tuple[dict[str,
     }
     lines = ["Instances with the largest excess over the lower bound (total size of all items / "
              "capacity, rounded up; known only after the last item, never to priority):"]
-    worst = sorted(range(count), key=lambda k: -excess[k])[:3]
+    worst = worst_indices(excess)
     lines += [f"  {instances[k].name} ({instances[k].n} items, capacity {instances[k].capacity}): "
               f"{used[k]} bins vs bound {bounds[k]} ({100 * excess[k]:+.2f}%)" for k in worst]
     capacity = sum(inst.capacity * p.bins for inst, p in zip(instances, packings))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluators.base import Verifier, finite
+from evaluators.base import Verifier, finite, worst_indices
 from evaluators.cant_be_late.instances import Instance, load_set, parse_instance, to_hours
 from evaluators.cant_be_late.make_traces import build
 from evaluators.cant_be_late.simulator import Outcome, simulate
@@ -64,7 +64,7 @@ def score(instances: list[Instance], outcomes: list[Outcome]) -> tuple[dict[str,
                                          for d, v in sorted(by_deadline.items())),
              "By group: " + ", ".join(f"{g} {100 * np.mean(v):.1f}%" for g, v in sorted(groups.items())),
              "Most expensive jobs relative to on-demand:"]
-    for j in np.argsort(-ratios, kind="stable")[:3]:
+    for j in worst_indices(ratios):
         inst, out = instances[j], outcomes[j]
         avail = "/".join(f"{100 * a:.0f}%" for a in inst.availability())
         forced = "never" if out.forced_at is None else f"at {out.forced_at:g} h"
@@ -85,7 +85,7 @@ class CantBeLateVerifier(Verifier):
 
     def solve(self, box: SandboxSession, inst: Instance) -> Outcome:
         """Simulate one job, one sandbox call per tick (the CPU of all of them counts)."""
-        return simulate(inst, lambda state: box.call(self.spec.entry, state))
+        return simulate(inst, self.policy(box))
 
     def score(self, instances: list[Instance], results: list[Outcome]) -> tuple[dict[str, float], str]:
         return score(instances, results)

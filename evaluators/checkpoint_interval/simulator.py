@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 from evaluators.base import InvalidOutput
 from evaluators.checkpoint_interval.instances import HORIZON_FACTOR, Instance
 
 MIN_INTERVAL = 0.1   # hours (6 minutes): no interval is shorter
 HISTORY = 50         # failure times and checkpoints shown to the policy: the last 50 of each
+
+Step = Literal["failure", "bandwidth", "checkpoint", "finished"]  # how a compute phase ended
 
 
 @dataclass(frozen=True)
@@ -79,72 +82,111 @@ def make_state(inst: Instance, call: int, event: str, t: float, saved: float, un
     }
 
 
+@dataclass
+class _Job:
+    """The running job: its clock, its saved and unsaved work and the tallies of the outcome."""
+
+    t: float = 0.0
+    saved: float = 0.0
+    unsaved: float = 0.0
+    up_since: float = 0.0
+    lost: float = 0.0
+    writing: float = 0.0
+    down: float = 0.0
+    reading: float = 0.0
+    fi: int = 0            # the index of the next failure time
+    calls: int = 0
+    event: str = "start"
+    failure_log: list[float] = field(default_factory=list)
+    history: list[tuple[float, float]] = field(default_factory=list)
+
+    def outcome(self, work: float, finished: bool) -> Outcome:
+        """The job's outcome now: finished, or stopped at its horizon."""
+        if finished:
+            overhead = self.t / work - 1.0
+        else:
+            overhead = HORIZON_FACTOR - 1.0 + (work - self.saved) / work
+        return Outcome(overhead=overhead, finished=finished, wall=self.t, lost=self.lost,
+                       checkpointing=self.writing, downtime=self.down, recovery=self.reading,
+                       checkpoints=len(self.history), failures=len(self.failure_log), calls=self.calls)
+
+
+def _ask(inst: Instance, job: _Job, decide: Callable[[dict], object]) -> float:
+    """One policy call at the job's decision point: the validated unsaved work to checkpoint at."""
+    state = make_state(inst, job.calls, job.event, job.t, job.saved, job.unsaved, job.up_since,
+                       job.failure_log, job.history)
+    job.calls += 1
+    return check_interval(decide(state), state, f"call {job.calls - 1} (t={job.t:.3f} h, {job.event})")
+
+
+def _advance(inst: Instance, job: _Job, target: float) -> Step:
+    """Compute towards ``target`` unsaved hours (or the end), then checkpoint: up to the next event."""
+    fails = inst.failures
+    if job.fi >= len(fails):
+        raise RuntimeError(f"{inst.name}: the failure trace ends at {fails[-1]:.1f} h (a verifier bug)")
+    nxt, remaining = fails[job.fi], inst.work - job.saved
+    last = target >= remaining                      # no checkpoint before the end of the work
+    goal = remaining if last else target            # the unsaved work at which this phase ends
+    end, change = job.t + max(goal - job.unsaved, 0.0), inst.next_change(job.t)
+    if nxt < end and nxt <= change:                 # failure while computing
+        job.lost += job.unsaved + nxt - job.t
+        job.t, job.unsaved = nxt, 0.0
+        return "failure"
+    if change < end:                                # the bandwidth changes: ask again
+        job.unsaved += change - job.t
+        job.t = change
+        return "bandwidth"
+    job.t, job.unsaved = end, max(goal, job.unsaved)
+    if last:
+        return "finished"
+    return _checkpoint(inst, job, nxt)
+
+
+def _checkpoint(inst: Instance, job: _Job, nxt: float) -> Step:
+    """Write a checkpoint of all the work done, unless the failure at ``nxt`` interrupts it."""
+    cost = inst.io_cost(job.t, job.saved + job.unsaved)
+    if nxt < job.t + cost:                          # failure while writing the checkpoint
+        job.lost += job.unsaved
+        job.writing += nxt - job.t
+        job.t, job.unsaved = nxt, 0.0
+        return "failure"
+    job.history.append((job.t, cost))
+    job.t += cost
+    job.writing += cost
+    job.saved, job.unsaved = job.saved + job.unsaved, 0.0
+    return "checkpoint"
+
+
+def _recover(inst: Instance, job: _Job) -> None:
+    """A failure at the job's clock: down, then read the last checkpoint back (a failure restarts it)."""
+    fails = inst.failures
+    while True:
+        job.failure_log.append(job.t)
+        job.fi += 1
+        job.t += inst.downtime
+        job.down += inst.downtime
+        job.up_since = job.t
+        read = inst.io_cost(job.t, job.saved) if job.saved > 0 else 0.0
+        if job.fi < len(fails) and fails[job.fi] < job.t + read:
+            job.reading += fails[job.fi] - job.t
+            job.t = fails[job.fi]
+            continue
+        job.t += read
+        job.reading += read
+        return
+
+
 def simulate(inst: Instance, decide: Callable[[dict], object]) -> Outcome:
     """Run one job to the end of its work (or its horizon); ``decide(state)`` is the raw reply."""
-    work, fails = inst.work, inst.failures
-    t = saved = unsaved = up_since = 0.0
-    lost = writing = down = reading = 0.0
-    fi = calls = 0
-    event = "start"
-    failure_log: list[float] = []
-    history: list[tuple[float, float]] = []
-
-    def result(finished: bool) -> Outcome:
-        if finished:
-            overhead = t / work - 1.0
-        else:
-            overhead = HORIZON_FACTOR - 1.0 + (work - saved) / work
-        return Outcome(overhead=overhead, finished=finished, wall=t, lost=lost, checkpointing=writing,
-                       downtime=down, recovery=reading, checkpoints=len(history),
-                       failures=len(failure_log), calls=calls)
-
+    job = _Job()
     while True:
-        if t >= inst.horizon:
-            return result(False)
-        state = make_state(inst, calls, event, t, saved, unsaved, up_since, failure_log, history)
-        calls += 1
-        target = check_interval(decide(state), state, f"call {calls - 1} (t={t:.3f} h, {event})")
-        if fi >= len(fails):
-            raise RuntimeError(f"{inst.name}: the failure trace ends at {fails[-1]:.1f} h (a verifier bug)")
-        nxt, remaining = fails[fi], work - saved
-        last = target >= remaining                  # no checkpoint before the end of the work
-        goal = remaining if last else target        # the unsaved work at which this phase ends
-        end, change = t + max(goal - unsaved, 0.0), inst.next_change(t)
-        if nxt < end and nxt <= change:             # failure while computing
-            lost += unsaved + nxt - t
-            t, unsaved = nxt, 0.0
-        elif change < end:                          # the bandwidth changes: ask again
-            unsaved += change - t
-            t, event = change, "bandwidth"
-            continue
+        if job.t >= inst.horizon:
+            return job.outcome(inst.work, False)
+        step = _advance(inst, job, _ask(inst, job, decide))
+        if step == "finished":
+            return job.outcome(inst.work, True)
+        if step == "failure":
+            _recover(inst, job)
+            job.event = "recovery"
         else:
-            t, unsaved = end, max(goal, unsaved)
-            if last:
-                return result(True)
-            cost = inst.io_cost(t, saved + unsaved)
-            if nxt < t + cost:                      # failure while writing the checkpoint
-                lost += unsaved
-                writing += nxt - t
-                t, unsaved = nxt, 0.0
-            else:
-                history.append((t, cost))
-                t += cost
-                writing += cost
-                saved, unsaved = saved + unsaved, 0.0
-                event = "checkpoint"
-                continue
-        while True:                                 # a failure at t: down, then read back
-            failure_log.append(t)
-            fi += 1
-            t += inst.downtime
-            down += inst.downtime
-            up_since = t
-            read = inst.io_cost(t, saved) if saved > 0 else 0.0
-            if fi < len(fails) and fails[fi] < t + read:
-                reading += fails[fi] - t
-                t = fails[fi]
-                continue
-            t += read
-            reading += read
-            break
-        event = "recovery"
+            job.event = step

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from evaluators.base import Verifier, finite
+from evaluators.base import Verifier, finite, worst_indices
 from evaluators.checkpoint_interval.instances import Instance, build
 from evaluators.checkpoint_interval.reference import daly_policy
 from evaluators.checkpoint_interval.simulator import Outcome, simulate
@@ -65,7 +65,7 @@ def score(instances: list[Instance], outcomes: list[Outcome]) -> tuple[dict[str,
         lines.append(f"{round(metrics['unfinished_share'] * len(instances))} jobs did not finish within "
                      "10x their work (intervals too long or too short for their failure rate).")
     lines.append("Jobs furthest above Daly's interval:")
-    for j in np.argsort(-(over - daly), kind="stable")[:3]:
+    for j in worst_indices(over - daly):
         inst, out = instances[j], outcomes[j]
         lines.append(f"  {inst.name}: {100 * over[j]:.1f}% vs Daly {100 * daly[j]:.1f}%: "
                      f"{out.checkpoints} checkpoints, {out.failures} failures, lost {out.lost:.1f} h, "
@@ -83,7 +83,7 @@ class CheckpointIntervalVerifier(Verifier):
 
     def solve(self, box: SandboxSession, inst: Instance) -> Outcome:
         """Simulate one job, one sandbox call per decision point (the CPU of all of them counts)."""
-        return simulate(inst, lambda state: box.call(self.spec.entry, state))
+        return simulate(inst, self.policy(box))
 
     def score(self, instances: list[Instance], results: list[Outcome]) -> tuple[dict[str, float], str]:
         return score(instances, results)

@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from evaluators.base import Verifier, finite
+from evaluators.base import Verifier, finite, worst_indices
 from evaluators.moe_eplb.instances import Case, family_cases
 from evaluators.moe_eplb.placement import Placement, check_phy2log, evaluate
 from sandbox.session import Limits, SandboxSession
@@ -58,7 +58,7 @@ def score(cases: list[Case], results: list[Placement]) -> tuple[dict[str, float]
                      f"GPUs={cfg.gpus}, slots={cfg.replicas}; {kind}): {value:.4f}, on the window it was "
                      f"computed from {np.mean([r.in_sample.mean() for _, r in rows]):.4f}, "
                      f"median {statistics.median(r.cpu_ms for _, r in rows):.2f} ms/call")
-    worst = sorted(zip(cases, results), key=lambda cr: cr[1].gpu.min())[:3]
+    worst = [(cases[k], results[k]) for k in worst_indices([-r.gpu.min() for r in results])]
     lines.append("Worst layers (per-GPU balancedness on the next window):")
     lines += [f"  {c.name} layer {int(r.gpu.argmin())}: {r.gpu.min():.4f}" for c, r in worst]
     lines.append(f"Rebalancing CPU time: median {metrics['rebalance_ms']:.2f} ms, max "

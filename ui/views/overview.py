@@ -98,9 +98,8 @@ def improving(sel: state.Selected, objective: Objective | None, progs, best) -> 
     st.caption("Thick line: the best program so far on the training set; dots: every scored "
                "program; dashed lines: the programs people wrote (the seed and the baselines)."
                + (f" {outside} programs scored outside the axis (not drawn)." if outside else ""))
-    with st.expander("Per island"):
-        curves = queries.score_progress(progs)
-        st.plotly_chart(figures.progress(curves, objective), width="stretch")
+    if st.toggle("per island", key="overview_islands"):  # built only when asked for
+        st.plotly_chart(figures.progress(queries.score_progress(progs), objective), width="stretch")
 
 
 def failures_and_usage(sel: state.Selected, calls) -> None:
@@ -142,7 +141,8 @@ def yields(sel: state.Selected, calls) -> None:
         st.dataframe(edits, hide_index=True, width="stretch",
                      column_config={"LLM s per improvement": st.column_config.NumberColumn(format="%.0f"),
                                     "$ per improvement": st.column_config.NumberColumn(format="%.4f")})
-    with st.expander("Throughput: calls and evaluations in flight, seconds per iteration"):
+    if st.toggle("throughput: calls and evaluations in flight, seconds per iteration",
+                 key="overview_throughput"):  # read and drawn only when asked for
         flow = queries.throughput(sel.engine, run_id)
         st.plotly_chart(figures.throughput(flow.calls, flow.evaluations, flow.iterations),
                         width="stretch")
