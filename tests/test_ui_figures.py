@@ -75,3 +75,22 @@ def test_the_trade_off_chart_draws_the_front_in_order_and_the_programs_people_wr
     assert ref.name == "deepseek" and ref.marker.symbol == "diamond"
     assert len(dots.x) == 5 and fig.layout.xaxis.type == "log"  # 0.6 ms to 40 ms
     assert fig.layout.xaxis.title.text == "rebalance_ms (lower is better)"
+
+
+def usage(costs: list[float]) -> pd.DataFrame:
+    start = pd.Timestamp("2026-12-05 07:00:00")
+    return pd.DataFrame({"time": [start + pd.Timedelta(milliseconds=100 * k) for k in range(len(costs))],
+                         "model": ["a", "b"] * (len(costs) // 2), "prompt tokens": [100] * len(costs),
+                         "completion tokens": [50] * len(costs), "cost $": costs,
+                         "latency s": [2.0] * len(costs)})
+
+
+def test_llm_usage_is_drawn_by_call_in_dollars_or_in_seconds_for_local_models():
+    local = figures.llm_usage(usage([0.0] * 4))
+    titles = [a.text for a in local.layout.annotations]
+    assert titles == ["tokens", "seconds of LLM time"]
+    a_tokens, a_seconds = local.data[0], local.data[1]  # model a made calls 1 and 3 of the run
+    assert list(a_tokens.x) == [1, 3] and list(a_tokens.y) == [150, 300]
+    assert list(a_seconds.y) == [2.0, 4.0]
+    priced = figures.llm_usage(usage([0.01, 0.0, 0.02, 0.0]))
+    assert priced.layout.annotations[1].text == "dollars" and list(priced.data[1].y) == [0.01, 0.03]

@@ -140,18 +140,25 @@ def progress(curves: pd.DataFrame, objective: Objective | None = None) -> go.Fig
 
 
 def llm_usage(calls: pd.DataFrame) -> go.Figure:
-    """Cumulative tokens and dollars over time, one line per model."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("tokens (prompt + completion)", "dollars"))
-    for i, (model, part) in enumerate(calls.sort_values("time").groupby("model")):
+    """Cumulative tokens and dollars (LLM seconds where no call had a price: a local model) by
+    LLM call of the run, one line per model."""
+    priced = bool(calls["cost $"].sum() > 0)
+    second = "dollars" if priced else "seconds of LLM time"
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("tokens", second), horizontal_spacing=0.14)
+    calls = calls.sort_values("time").assign(call=range(1, len(calls) + 1))
+    for i, (model, part) in enumerate(calls.groupby("model")):
         colour = px.colors.qualitative.D3[i % 10]
         part = part.assign(tokens=(part["prompt tokens"] + part["completion tokens"]).cumsum(),
-                           dollars=part["cost $"].cumsum())
+                           spent=(part["cost $"] if priced else part["latency s"].fillna(0)).cumsum())
         step = max(1, len(part) // 500)  # a cumulative curve loses nothing visible at 500 points
-        part = pd.concat([part.iloc[::step], part.iloc[-1:]])
-        fig.add_trace(go.Scatter(x=part["time"], y=part["tokens"], name=model, line={"color": colour}), 1, 1)
-        fig.add_trace(go.Scatter(x=part["time"], y=part["dollars"], name=model,
+        part = part.iloc[sorted({*range(0, len(part), step), len(part) - 1})]
+        fig.add_trace(go.Scatter(x=part["call"], y=part["tokens"], name=model, line={"color": colour}), 1, 1)
+        fig.add_trace(go.Scatter(x=part["call"], y=part["spent"], name=model,
                                  line={"color": colour}, showlegend=False), 1, 2)
-    fig.update_layout(height=330, margin={"t": 40, "b": 40}, legend={"orientation": "h"})
+    fig.update_xaxes(title_text="LLM call of the run", rangemode="tozero")
+    fig.update_yaxes(rangemode="tozero")
+    fig.update_layout(height=360, margin={"t": 70, "b": 10},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0})
     return fig
 
 

@@ -114,11 +114,13 @@ def failures_and_usage(sel: state.Selected, calls) -> None:
                          column_config={"count": st.column_config.ProgressColumn(
                              format="%d", min_value=0, max_value=int(fails["count"].max()))})
     with right:
-        st.subheader("LLM tokens and dollars")
+        st.subheader("LLM tokens and cost")
         if calls.empty:
             st.write("No LLM calls yet.")
         else:
             st.plotly_chart(figures.llm_usage(calls), width="stretch")
+            st.caption("Running totals by LLM call: tokens (prompt + completion) and dollars, or "
+                       "seconds of LLM time where no model has a price (a local model).")
 
 
 def yields(sel: state.Selected, calls) -> None:
