@@ -31,7 +31,7 @@ from evaluators.jobs import run_job
 from evaluators.problem import load_problem
 from evolve.archive.store import ProgramView
 from evolve.edits import EditRejected, apply_reply
-from evolve.llm import local_model, local_server
+from evolve.llm.embedded import local_model, local_server
 from evolve.prompts.builder import build_compact_messages, directions
 from evolve.runs import LOCAL_MAX_TOKENS
 

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evolve.edits import EditRejected, apply_reply
-from evolve.llm import local_model, local_server
+from evolve.llm.embedded import local_model, local_server
 from evolve.llm.openai_compat import chatml
 from evolve.prompts.reply_shape import function_reply
 

@@ -6,7 +6,7 @@ baselines and against OpenEvolve 0.4.0, on one model server through one counting
         [--out DIR] [--pilot] [--port P] [--variant NAME]
 
 Both systems talk to one OpenAI-compatible server (default: the embedded Qwen2.5-Coder-1.5B
-through llama.cpp, started or reused with ``evolve.llm.local_server.ensure_server`` on its usual
+through llama.cpp, started or reused with ``evolve.llm.embedded.local_server.ensure_server`` on its usual
 port, 8765, or ``--port``; ``--model qwen2.5-coder-0.5b-instruct-q4_k_m`` for the faster 0.5B
 one, port 8766; ``--api-base/--model`` for any other server) through ``quality_proxy``, which
 counts and logs every call and gives every request without a ``seed`` a fresh one. Runs happen
@@ -163,7 +163,7 @@ def upstream_model(api_base: str) -> str | None:
 
 
 def resolve_endpoint(api_base: str | None, model: str | None, port: int | None) -> Endpoint:
-    from evolve.llm import local_model, local_server
+    from evolve.llm.embedded import local_model, local_server
     from evolve.runs import local_entry
 
     if api_base:

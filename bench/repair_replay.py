@@ -36,7 +36,7 @@ from evaluators.problem import ProblemSpec, load_problem
 from evolve.archive.store import ProgramView
 from evolve.config import PromptConfig
 from evolve.edits import UNCHANGED, EditRejected, apply_reply
-from evolve.llm import local_model, local_server
+from evolve.llm.embedded import local_model, local_server
 from evolve.prompts.builder import brief, build_repair_messages, repair_target, shown_error, template
 
 LINE = re.compile(r"\(line (\d+) in [A-Za-z_]\w*:")

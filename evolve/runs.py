@@ -19,7 +19,7 @@ from evaluators.problem import ProblemSpec, list_problems, load_problem
 from evolve.archive.db import shown_url, sqlite_url
 from evolve.archive.store import Archive
 from evolve.config import ModelEntry, RunConfig
-from evolve.llm import local_model, local_server
+from evolve.llm.embedded import local_model, local_server
 from evolve.starts import with_start_islands
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"

@@ -47,10 +47,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   quiet .venv/bin/python -m pip install -v -e '.[dev,local]'
   if [ -n "${watcher:-}" ]; then kill "$watcher" 2>/dev/null || true; fi
   step "checking the llama.cpp build on this CPU"
-  if ! .venv/bin/python -m evolve.llm.llama_check >>"$log" 2>&1; then
+  if ! .venv/bin/python -m evolve.llm.embedded.llama_check >>"$log" 2>&1; then
     step "the build cannot compute on this CPU: rebuilding"
     quiet bash scripts/rebuild-llama.sh
-    quiet .venv/bin/python -m evolve.llm.llama_check
+    quiet .venv/bin/python -m evolve.llm.embedded.llama_check
   fi
   touch "$stamp"
   step "done (full log: $log)"

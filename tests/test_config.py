@@ -68,7 +68,7 @@ def test_missing_file(tmp_path):
 
 
 def test_model_resolution_order(monkeypatch):
-    from evolve.llm import local_model
+    from evolve.llm.embedded import local_model
 
     for var in ("OPENAI_API_KEY", "EVOLVE_MODEL", "EVOLVE_API_BASE"):
         monkeypatch.delenv(var, raising=False)

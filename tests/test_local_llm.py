@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from evolve.llm import local_model, local_server
+from evolve.llm.embedded import local_model, local_server
 
 from .conftest import ROOT, clean_env, evolve_cmd, query, run_cli
 

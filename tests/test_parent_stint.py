@@ -11,7 +11,7 @@ from itertools import takewhile
 import pytest
 
 from evolve.config import ModelEntry, RunConfig, SearchConfig
-from evolve.llm import local_model
+from evolve.llm.embedded import local_model
 from evolve.llm.stub_server import Step, StubLLM
 from evolve.runs import LOCAL_ASKS_PER_PARENT, local_entry, resolve_models
 

@@ -134,8 +134,9 @@ def test_provider_rejection_stops_with_one_line(stub, tmp_path):
 
 def test_no_model_configured_is_one_clear_line(tmp_path):
     # a machine without the embedded model's extra, no key, no flags
-    without_extra = ("import sys; import evolve.llm.local_model as m; m.llama_installed = lambda: False; "
-                     "from evolve.cli import main; sys.argv[0] = 'evolve'; main()")
+    without_extra = ("import sys; import evolve.llm.embedded.local_model as m; "
+                     "m.llama_installed = lambda: False; from evolve.cli import main; "
+                     "sys.argv[0] = 'evolve'; main()")
     res = subprocess.run([sys.executable, "-c", without_extra, "run", "smtt", "--runs-dir",
                           str(tmp_path / "runs")], cwd=ROOT, env=clean_env(), capture_output=True,
                          text=True, timeout=120)

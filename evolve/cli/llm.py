@@ -18,7 +18,7 @@ def llm_serve(model: Annotated[str, typer.Option(help="embedded model name")] = 
     """Run llama.cpp's OpenAI-compatible server for an embedded model in the foreground."""
     import os
 
-    from evolve.llm import local_model, local_server
+    from evolve.llm.embedded import local_model, local_server
 
     with user_errors():
         name = model or local_model.DEFAULT_MODEL
@@ -37,7 +37,7 @@ def llm_serve(model: Annotated[str, typer.Option(help="embedded model name")] = 
 @llm_app.command("stop")
 def llm_stop(port: Port = 0) -> None:
     """Stop the background server that `evolve run` started."""
-    from evolve.llm import local_model, local_server
+    from evolve.llm.embedded import local_model, local_server
 
     with user_errors():
         try:

@@ -22,7 +22,7 @@ def ui_command(db: Annotated[Optional[str], typer.Option(
                                                       "interface)")] = "127.0.0.1") -> None:
     """Open the dashboard: runs, score curves, lineage, programs, MAP-Elites, baselines, export."""
     import ui
-    from evolve.llm.local_server import port_open
+    from evolve.llm.embedded.local_server import port_open
     from ui.readonly import ArchiveUnavailable, readonly_engine, sources
 
     with user_errors():

@@ -25,7 +25,7 @@ from typing import Any
 from evaluators.storable import clean_text
 from evolve.config import LlmConfig, ModelEntry
 from evolve.llm import openai_compat, prices
-from evolve.llm.local_model import MODELS as EMBEDDED
+from evolve.llm.embedded.local_model import MODELS as EMBEDDED
 from evolve.llm.openai_compat import Shape
 from evolve.llm.pace import Pace
 

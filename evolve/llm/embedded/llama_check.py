@@ -1,4 +1,4 @@
-"""Does the installed llama.cpp compute on this CPU?  ``python -m evolve.llm.llama_check``
+"""Does the installed llama.cpp compute on this CPU?  ``python -m evolve.llm.embedded.llama_check``
 
 A llama.cpp built with ``-march=native`` (llama-cpp-python's default source build, which pip then
 caches) can use instructions that another CPU, or a VM that hides them, cannot run: built on a
@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 
-from evolve.llm.local_model import DEFAULT_MODEL, available, llama_installed, model_file
+from evolve.llm.embedded.local_model import DEFAULT_MODEL, available, llama_installed, model_file
 
 REBUILD = "bash scripts/rebuild-llama.sh"
 PROBE = ("import sys, llama_cpp\n"

@@ -19,8 +19,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from evolve.llm.llama_check import REBUILD
-from evolve.llm.local_model import LocalModelError, cache_dir, llama_installed, model_file
+from evolve.llm.embedded.llama_check import REBUILD
+from evolve.llm.embedded.local_model import LocalModelError, cache_dir, llama_installed, model_file
 
 DEFAULT_PORT = 8765
 CONTEXT_TOKENS = 4096
