@@ -28,11 +28,11 @@ class Directions:
         self.goal = goal  # "lowered" or "raised": what a better child did to the objective
         written = search_events(archive, run_id, "variant")
         self._written_at = written[-1].iteration if written else 0
+        self._written = [e.text for e in written]  # read once; ``store`` keeps it current
         self._writing = False
 
     def population(self) -> list[str]:
-        written = [e.text for e in search_events(self.archive, self.run_id, "variant")]
-        return population(directions(), written)
+        return population(directions(), self._written)
 
     def records(self) -> dict[str, VariantRecord]:
         with self.archive.engine.connect() as c:
@@ -66,6 +66,7 @@ class Directions:
 
     def store(self, text: str, iteration: int) -> None:
         record_variant(self.archive, self.run_id, iteration=iteration, text=text)
+        self._written.append(text)
 
     def failed(self) -> None:
         self._writing = False

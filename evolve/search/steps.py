@@ -68,12 +68,13 @@ class SearchSteps:
         if not self.advice_interval or number - self._advised_to < self.advice_interval:
             return None
         first = self._advised_to
-        waiting = [it for pid, it in range_outcomes(self.archive, self.run_id, first, number).programs
-                   if self.archive.program(pid).status == "pending"]
+        outcomes = range_outcomes(self.archive, self.run_id, first, number)
+        waiting = [it for pid, it in outcomes.programs if self.archive.program(pid).status == "pending"]
         last = min(waiting, default=number + 1) - 1
         if last <= first:
             return None
-        outcomes = range_outcomes(self.archive, self.run_id, first, last)
+        if last < number:  # the counts stop before the first program still being evaluated
+            outcomes = range_outcomes(self.archive, self.run_id, first, last)
         changes = []
         for pid, _ in outcomes.programs:
             prog = self.archive.program(pid)
