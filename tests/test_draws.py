@@ -35,7 +35,8 @@ def fingerprint(instances: list) -> list[str]:
 def test_every_generated_set_whose_secrecy_matters_is_drawn():
     assert DRAWN == {"bin_packing": ["train"], "cant_be_late": ["train", "test"],
                      "checkpoint_interval": ["train", "test"], "llm_serving": ["train", "test"],
-                     "moe_eplb": ["train", "test"], "pod_packing": ["train", "test"],
+                     "gpu_model_placement": ["train", "test"], "moe_eplb": ["train", "test"],
+                     "pod_packing": ["train", "test"],
                      "serverless_keepalive": ["train", "test"], "txn_scheduling": ["train", "test"]}
 
 
