@@ -36,8 +36,9 @@ def test_every_generated_set_whose_secrecy_matters_is_drawn():
     assert DRAWN == {"bin_packing": ["train"], "cant_be_late": ["train", "test"],
                      "checkpoint_interval": ["train", "test"], "llm_serving": ["train", "test"],
                      "gpu_model_placement": ["train", "test"], "moe_eplb": ["train", "test"],
-                     "pod_packing": ["train", "test"],
-                     "serverless_keepalive": ["train", "test"], "txn_scheduling": ["train", "test"]}
+                     "multicloud_broadcast": ["train", "test"], "pod_packing": ["train", "test"],
+                     "prefix_reuse_ordering": ["train", "test"], "serverless_keepalive": ["train", "test"],
+                     "txn_scheduling": ["train", "test"]}
 
 
 @pytest.mark.parametrize("problem", sorted(DRAWN))
