@@ -3,7 +3,7 @@ baselines and against OpenEvolve 0.4.0, on one model server through one counting
 
     .venv/bin/python bench/quality.py [--problems smtt,bin_packing,cant_be_late] [--seeds 3]
         [--calls N] [--api-base URL --model NAME] [--no-openevolve] [--no-ablation] [--quick]
-        [--out DIR] [--pilot] [--port P] [--variant NAME]
+        [--out DIR] [--pilot] [--port P] [--variant NAME] [--pool MODEL|URL]
 
 Both systems talk to one OpenAI-compatible server (default: the embedded Qwen2.5-Coder-1.5B
 through llama.cpp, started or reused with ``evolve.llm.embedded.local_server.ensure_server`` on its usual
@@ -23,6 +23,12 @@ one after the other, never two at once.
   time; max_iterations = N), starting from the best baseline on train (from initial.py beside
   evolve's from-initial ablation), every candidate scored by our verifier through a bridge
   (``quality_eval``).
+- A model pool (``--pool``): a second model (an embedded model's name, started or reused on its
+  own port, or an OpenAI-compatible URL) joins every evolve run's pool, behind its own counting
+  proxy; calls are drawn by equal weights, or with ``--variant bandit`` by the model bandit (a
+  UCB on improvements per second of LLM time). Each run's notes say what each model's calls
+  gave (the engine's own record: ``evolve.archive.events.model_records``); LLM figures are the
+  pool's totals.
 - Winners and baselines are re-scored by our verifiers on train and the held-out test set
   (``quality_score``); tables (``quality_report``) go to stdout, ``report.md`` and
   ``report.json`` under --out (default runs/quality-<timestamp>/). Each run's result is a JSON
@@ -64,6 +70,7 @@ import argparse
 import json
 import sys
 import time
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 
@@ -75,7 +82,7 @@ sys.path.insert(0, str(BENCH))
 from quality_evolve import ABLATIONS, FULL, features, model_entry, run_evolve  # noqa: E402
 from quality_openevolve import FAILED_SCORE, diff_based_for  # noqa: E402
 from quality_openevolve import MAX_TOKENS as OE_MAX_TOKENS  # noqa: E402
-from quality_proxy import CountingProxy  # noqa: E402
+from quality_proxy import CountingProxy, call_stats  # noqa: E402
 from quality_report import fmt_metric, markdown_report, table, write_json  # noqa: E402
 from quality_score import best_by, score_baselines, score_codes  # noqa: E402
 from quality_types import (  # noqa: E402
@@ -199,13 +206,29 @@ def start_of(key: RunKey, baselines: list[BaselineScore]) -> tuple[str, str]:
     return spec.initial_code, "initial"
 
 
-def run_one(key: RunKey, budget: int, endpoint: Endpoint, proxy: CountingProxy, out: Path,
+def pool_endpoint(spec: str) -> Endpoint:
+    """``--pool``: an embedded model's name, an OpenAI-compatible server's URL, or NAME@URL (a
+    server that does not say its model id)."""
+    name, _, url = spec.rpartition("@") if "@" in spec else ("", "", spec)
+    if url.startswith(("http://", "https://")):
+        return resolve_endpoint(url, name or None, None)
+    return resolve_endpoint(None, spec, None)
+
+
+def run_one(key: RunKey, budget: int, pool: list[tuple[Endpoint, CountingProxy]], out: Path,
             baselines: list[BaselineScore]) -> RunResult:
+    """One run; OpenEvolve talks to the first model of the pool only."""
     # evolve without its own request seeds (the hygiene ablation) must meet the server as it is
     inject = key.system != "evolve" or features(key.variant)["hygiene"]["request_seed"]
-    proxy.begin_run(key.name, key.seed, out / "calls" / f"{key.name}.jsonl", inject=inject)
+    if key.system != "evolve":
+        pool = pool[:1]
+    for i, (_, proxy) in enumerate(pool):
+        name = key.name if i == 0 else f"{key.name}.model{i + 1}"
+        proxy.begin_run(name, key.seed, out / "calls" / f"{name}.jsonl", inject=inject)
+    endpoint, proxy = pool[0]
     if key.system == "evolve":
-        trace = run_evolve(key, budget, endpoint, proxy.url, out)
+        trace = run_evolve(key, budget, [(e, p.url) for e, p in pool], out)
+        return scored(trace, [p for _, p in pool])
     else:
         from quality_openevolve import run_openevolve
 
@@ -213,14 +236,15 @@ def run_one(key: RunKey, budget: int, endpoint: Endpoint, proxy: CountingProxy, 
         diff = key.variant == "pilot-diff" if key.variant.startswith("pilot") \
             else diff_based_for(endpoint.model)
         trace = run_openevolve(key, budget, code, start, endpoint, proxy.url, proxy.stats_url, out, diff)
-    return scored(trace, proxy)
+    return scored(trace, [proxy])
 
 
-def scored(trace: RunTrace, proxy: CountingProxy) -> RunResult:
+def scored(trace: RunTrace, proxies: list[CountingProxy]) -> RunResult:
     failed = Score(ok=False, combined_score=None, metric=None, error="no program")
     winner = score_codes(trace.key.problem, {"winner": trace.winner_code})["winner"] \
         if trace.winner_code else {"train": failed, "test": failed}
-    return RunResult(key=trace.key, budget=trace.budget, llm=proxy.stats(), curve=trace.curve,
+    llm = call_stats([r for p in proxies for r in p.records()])
+    return RunResult(key=trace.key, budget=trace.budget, llm=llm, curve=trace.curve,
                      winner_train=winner["train"], winner_test=winner["test"],
                      iterations=trace.iterations, children=trace.children,
                      valid_children=trace.valid_children, duplicates=trace.duplicates,
@@ -275,6 +299,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     "of calls, no ablation")
     ap.add_argument("--pilot", action="store_true", help="OpenEvolve diff-based vs full rewrite "
                     f"(seed 1, default {PILOT_CALLS} calls)")
+    ap.add_argument("--pool", default=None, metavar="MODEL|URL", help="a second model in every "
+                    "evolve run's pool: an embedded model's name or an OpenAI-compatible URL "
+                    "(NAME@URL if the server does not answer /models) "
+                    "(--variant bandit: chosen per call by the model bandit)")
     ap.add_argument("--out", type=Path, default=None)
     return ap.parse_args(argv)
 
@@ -295,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     todo = [k for k in keys if not result_path(out, k).exists()]
     try:
         endpoint = resolve_endpoint(args.api_base, args.model, args.port)
+        endpoints = [endpoint] + ([pool_endpoint(args.pool)] if args.pool else [])
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -305,13 +334,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"quality bench -> {out}\n{len(keys)} runs ({len(keys) - len(todo)} already done), "
           f"{budget} LLM calls per run ({why}); model {endpoint.model} at {endpoint.api_base}; "
           f"estimated {hms(expected)}", flush=True)
+    if args.pool:
+        how = "model bandit" if features(args.variant).get("llm", {}).get("choice") == "bandit" \
+            else "equal weights"
+        print(f"pool: {endpoints[1].model} at {endpoints[1].api_base} beside it ({how})", flush=True)
     if any(k.system == "openevolve" for k in todo):
         from vs_openevolve import openevolve_python
 
         openevolve_python()
     oe_mode = "SEARCH/REPLACE diffs" if diff_based_for(endpoint.model) else "full rewrites"
     settings = {"problems": problems, "seeds": seeds, "calls": budget, "calls_why": why,
-                "model": endpoint.model, "api_base": endpoint.api_base, "ablation": ablation,
+                "model": endpoint.model, "api_base": endpoint.api_base,
+                "pool": [e.model for e in endpoints[1:]], "ablation": ablation,
                 "pilot": args.pilot, "estimate_seconds": expected,
                 "evolve": {"model_entry": model_entry(endpoint, "<proxy>"), "features": FULL,
                            "ablations": ABLATIONS},
@@ -322,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     results: list[RunResult] = []
     baselines: dict[str, list[BaselineScore]] = {}
     started, spent_est = time.monotonic(), 0.0
-    with CountingProxy(endpoint.api_base, endpoint.model) as proxy:
+    with ExitStack() as stack:
+        pool = [(e, stack.enter_context(CountingProxy(e.api_base, e.model))) for e in endpoints]
         for p in problems:
             baselines[p] = baselines_for(p, out)
         for i, key in enumerate(keys, 1):
@@ -331,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(run_from_json(json.loads(path.read_text())))
                 continue
             try:
-                result = run_one(key, budget, endpoint, proxy, out, baselines[key.problem])
+                result = run_one(key, budget, pool, out, baselines[key.problem])
             except Exception as exc:
                 print(f"[{i}/{len(keys)}] {key.name} failed: {exc}", file=sys.stderr, flush=True)
                 return 1

@@ -71,6 +71,9 @@ ABLATIONS: dict[str, dict] = {  # variant -> what it changes in FULL
     # half the parent choices from the island's Pareto front (problems with [objective.second]:
     # moe_eplb, llm_serving)
     "pareto": {"search": {"pareto_ratio": 0.5}},
+    # with a second model in the pool (``quality.py --pool MODEL``): each call's model chosen by the
+    # UCB on improvements per second of LLM time instead of by equal weights
+    "bandit": {"llm": {"choice": "bandit"}},
 }
 
 
@@ -90,21 +93,24 @@ def features(variant: str) -> dict:
 
 
 def model_entry(endpoint: Endpoint, proxy_url: str) -> dict:
+    from evolve.llm.embedded.local_model import MODELS
     from evolve.runs import local_entry
 
     # the embedded model's own entry (sampling, prompt style and format), as the main command has
     # it; another server gets the chat API (its model may not speak ChatML)
-    entry = local_entry().model_copy(update={"name": f"openai/{endpoint.model}", "api_base": proxy_url})
+    base = local_entry(endpoint.model) if endpoint.model in MODELS else local_entry()
+    entry = base.model_copy(update={"name": f"openai/{endpoint.model}", "api_base": proxy_url})
     out = entry.model_dump(exclude_none=True)
     if not endpoint.embedded:
         out.pop("prompt_format", None)
     return out
 
 
-def run_config(endpoint: Endpoint, proxy_url: str, seed: int, variant: str) -> dict:
-    return {"llm": {"models": [model_entry(endpoint, proxy_url)],
-                    "timeout_seconds": LLM_TIMEOUT_SECONDS},
-            "seed": seed, "draw": BENCH_DRAW + seed, "final_report": False, **features(variant)}
+def run_config(pool: list[tuple[Endpoint, str]], seed: int, variant: str) -> dict:
+    """The run's config: one model entry per (endpoint, its proxy's URL) of the pool."""
+    return merged({"llm": {"models": [model_entry(e, url) for e, url in pool],
+                           "timeout_seconds": LLM_TIMEOUT_SECONDS},
+                   "seed": seed, "draw": BENCH_DRAW + seed, "final_report": False}, features(variant))
 
 
 def evolve_command() -> list[str]:
@@ -112,14 +118,15 @@ def evolve_command() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "evolve.cli"]
 
 
-def run_evolve(key: RunKey, budget: int, endpoint: Endpoint, proxy_url: str, out: Path) -> RunTrace:
-    """One ``evolve run`` of ``budget`` iterations (one LLM call each) through the CLI."""
+def run_evolve(key: RunKey, budget: int, pool: list[tuple[Endpoint, str]], out: Path) -> RunTrace:
+    """One ``evolve run`` of ``budget`` iterations (one LLM call each) through the CLI, its model
+    pool the (endpoint, proxy URL) pairs of ``pool``."""
     runs_dir = out / "runs"
     run_dir = runs_dir / key.name
     if run_dir.exists():  # an interrupted earlier attempt: start it again from nothing
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
-    cfg = run_config(endpoint, proxy_url, key.seed, key.variant)
+    cfg = run_config(pool, key.seed, key.variant)
     notes = []
     cfg_file = runs_dir / f"{key.name}.yaml"
     cfg_file.write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -138,7 +145,7 @@ def run_evolve(key: RunKey, budget: int, endpoint: Endpoint, proxy_url: str, out
     if res.returncode != 0:
         tail = "\n".join(line for line in text.splitlines()[-12:] if line.strip())
         raise EvolveRunFailed(f"evolve run {key.name} exited with {res.returncode}; see {log}:\n{tail}")
-    if endpoint.embedded and "already running" not in text:
+    if pool[0][0].embedded and "already running" not in text:
         notes.append("evolve did not report reusing the proxy as its model server (check the log)")
     trace = read_run(run_dir / "archive.db", key, budget, wall, "+".join(cfg.get("seeds", ["initial"])))
     return RunTrace(**{**trace.__dict__, "notes": tuple(notes) + trace.notes})
@@ -150,6 +157,7 @@ def _when(value: str | datetime) -> datetime:
 
 def read_run(db: Path, key: RunKey, budget: int, wall: float, start: str) -> RunTrace:
     """The run's trace from its archive (read-only)."""
+    from evolve.archive.events import model_records
     from evolve.archive.store import Archive
 
     archive = Archive(f"sqlite:///{db}", migrate=False)
@@ -160,13 +168,20 @@ def read_run(db: Path, key: RunKey, budget: int, wall: float, start: str) -> Run
         run_id = run.id
         best = archive.winner(run_id)
         winner = archive.program(best).code if best is not None else ""
+        models = model_records(archive, run_id)
     finally:
         archive.close()
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        return _trace(con, run_id, key, budget, wall, start, winner)
+        trace = _trace(con, run_id, key, budget, wall, start, winner)
     finally:
         con.close()
+    if len(models) < 2:
+        return trace
+    # a pool: what each model's proposals gave (the model bandit's record of the run)
+    yields = tuple(f"{r.name}: {r.calls} proposals, {r.improvements} beat their parent, "
+                   f"{r.seconds / max(r.calls, 1):.1f} s of LLM time each" for r in models.values())
+    return RunTrace(**{**trace.__dict__, "notes": trace.notes + yields})
 
 
 def _trace(con: sqlite3.Connection, run_id: int, key: RunKey, budget: int, wall: float, start: str,

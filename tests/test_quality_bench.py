@@ -130,3 +130,36 @@ def test_quick_bench_evolve_only_on_a_stub(tmp_path):
     calls_log = (out / "calls" / "evolve-smtt_small-s1-full.jsonl").read_text().splitlines()
     log = [json.loads(line) for line in calls_log]
     assert len(log) == 4 and all(r["status"] == 200 and r["seed"] is not None for r in log)
+
+
+def _variant_reply(n: int, body: dict) -> Step:
+    """Distinct weighted-MDD variants, every one a valid child."""
+    return Step(content=_rule(f"return max(p_j, d_j - t) / w_j + {n} * 1e-9 * d_j"))
+
+
+def test_pool_bench_draws_both_models_by_the_bandit_and_says_what_each_gave(tmp_path):
+    out = tmp_path / "bench"
+    env = clean_env(PYTHONPATH=f"{FIXTURES}:{ROOT}", EVOLVE_PROBLEMS=str(FIXTURES / "problems"))
+    with StubLLM(responder=_variant_reply) as one, StubLLM(responder=_variant_reply) as two:
+        cmd = [sys.executable, str(ROOT / "bench" / "quality.py"), "--quick", "--no-openevolve",
+               "--problems", "smtt_small", "--calls", "6", "--out", str(out), "--variant", "bandit",
+               "--api-base", one.url, "--model", "stub-a", "--pool", f"stub-b@{two.url}"]
+        res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+        calls = (len(one.requests), len(two.requests))
+    assert "pool: stub-b at " in res.stdout and "(model bandit)" in res.stdout
+    # the bandit tries each model twice before trusting its record
+    assert min(calls) >= 2 and sum(calls) == 6, calls
+    assert {r["model"] for r in one.requests} == {"stub-a"}
+    assert {r["model"] for r in two.requests} == {"stub-b"}
+    report = json.loads((out / "report.json").read_text())
+    assert report["settings"]["pool"] == ["stub-b"]
+    (run,) = report["runs"]
+    assert run["key"]["variant"] == "bandit" and run["llm"]["calls"] == 6
+    notes = [n for n in run["notes"] if "proposals" in n]
+    assert len(notes) == 2 and any(n.startswith("openai/stub-a:") for n in notes), notes
+    assert sum(int(n.split(": ")[1].split()[0]) for n in notes) <= 6
+    logs = sorted(p.name for p in (out / "calls").iterdir())
+    assert logs == ["evolve-smtt_small-s1-bandit.jsonl", "evolve-smtt_small-s1-bandit.model2.jsonl"]
+    runs_cfg = (out / "runs" / "evolve-smtt_small-s1-bandit.yaml").read_text()
+    assert "choice: bandit" in runs_cfg and "openai/stub-b" in runs_cfg
