@@ -1,16 +1,21 @@
 """gpu_model_placement: the verifier's arithmetic on a hand-made instance, the references (lower
 bound <= CP-SAT optimum <= greedy; the optimum against brute force), the README's baseline figures,
 the reward hacks of the reply (a dropped model, a duplicate, an over-capacity GPU, a claimed
-score, wrong types), tampering with the inputs, and a scripted run."""
+score, wrong types), tampering with the inputs, the red team's cheats (reading the verifier's
+files, state kept between evaluations, rewriting replies already returned, an oracle rebuilt from
+the public seeds against a run's draw), and a scripted run."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import re
 
 import pytest
 
 from evaluators.base import InvalidOutput
+from evaluators.draws import new_draw
 from evaluators.gpu_model_placement.instances import EXACT_GPUS, generate, load_source
 from evaluators.gpu_model_placement.model import Instance, Model, check_placement, lower_bound, max_pressure
 from evaluators.gpu_model_placement.reference import TOLERANCE, greedy_by_pressure, optimum
@@ -19,7 +24,7 @@ from evaluators.jobs import run_job, verifier_for
 from evaluators.problem import load_problem
 from evolve.llm.stub_server import Step
 
-from .conftest import query, run_cli
+from .conftest import ROOT, query, run_cli
 
 PROBLEM = "gpu_model_placement"
 SPEC = load_problem(PROBLEM)
@@ -196,6 +201,222 @@ def test_numpy_indices_cross_and_tampering_with_the_inputs_gains_nothing():
                                "    gpu_mem = 10 ** 9\n    return where")
     out = job(tamper)
     assert out["ok"] and out["metrics"]["gap"] == honest["metrics"]["gap"]
+
+
+# --- red team: the verifier's files, state, module memory and the draws -------------------------
+
+EVALUATORS = ROOT / "evaluators" / PROBLEM
+FOLDER = ROOT / "problems" / PROBLEM
+BASELINES = SPEC.baselines()
+
+
+def figures(m: dict) -> tuple:
+    """The README's rounding: gap, opt_gap, worst_gap (percent), at_bound."""
+    return (round(100 * m["gap"], 2), round(100 * m["opt_gap"], 2), round(100 * m["worst_gap"], 1),
+            round(m["at_bound"], 3))
+
+
+def renamed(code: str, name: str) -> str:
+    """A seed or baseline whose entry is called ``name`` (a cheat wraps it)."""
+    return code.replace("def place_models(", f"def {name}(")
+
+
+def policy(code: str):
+    ns: dict = {}
+    exec(code, ns)  # trusted baselines, in the test process only
+    return ns["place_models"]
+
+
+def same_metrics(a: dict, b: dict) -> bool:
+    """Equal metrics but for the candidate's CPU time."""
+    return {**a, "cpu_seconds": 0} == {**b, "cpu_seconds": 0}
+
+
+def test_reading_the_verifier_or_the_problem_folder_is_impossible():
+    """The candidate tries every file of the verifier and of the problem folder (this problem has
+    no data/: its instances are generated in evaluators/), by absolute and relative path, an
+    import of the generator and the CP-SAT reference, /proc of its parent, and the verifier's
+    objects in its own memory; it plays the greedy baseline only if all of that came back empty."""
+    files = sorted(EVALUATORS.glob("*.py")) + sorted(FOLDER.glob("*.*"))
+    paths = [str(f) for f in files] + [str(f.relative_to(ROOT)) for f in files]
+    spy = f'''
+import gc, glob, os, sys
+LEAK = []
+for path in {paths!r} + [f"/proc/{{os.getppid()}}/environ", f"/proc/{{os.getppid()}}/mem"]:
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(64):
+                LEAK.append(path)
+    except OSError:
+        pass
+LEAK += glob.glob({str(EVALUATORS)!r} + "/*") + glob.glob({str(FOLDER)!r} + "/*")
+sys.path.insert(0, {str(ROOT)!r})
+for name in ("evaluators.{PROBLEM}.instances", "evaluators.{PROBLEM}.reference"):
+    try:
+        __import__(name)
+        LEAK.append(name)
+    except Exception:
+        pass
+
+
+def verifier_objects():
+    names = ("Instance", "Model", "Optimum")
+    return [type(o).__name__ for o in gc.get_objects() if type(o).__name__ in names]
+'''
+    here: dict = {}
+    verifier_for(PROBLEM).instances("gate")  # the verifier's objects are in this process
+    exec(spy, here)  # in the verifier's own process the same code reads every file at once ...
+    assert {str(f) for f in files} <= set(here["LEAK"]) and len(files) >= 8
+    assert f"evaluators.{PROBLEM}.reference" in here["LEAK"] and here["verifier_objects"]()
+    cheat = spy + renamed(BASELINES["greedy_pressure"], "_honest") + '''
+
+def place_models(gpu_num, gpu_mem, models):
+    if LEAK or verifier_objects():
+        raise RuntimeError(f"LEAKED {LEAK[:3]} {verifier_objects()[:3]}")
+    return _honest(gpu_num, gpu_mem, models)
+'''
+    out = job(cheat, "test")  # ... in the sandbox it finds nothing and plays the greedy baseline
+    assert out["ok"], out["error"]
+    assert figures(out["metrics"]) == README["greedy_pressure"]["test"]
+
+
+STATE_PROBE = '''
+import builtins, glob, os, random, tempfile
+MARK = "evolve-red-team-seen"
+PLACES = [os.path.join(tempfile.gettempdir(), MARK), os.path.join(os.path.expanduser("~"), MARK),
+          "/tmp/" + MARK, "/var/tmp/" + MARK, "/dev/shm/" + MARK]
+SEEN = [p for p in PLACES if os.path.exists(p)] + glob.glob("/tmp/*/" + MARK)
+SEEN += [m.__name__ for m in (random, builtins) if hasattr(m, "RED_TEAM_SEEN")]  # preloaded modules
+if SEEN:
+    raise RuntimeError(f"state survived from an earlier evaluation: {SEEN}")
+with open(PLACES[0], "w") as fh:  # the private temp dir is writable ...
+    fh.write("seen")
+for path in PLACES[1:]:  # ... the shared places are not, or not shared
+    try:
+        with open(path, "w") as fh:
+            fh.write("seen")
+    except OSError:
+        pass
+random.RED_TEAM_SEEN = builtins.RED_TEAM_SEEN = True
+CALLS = [0]
+'''
+
+
+def test_state_does_not_survive_between_evaluations():
+    v = verifier_for(PROBLEM)
+    most = len(v.instances("gate")) + max(len(v.instances("train")), len(v.instances("test")))
+    assert most == 3 + 22  # one evaluation's calls at most: a count beyond it is an earlier one's
+    code = STATE_PROBE + renamed(BASELINES["greedy_pressure"], "_honest") + f'''
+
+def place_models(gpu_num, gpu_mem, models):
+    CALLS[0] += 1
+    if CALLS[0] > {most}:
+        raise RuntimeError(f"call {{CALLS[0]}}: the module state of an earlier evaluation")
+    return _honest(gpu_num, gpu_mem, models)
+'''
+    first, second = job(code, "train"), job(code, "test")
+    assert first["ok"] and second["ok"], (first["error"], second["error"])
+    assert figures(first["metrics"]) == README["greedy_pressure"]["train"]
+    assert figures(second["metrics"]) == README["greedy_pressure"]["test"]
+
+
+MEMORY = '''
+SHOWN = []  # every instance shown so far (its arguments) and the reply object returned for it
+
+
+def place_models(gpu_num, gpu_mem, models):
+    args = [gpu_num, gpu_mem, models]
+    for earlier, reply in SHOWN:
+        reply[:] = _better(*earlier)  # a better answer written into a reply already returned
+        if earlier == args:
+            return reply  # the same instance again: replay the better answer
+    reply = _seed(*args)
+    SHOWN.append((args, reply))
+    return reply
+'''
+
+
+def test_module_memory_across_calls_changes_no_reply_already_scored():
+    """One evaluation is a batch of calls in one warm process (the gate, then the set). The
+    candidate keeps every instance and reply, rewrites its earlier replies with the greedy
+    baseline's answers once it has moved on, and would replay them on a repeated instance. Each
+    reply is encoded when returned and scored from the verifier's own copy of its instance: the
+    score is exactly the seed's (the same replies read after the rewrites score 886.91%, not
+    7138.15%). No instance repeats within an evaluation, so a replay table has nothing to hit; an
+    instance reveals nothing beyond its own arguments and no score comes back during an
+    evaluation, so there is nothing else to learn."""
+    v = verifier_for(PROBLEM)
+    for set_name in ("train", "test"):
+        shown = [json.dumps(v.arguments(i)) for i in v.instances("gate") + v.instances(set_name)]
+        assert len(set(shown)) == len(shown), set_name
+    code = renamed(SPEC.initial_code, "_seed") + renamed(BASELINES["greedy_pressure"], "_better") + MEMORY
+    out = job(code, "train")
+    assert out["ok"], out["error"]
+    assert figures(out["metrics"]) == README["initial"]["train"] != README["greedy_pressure"]["train"]
+
+
+def digest(verifier, set_name: str) -> list[str]:
+    """What the candidate is shown of each instance: its call's arguments."""
+    return [json.dumps(verifier.arguments(i)) for i in verifier.instances(set_name)]
+
+
+def test_train_and_test_differ_per_draw_and_the_gate_does_not():
+    public, one, other = (verifier_for(PROBLEM, d) for d in (None, 2 ** 41 + 5, 2 ** 41 + 6))
+    for set_name in ("train", "test"):
+        base, a, b = (digest(v, set_name) for v in (public, one, other))
+        assert len(a) == len(b) == len(base) and not set(a) & set(base) and not set(b) & (set(a) | set(base))
+    for v in (public, one, other):
+        assert not set(digest(v, "train")) & set(digest(v, "test"))
+    assert digest(one, "gate") == digest(other, "gate") == digest(public, "gate")
+    again = generate(5, 10, 1000, 0, 2 ** 41 + 5)  # a draw is reproducible: the first train instance
+    assert json.dumps(again.as_json()) == digest(one, "train")[0]
+    assert again.optimum == one.instances("train")[0].optimum
+
+
+def answer_key(args) -> str:
+    return hashlib.sha256(json.dumps(list(args)).encode()).hexdigest()
+
+
+def oracle() -> str:
+    """A cheat that rebuilt the public test set (the generator and its seeds are public) and
+    answers from a table made offline: the CP-SAT optimum (OR-Tools, which the sandbox cannot
+    import, and past the 5 s call limit on large instances) on the 5-GPU instances, the greedy
+    baseline's placement on the others; anything else gets the seed's answer."""
+    greedy = policy(BASELINES["greedy_pressure"])
+    table = {}
+    for inst in verifier_for(PROBLEM).instances("test"):
+        if inst.optimum is not None:
+            table[answer_key(inst.as_json())] = list(optimum(inst.gpus, inst.capacity, inst.models).placement)
+        else:
+            table[answer_key(inst.as_json())] = greedy(*inst.as_json())
+    assert len(table) == 22
+    return renamed(SPEC.initial_code, "_seed") + f'''
+import hashlib, json
+ANSWERS = {table!r}
+
+
+def place_models(*args):
+    answer = ANSWERS.get(hashlib.sha256(json.dumps(list(args)).encode()).hexdigest())
+    return _seed(*args) if answer is None else answer
+'''
+
+
+ORACLE_PUBLIC = (420.69, 0.0, 6425.0, 0.273)  # the oracle on the public test set, as measured here
+
+
+def test_an_oracle_rebuilt_from_the_public_seed_fails_on_a_run_draw():
+    cheat, seed = oracle(), SPEC.initial_code
+    public = job(cheat, "test")
+    assert public["ok"], public["error"]
+    # on the README's draw it places the small instances optimally and beats every baseline ...
+    assert figures(public["metrics"]) == ORACLE_PUBLIC
+    assert public["metrics"]["gap"] < job(BASELINES["greedy_pressure"], "test")["metrics"]["gap"]
+    draw = new_draw()
+    drawn, honest = job(cheat, "test", draw), job(seed, "test", draw)
+    assert drawn["ok"] and honest["ok"], (drawn["error"], honest["error"])
+    # ... on a run's draw no instance is in its table: it is the seed, to the last digit
+    assert same_metrics(drawn["metrics"], honest["metrics"])
+    assert drawn["metrics"]["gap"] > 10 * public["metrics"]["gap"]
 
 
 # --- a scripted run -----------------------------------------------------------------------------

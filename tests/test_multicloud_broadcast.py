@@ -1,23 +1,29 @@
 """multicloud_broadcast: the cost arithmetic on a hand-made graph (a shared transfer paid once, the
 time from the bottleneck edge), the Steiner reference against brute force, the README's baseline
 figures, the reward hacks of the reply (a destination missing, a wrong start, a non-edge, bad
-shares, a claimed cost, wrong index types), tampering with the inputs, and a scripted run."""
+shares, a claimed cost, wrong index types), tampering with the inputs, the red team's cheats
+(reading the graph files or the verifier, state kept between evaluations, rewriting replies
+already returned, an oracle rebuilt from the public seeds against a run's draw), and a scripted
+run."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import re
 
 import pytest
 
 from evaluators.base import InvalidOutput
-from evaluators.jobs import run_job
-from evaluators.multicloud_broadcast.instances import cheapest_prices, load_source, steiner_price
+from evaluators.draws import new_draw
+from evaluators.jobs import run_job, verifier_for
+from evaluators.multicloud_broadcast.instances import cheapest_prices, generate, load_source, steiner_price
 from evaluators.multicloud_broadcast.model import Graph, check_overlay, full_graph, overlay_cost
 from evaluators.problem import load_problem
 from evolve.llm.stub_server import Step
 
-from .conftest import query, run_cli
+from .conftest import ROOT, query, run_cli
 
 PROBLEM = "multicloud_broadcast"
 SPEC = load_problem(PROBLEM)
@@ -226,6 +232,210 @@ def test_numpy_indices_cross_and_tampering_with_the_inputs_gains_nothing():
                                "    vm_price[:] = [0.0] * len(vm_price)\n    size_gb = 0.0\n    return plan")
     out = job(tamper)
     assert out["ok"] and out["metrics"]["gap"] == honest["metrics"]["gap"]
+
+
+# --- red team: the data files, state, module memory and the draws -------------------------------
+
+DATA = ROOT / "problems" / PROBLEM / "data"
+EVALUATORS = ROOT / "evaluators" / PROBLEM
+BASELINES = SPEC.baselines()
+
+
+def figures(m: dict) -> tuple:
+    """The README's rounding: gap, vs_direct, worst_gap (percent)."""
+    return (round(100 * m["gap"], 2), round(100 * m["vs_direct"], 2), round(100 * m["worst_gap"], 1))
+
+
+def renamed(code: str, name: str) -> str:
+    """A seed or baseline whose entry is called ``name`` (a cheat wraps it)."""
+    return code.replace("def plan_broadcast(", f"def {name}(")
+
+
+def policy(code: str):
+    ns: dict = {}
+    exec(code, ns)  # trusted baselines, in the test process only
+    return ns["plan_broadcast"]
+
+
+def same_metrics(a: dict, b: dict) -> bool:
+    """Equal metrics but for the candidate's CPU time."""
+    return {**a, "cpu_seconds": 0} == {**b, "cpu_seconds": 0}
+
+
+def test_reading_the_graph_files_or_the_verifier_is_impossible():
+    """The candidate tries every data file (the whole 31-region graph) and every verifier file, by
+    absolute and relative path, an import of the generator (whose Steiner reference is the lower
+    bound), /proc of its parent, and the verifier's instances in its own memory; it plays the
+    Steiner baseline only if all of that came back empty."""
+    files = sorted(DATA.glob("*")) + sorted(EVALUATORS.glob("*.py"))
+    paths = [str(f) for f in files] + [str(f.relative_to(ROOT)) for f in files]
+    spy = f'''
+import gc, glob, os, sys
+LEAK = []
+for path in {paths!r} + [f"/proc/{{os.getppid()}}/environ", f"/proc/{{os.getppid()}}/mem"]:
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(64):
+                LEAK.append(path)
+    except OSError:
+        pass
+LEAK += glob.glob({str(DATA)!r} + "/*") + glob.glob({str(EVALUATORS)!r} + "/*")
+sys.path.insert(0, {str(ROOT)!r})
+for name in ("evaluators.{PROBLEM}.instances", "evaluators.{PROBLEM}.model"):
+    try:
+        __import__(name)
+        LEAK.append(name)
+    except Exception:
+        pass
+
+
+def verifier_objects():
+    names = ("Instance", "Graph", "Cost")
+    return [type(o).__name__ for o in gc.get_objects() if type(o).__name__ in names]
+'''
+    here: dict = {}
+    verifier_for(PROBLEM).instances("test")  # the verifier's instances are in this process
+    exec(spy, here)  # in the verifier's own process the same code reads every file at once ...
+    assert {str(f) for f in files} <= set(here["LEAK"]) and len(files) >= 3 + 4
+    assert f"evaluators.{PROBLEM}.instances" in here["LEAK"] and here["verifier_objects"]()
+    cheat = spy + renamed(BASELINES["steiner_sph"], "_honest") + '''
+
+def plan_broadcast(*args):
+    if LEAK or verifier_objects():
+        raise RuntimeError(f"LEAKED {LEAK[:3]} {verifier_objects()[:3]}")
+    return _honest(*args)
+'''
+    out = job(cheat, "test")  # ... in the sandbox it finds nothing and plays the Steiner baseline
+    assert out["ok"], out["error"]
+    assert figures(out["metrics"]) == README["steiner_sph"]["test"]
+
+
+STATE_PROBE = '''
+import builtins, glob, os, random, tempfile
+MARK = "evolve-red-team-seen"
+PLACES = [os.path.join(tempfile.gettempdir(), MARK), os.path.join(os.path.expanduser("~"), MARK),
+          "/tmp/" + MARK, "/var/tmp/" + MARK, "/dev/shm/" + MARK]
+SEEN = [p for p in PLACES if os.path.exists(p)] + glob.glob("/tmp/*/" + MARK)
+SEEN += [m.__name__ for m in (random, builtins) if hasattr(m, "RED_TEAM_SEEN")]  # preloaded modules
+if SEEN:
+    raise RuntimeError(f"state survived from an earlier evaluation: {SEEN}")
+with open(PLACES[0], "w") as fh:  # the private temp dir is writable ...
+    fh.write("seen")
+for path in PLACES[1:]:  # ... the shared places are not, or not shared
+    try:
+        with open(path, "w") as fh:
+            fh.write("seen")
+    except OSError:
+        pass
+random.RED_TEAM_SEEN = builtins.RED_TEAM_SEEN = True
+CALLS = [0]
+'''
+
+
+def test_state_does_not_survive_between_evaluations():
+    v = verifier_for(PROBLEM)
+    most = len(v.instances("gate")) + max(len(v.instances("train")), len(v.instances("test")))
+    assert most == 3 + 22  # one evaluation's calls at most: a count beyond it is an earlier one's
+    code = STATE_PROBE + renamed(BASELINES["steiner_sph"], "_honest") + f'''
+
+def plan_broadcast(*args):
+    CALLS[0] += 1
+    if CALLS[0] > {most}:
+        raise RuntimeError(f"call {{CALLS[0]}}: the module state of an earlier evaluation")
+    return _honest(*args)
+'''
+    first, second = job(code, "train"), job(code, "test")
+    assert first["ok"] and second["ok"], (first["error"], second["error"])
+    assert figures(first["metrics"]) == README["steiner_sph"]["train"]
+    assert figures(second["metrics"]) == README["steiner_sph"]["test"]
+
+
+MEMORY = '''
+SHOWN = []  # every broadcast shown so far (its arguments) and the reply object returned for it
+
+
+def plan_broadcast(*args):
+    args = list(args)
+    for earlier, reply in SHOWN:
+        reply[:] = _better(*earlier)  # a better overlay written into a reply already returned
+        if earlier == args:
+            return reply  # the same broadcast again: replay the better overlay
+    reply = _seed(*args)
+    SHOWN.append((args, reply))
+    return reply
+'''
+
+
+def test_module_memory_across_calls_changes_no_reply_already_scored():
+    """One evaluation is a batch of calls in one warm process (the gate, then the set). The
+    candidate keeps every broadcast and reply, rewrites its earlier replies with the Steiner
+    baseline's overlays once it has moved on, and would replay them on a repeated broadcast. Each
+    reply is encoded when returned and priced on the verifier's own copy of its graph: the score
+    is exactly the seed's (the same replies read after the rewrites score 6.38%, not 52.57%). No
+    broadcast repeats within an evaluation, so a replay table has nothing to hit. Every call is
+    sent the prices and throughputs of its regions, so what the calls reveal across an evaluation
+    (more of the public graph) is nothing hidden, and no score comes back during an evaluation."""
+    v = verifier_for(PROBLEM)
+    for set_name in ("train", "test"):
+        shown = [json.dumps(v.arguments(i)) for i in v.instances("gate") + v.instances(set_name)]
+        assert len(set(shown)) == len(shown), set_name
+    code = renamed(SPEC.initial_code, "_seed") + renamed(BASELINES["steiner_sph"], "_better") + MEMORY
+    out = job(code, "train")
+    assert out["ok"], out["error"]
+    assert figures(out["metrics"]) == README["initial"]["train"] != README["steiner_sph"]["train"]
+
+
+def digest(verifier, set_name: str) -> list[str]:
+    """What the candidate is shown of each broadcast: its call's arguments."""
+    return [json.dumps(verifier.arguments(i)) for i in verifier.instances(set_name)]
+
+
+def test_train_and_test_differ_per_draw_and_the_gate_does_not():
+    public, one, other = (verifier_for(PROBLEM, d) for d in (None, 2 ** 41 + 5, 2 ** 41 + 6))
+    for set_name in ("train", "test"):
+        base, a, b = (digest(v, set_name) for v in (public, one, other))
+        assert len(a) == len(b) == len(base) and not set(a) & set(base) and not set(b) & (set(a) | set(base))
+    for v in (public, one, other):
+        assert not set(digest(v, "train")) & set(digest(v, "test"))
+    assert digest(one, "gate") == digest(other, "gate") == digest(public, "gate")
+    again = generate(31, 12, 2300, 1, 2 ** 41 + 5)  # a draw is reproducible: the last test broadcast
+    assert json.dumps(again.as_json()) == digest(one, "test")[-1]
+    assert again.lower_bound == one.instances("test")[-1].lower_bound
+
+
+def answer_key(args) -> str:
+    return hashlib.sha256(json.dumps(list(args)).encode()).hexdigest()
+
+
+def oracle() -> str:
+    """A cheat that rebuilt the public test set (the generator, its seeds and the graph are
+    public) and answers from a table of overlays made offline (the Steiner baseline's); any other
+    broadcast gets the seed's direct transfer."""
+    sph = policy(BASELINES["steiner_sph"])
+    table = {answer_key(i.as_json()): sph(*i.as_json()) for i in verifier_for(PROBLEM).instances("test")}
+    assert len(table) == 22
+    return renamed(SPEC.initial_code, "_seed") + f'''
+import hashlib, json
+ANSWERS = {table!r}
+
+
+def plan_broadcast(*args):
+    answer = ANSWERS.get(hashlib.sha256(json.dumps(list(args)).encode()).hexdigest())
+    return _seed(*args) if answer is None else answer
+'''
+
+
+def test_an_oracle_rebuilt_from_the_public_seed_fails_on_a_run_draw():
+    cheat = oracle()
+    public = job(cheat, "test")
+    assert public["ok"], public["error"]
+    assert figures(public["metrics"]) == README["steiner_sph"]["test"]  # on the README's draw ...
+    draw = new_draw()
+    drawn, honest = job(cheat, "test", draw), job(SPEC.initial_code, "test", draw)
+    assert drawn["ok"] and honest["ok"], (drawn["error"], honest["error"])
+    # ... on a run's draw no broadcast is in its table: it is the seed, to the last digit
+    assert same_metrics(drawn["metrics"], honest["metrics"])
+    assert drawn["metrics"]["gap"] > 3 * public["metrics"]["gap"]
 
 
 # --- a scripted run -----------------------------------------------------------------------------

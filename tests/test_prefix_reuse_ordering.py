@@ -1,15 +1,20 @@
 """prefix_reuse_ordering: the cache arithmetic on a hand-made 3-row table, the reply check, the
 tables and their draws, the README's baseline figures, the reward hacks of the reply (a dropped or
-duplicated row or column, strings, a claimed score, wrong types), tampering with the inputs, and a
+duplicated row or column, strings, a claimed score, wrong types), tampering with the inputs, the
+red team's cheats (reading the tables or the verifier, state kept between evaluations, rewriting
+replies already returned, an oracle rebuilt from the public seeds against a run's draw), and a
 scripted run."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 
 import pytest
 
 from evaluators.base import InvalidOutput
+from evaluators.draws import new_draw
 from evaluators.jobs import run_job, verifier_for
 from evaluators.prefix_reuse_ordering.model import (
     Ordering,
@@ -21,12 +26,12 @@ from evaluators.prefix_reuse_ordering.model import (
     reuse,
     serialise,
 )
-from evaluators.prefix_reuse_ordering.tables import GATE
+from evaluators.prefix_reuse_ordering.tables import GATE, load_source
 from evaluators.prefix_reuse_ordering.verifier import score
 from evaluators.problem import load_problem
 from evolve.llm.stub_server import Step
 
-from .conftest import query, run_cli
+from .conftest import ROOT, query, run_cli
 
 PROBLEM = "prefix_reuse_ordering"
 SPEC = load_problem(PROBLEM)
@@ -174,6 +179,219 @@ def test_numpy_indices_cross_and_tampering_with_the_inputs_gains_nothing():
                                "    columns[:] = ['x'] * len(columns)\n    return out")
     out = job(tamper)
     assert out["ok"] and out["metrics"]["hit_rate"] == honest["metrics"]["hit_rate"]
+
+
+# --- red team: the data files, state, module memory and the draws -------------------------------
+
+DATA = ROOT / "problems" / PROBLEM / "data"
+EVALUATORS = ROOT / "evaluators" / PROBLEM
+BASELINES = SPEC.baselines()
+
+
+def figures(m: dict) -> tuple:
+    """The README's rounding: hit_rate, worst_hit_rate, pooled_hit_rate (percent)."""
+    return tuple(round(100 * m[k], 2) for k in ("hit_rate", "worst_hit_rate", "pooled_hit_rate"))
+
+
+def renamed(code: str, name: str) -> str:
+    """A seed or baseline whose entry is called ``name`` (a cheat wraps it)."""
+    return code.replace("def reorder_table(", f"def {name}(")
+
+
+def policy(code: str):
+    ns: dict = {}
+    exec(code, ns)  # trusted baselines, in the test process only
+    return ns["reorder_table"]
+
+
+def same_metrics(a: dict, b: dict) -> bool:
+    """Equal metrics but for the candidate's CPU time."""
+    return {**a, "cpu_seconds": 0} == {**b, "cpu_seconds": 0}
+
+
+def test_reading_the_tables_or_the_verifier_is_impossible():
+    """The candidate tries every data file (the held-out tables whole: airports, stocks,
+    penguins_raw) and every verifier file, by absolute and relative path, an import of the table
+    loader, /proc of its parent, and the verifier's tables in its own memory; it plays the
+    cardinality baseline only if all of that came back empty."""
+    files = sorted(DATA.glob("*")) + sorted(EVALUATORS.glob("*.py"))
+    paths = [str(f) for f in files] + [str(f.relative_to(ROOT)) for f in files]
+    spy = f'''
+import gc, glob, os, sys
+LEAK = []
+for path in {paths!r} + [f"/proc/{{os.getppid()}}/environ", f"/proc/{{os.getppid()}}/mem"]:
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(64):
+                LEAK.append(path)
+    except OSError:
+        pass
+LEAK += glob.glob({str(DATA)!r} + "/*") + glob.glob({str(EVALUATORS)!r} + "/*")
+sys.path.insert(0, {str(ROOT)!r})
+for name in ("evaluators.{PROBLEM}.tables", "evaluators.{PROBLEM}.model"):
+    try:
+        __import__(name)
+        LEAK.append(name)
+    except Exception:
+        pass
+
+
+def verifier_objects():
+    names = ("Table", "Ordering", "Reuse")
+    return [type(o).__name__ for o in gc.get_objects() if type(o).__name__ in names]
+'''
+    here: dict = {}
+    verifier_for(PROBLEM).instances("test")  # the verifier's tables are in this process
+    exec(spy, here)  # in the verifier's own process the same code reads every table at once ...
+    assert {str(f) for f in files} <= set(here["LEAK"]) and len(files) >= 8 + 5
+    assert f"evaluators.{PROBLEM}.tables" in here["LEAK"] and here["verifier_objects"]()
+    cheat = spy + renamed(BASELINES["cardinality"], "_honest") + '''
+
+def reorder_table(columns, rows):
+    if LEAK or verifier_objects():
+        raise RuntimeError(f"LEAKED {LEAK[:3]} {verifier_objects()[:3]}")
+    return _honest(columns, rows)
+'''
+    out = job(cheat, "test")  # ... in the sandbox it finds nothing and plays the cardinality baseline
+    assert out["ok"], out["error"]
+    assert figures(out["metrics"]) == README["cardinality"]["test"]
+
+
+STATE_PROBE = '''
+import builtins, glob, os, random, tempfile
+MARK = "evolve-red-team-seen"
+PLACES = [os.path.join(tempfile.gettempdir(), MARK), os.path.join(os.path.expanduser("~"), MARK),
+          "/tmp/" + MARK, "/var/tmp/" + MARK, "/dev/shm/" + MARK]
+SEEN = [p for p in PLACES if os.path.exists(p)] + glob.glob("/tmp/*/" + MARK)
+SEEN += [m.__name__ for m in (random, builtins) if hasattr(m, "RED_TEAM_SEEN")]  # preloaded modules
+if SEEN:
+    raise RuntimeError(f"state survived from an earlier evaluation: {SEEN}")
+with open(PLACES[0], "w") as fh:  # the private temp dir is writable ...
+    fh.write("seen")
+for path in PLACES[1:]:  # ... the shared places are not, or not shared
+    try:
+        with open(path, "w") as fh:
+            fh.write("seen")
+    except OSError:
+        pass
+random.RED_TEAM_SEEN = builtins.RED_TEAM_SEEN = True
+CALLS = [0]
+'''
+
+
+def test_state_does_not_survive_between_evaluations():
+    v = verifier_for(PROBLEM)
+    most = len(v.instances("gate")) + max(len(v.instances("train")), len(v.instances("test")))
+    assert most == 3 + 4  # one evaluation's calls at most: a count beyond it is an earlier one's
+    code = STATE_PROBE + renamed(BASELINES["cardinality"], "_honest") + f'''
+
+def reorder_table(columns, rows):
+    CALLS[0] += 1
+    if CALLS[0] > {most}:
+        raise RuntimeError(f"call {{CALLS[0]}}: the module state of an earlier evaluation")
+    return _honest(columns, rows)
+'''
+    first, second = job(code, "train"), job(code, "test")
+    assert first["ok"] and second["ok"], (first["error"], second["error"])
+    assert figures(first["metrics"]) == README["cardinality"]["train"]
+    assert figures(second["metrics"]) == README["cardinality"]["test"]
+
+
+MEMORY = '''
+SHOWN = []  # every table shown so far (its arguments) and the reply object returned for it
+
+
+def reorder_table(columns, rows):
+    args = [columns, rows]
+    for earlier, reply in SHOWN:
+        reply[:] = _better(*earlier)  # a better answer written into a reply already returned
+        if earlier == args:
+            return reply  # the same table again: replay the better answer
+    reply = _seed(*args)
+    SHOWN.append((args, reply))
+    return reply
+'''
+
+
+def test_module_memory_across_calls_changes_no_reply_already_scored():
+    """One evaluation is a batch of calls in one warm process (the gate's 3 tables, then the
+    set's). The candidate keeps every table and reply, rewrites its earlier replies with the
+    cardinality baseline's orderings once it has moved on, and would replay them on a repeated
+    table. Each reply is encoded when returned and its prompts are serialised from the verifier's
+    own copy of its table: the score is exactly the seed's (the same replies read after the
+    rewrites score 35.96%, not 16.82%). No table repeats within an evaluation, so a replay table
+    has nothing to hit; a table reveals nothing beyond its own rows and no score comes back during
+    an evaluation, so there is nothing else to learn."""
+    v = verifier_for(PROBLEM)
+    for set_name in ("train", "test"):
+        shown = [json.dumps(v.arguments(t)) for t in v.instances("gate") + v.instances(set_name)]
+        assert len(set(shown)) == len(shown), set_name
+    code = renamed(SPEC.initial_code, "_seed") + renamed(BASELINES["cardinality"], "_better") + MEMORY
+    out = job(code, "train")
+    assert out["ok"], out["error"]
+    assert figures(out["metrics"]) == README["initial"]["train"] != README["cardinality"]["train"]
+
+
+def digest(verifier, set_name: str) -> list[str]:
+    """What the candidate is shown of each table: its call's arguments."""
+    return [json.dumps(verifier.arguments(t)) for t in verifier.instances(set_name)]
+
+
+def test_train_and_test_differ_per_draw_and_the_gate_does_not():
+    public, one, other = (verifier_for(PROBLEM, d) for d in (None, 2 ** 41 + 5, 2 ** 41 + 6))
+    for set_name in ("train", "test"):
+        base, a, b = (digest(v, set_name) for v in (public, one, other))
+        assert len(a) == len(b) == len(base) and not set(a) & set(base) and not set(b) & (set(a) | set(base))
+        for x, y in ((base, a), (a, b)):  # every table is another row subset of the same real table
+            for tx, ty in zip(x, y):
+                (cx, rx), (cy, ry) = json.loads(tx), json.loads(ty)
+                assert cx == cy and len(rx) == len(ry) and rx != ry
+    for v in (public, one, other):
+        assert not set(digest(v, "train")) & set(digest(v, "test"))
+    assert digest(one, "gate") == digest(other, "gate") == digest(public, "gate")
+    # a draw is reproducible (generated again, past the cache)
+    again = load_source.__wrapped__(DATA, "table=airports rows=200 seed=2001", 2 ** 41 + 5)
+    assert [json.dumps(t.as_json()) for t in again] == digest(one, "test")[1:2]
+
+
+def answer_key(args) -> str:
+    return hashlib.sha256(json.dumps(list(args)).encode()).hexdigest()
+
+
+def oracle() -> str:
+    """A cheat that rebuilt the public test tables (the tables are public, so are the seeds and
+    the sampling code) and answers from a table made offline: per table, whichever of the
+    cardinality and GGR orderings the verifier's own cache model scores higher; any other table
+    gets the seed's answer."""
+    table = {}
+    for t in verifier_for(PROBLEM).instances("test"):
+        answers = [policy(BASELINES[name])(*t.as_json()) for name in ("cardinality", "ggr")]
+        table[answer_key(t.as_json())] = max(answers, key=lambda a: reuse(t, check_reply(a, t)).rate)
+    assert len(table) == 3
+    return renamed(SPEC.initial_code, "_seed") + f'''
+import hashlib, json
+ANSWERS = {table!r}
+
+
+def reorder_table(*args):
+    answer = ANSWERS.get(hashlib.sha256(json.dumps(list(args)).encode()).hexdigest())
+    return _seed(*args) if answer is None else answer
+'''
+
+
+def test_an_oracle_rebuilt_from_the_public_seed_fails_on_a_run_draw():
+    cheat = oracle()
+    public = job(cheat, "test")
+    assert public["ok"], public["error"]
+    # on the README's draw it plays the better baseline per table (cardinality on all three) ...
+    assert figures(public["metrics"]) == README["cardinality"]["test"]
+    assert figures(public["metrics"])[0] > 2 * README["initial"]["test"][0]
+    draw = new_draw()
+    drawn, honest = job(cheat, "test", draw), job(SPEC.initial_code, "test", draw)
+    assert drawn["ok"] and honest["ok"], (drawn["error"], honest["error"])
+    # ... on a run's draw no table is in its table: it is the seed, to the last digit
+    assert same_metrics(drawn["metrics"], honest["metrics"])
+    assert drawn["metrics"]["hit_rate"] < public["metrics"]["hit_rate"] / 1.5
 
 
 # --- a scripted run -----------------------------------------------------------------------------

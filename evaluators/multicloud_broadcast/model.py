@@ -133,42 +133,53 @@ def check_overlay(reply: object, graph: Graph, source: int, destinations: Sequen
     if len(reply) != k:
         raise InvalidOutput(f"plan_broadcast() returned {len(reply)} entries for {k} destinations: entry d "
                             "must hold the routes of destinations[d]")
-    out = []
-    for d, (dest, pairs) in enumerate(zip(destinations, reply)):
-        where = f"destination {d} (region {dest})"
-        if not isinstance(pairs, list | tuple) or not pairs:
-            raise InvalidOutput(f"{where}: expected a non-empty list of [path, share] pairs, got "
-                                f"{type(pairs).__name__} {pairs!r:.60}")
-        routes = []
-        for j, pair in enumerate(pairs):
-            at = f"{where}, route {j}"
-            if not isinstance(pair, list | tuple) or len(pair) != 2:
-                raise InvalidOutput(f"{at}: expected a [path, share] pair, got {pair!r:.60}")
-            path, share = pair
-            if not isinstance(path, list | tuple) or len(path) < 2:
-                raise InvalidOutput(f"{at}: the path must be a list of at least 2 region indices, "
-                                    f"got {path!r:.60}")
-            for r in path:
-                if type(r) is not int:
-                    raise InvalidOutput(f"{at}: region index {r!r:.30} is {type(r).__name__}; "
-                                        "indices must be Python ints")
-                if not 0 <= r < graph.n:
-                    raise InvalidOutput(f"{at}: region index {r} outside 0..{graph.n - 1}")
-            if path[0] != source:
-                raise InvalidOutput(f"{at}: the path starts at {path[0]}, not at the source {source}")
-            if path[-1] != dest:
-                raise InvalidOutput(f"{at}: the path ends at {path[-1]}, not at its destination {dest}")
-            if len(set(path)) != len(path):
-                raise InvalidOutput(f"{at}: the path {list(path)!r:.80} visits a region twice (a cycle)")
-            for u, v in pairwise(path):
-                if not graph.is_edge(u, v):
-                    raise InvalidOutput(f"{at}: hop {u} -> {v} is not an edge")
-            if type(share) not in (int, float) or not math.isfinite(share) or share < 0:
-                raise InvalidOutput(f"{at}: the share {share!r:.30} must be a finite, non-negative "
-                                    "int or float")
-            routes.append((tuple(path), float(share)))
-        total = math.fsum(s for _, s in routes)
-        if abs(total - 1) > SHARE_TOLERANCE:
-            raise InvalidOutput(f"{where}: the shares sum to {total!r}, not 1 (within {SHARE_TOLERANCE:g})")
-        out.append(routes)
-    return out
+    return [check_destination(pairs, f"destination {d} (region {dest})", graph, source, dest)
+            for d, (dest, pairs) in enumerate(zip(destinations, reply))]
+
+
+def check_destination(pairs: object, where: str, graph: Graph, source: int, dest: int) -> list[Route]:
+    """The routes of one destination (``where`` names it): a non-empty list of [path, share] pairs
+    whose shares sum to 1."""
+    if not isinstance(pairs, list | tuple) or not pairs:
+        raise InvalidOutput(f"{where}: expected a non-empty list of [path, share] pairs, got "
+                            f"{type(pairs).__name__} {pairs!r:.60}")
+    routes = [check_route(pair, f"{where}, route {j}", graph, source, dest) for j, pair in enumerate(pairs)]
+    total = math.fsum(s for _, s in routes)
+    if abs(total - 1) > SHARE_TOLERANCE:
+        raise InvalidOutput(f"{where}: the shares sum to {total!r}, not 1 (within {SHARE_TOLERANCE:g})")
+    return routes
+
+
+def check_route(pair: object, at: str, graph: Graph, source: int, dest: int) -> Route:
+    """One [path, share] pair (``at`` names it): a valid path and a finite, non-negative share."""
+    if not isinstance(pair, list | tuple) or len(pair) != 2:
+        raise InvalidOutput(f"{at}: expected a [path, share] pair, got {pair!r:.60}")
+    path, share = pair
+    check_path(path, at, graph, source, dest)
+    if type(share) not in (int, float) or not math.isfinite(share) or share < 0:
+        raise InvalidOutput(f"{at}: the share {share!r:.30} must be a finite, non-negative "
+                            "int or float")
+    return tuple(path), float(share)
+
+
+def check_path(path: object, at: str, graph: Graph, source: int, dest: int) -> None:
+    """A list of at least 2 region indices (Python ints in range) from ``source`` to ``dest``
+    along edges of ``graph``, no region twice."""
+    if not isinstance(path, list | tuple) or len(path) < 2:
+        raise InvalidOutput(f"{at}: the path must be a list of at least 2 region indices, "
+                            f"got {path!r:.60}")
+    for r in path:
+        if type(r) is not int:
+            raise InvalidOutput(f"{at}: region index {r!r:.30} is {type(r).__name__}; "
+                                "indices must be Python ints")
+        if not 0 <= r < graph.n:
+            raise InvalidOutput(f"{at}: region index {r} outside 0..{graph.n - 1}")
+    if path[0] != source:
+        raise InvalidOutput(f"{at}: the path starts at {path[0]}, not at the source {source}")
+    if path[-1] != dest:
+        raise InvalidOutput(f"{at}: the path ends at {path[-1]}, not at its destination {dest}")
+    if len(set(path)) != len(path):
+        raise InvalidOutput(f"{at}: the path {list(path)!r:.80} visits a region twice (a cycle)")
+    for u, v in pairwise(path):
+        if not graph.is_edge(u, v):
+            raise InvalidOutput(f"{at}: hop {u} -> {v} is not an edge")
