@@ -32,6 +32,7 @@ from evaluators.problem import load_problem
 from evolve.llm.stub_server import Step
 
 from .conftest import ROOT, query, run_cli
+from .red_team import STATE_PROBE, spy_code
 
 PROBLEM = "prefix_reuse_ordering"
 SPEC = load_problem(PROBLEM)
@@ -216,30 +217,8 @@ def test_reading_the_tables_or_the_verifier_is_impossible():
     cardinality baseline only if all of that came back empty."""
     files = sorted(DATA.glob("*")) + sorted(EVALUATORS.glob("*.py"))
     paths = [str(f) for f in files] + [str(f.relative_to(ROOT)) for f in files]
-    spy = f'''
-import gc, glob, os, sys
-LEAK = []
-for path in {paths!r} + [f"/proc/{{os.getppid()}}/environ", f"/proc/{{os.getppid()}}/mem"]:
-    try:
-        with open(path, "rb") as fh:
-            if fh.read(64):
-                LEAK.append(path)
-    except OSError:
-        pass
-LEAK += glob.glob({str(DATA)!r} + "/*") + glob.glob({str(EVALUATORS)!r} + "/*")
-sys.path.insert(0, {str(ROOT)!r})
-for name in ("evaluators.{PROBLEM}.tables", "evaluators.{PROBLEM}.model"):
-    try:
-        __import__(name)
-        LEAK.append(name)
-    except Exception:
-        pass
-
-
-def verifier_objects():
-    names = ("Table", "Ordering", "Reuse")
-    return [type(o).__name__ for o in gc.get_objects() if type(o).__name__ in names]
-'''
+    modules = (f"evaluators.{PROBLEM}.tables", f"evaluators.{PROBLEM}.model")
+    spy = spy_code(paths, [str(DATA), str(EVALUATORS)], modules, ("Table", "Ordering", "Reuse"), str(ROOT))
     here: dict = {}
     verifier_for(PROBLEM).instances("test")  # the verifier's tables are in this process
     exec(spy, here)  # in the verifier's own process the same code reads every table at once ...
@@ -256,27 +235,6 @@ def reorder_table(columns, rows):
     assert out["ok"], out["error"]
     assert figures(out["metrics"]) == README["cardinality"]["test"]
 
-
-STATE_PROBE = '''
-import builtins, glob, os, random, tempfile
-MARK = "evolve-red-team-seen"
-PLACES = [os.path.join(tempfile.gettempdir(), MARK), os.path.join(os.path.expanduser("~"), MARK),
-          "/tmp/" + MARK, "/var/tmp/" + MARK, "/dev/shm/" + MARK]
-SEEN = [p for p in PLACES if os.path.exists(p)] + glob.glob("/tmp/*/" + MARK)
-SEEN += [m.__name__ for m in (random, builtins) if hasattr(m, "RED_TEAM_SEEN")]  # preloaded modules
-if SEEN:
-    raise RuntimeError(f"state survived from an earlier evaluation: {SEEN}")
-with open(PLACES[0], "w") as fh:  # the private temp dir is writable ...
-    fh.write("seen")
-for path in PLACES[1:]:  # ... the shared places are not, or not shared
-    try:
-        with open(path, "w") as fh:
-            fh.write("seen")
-    except OSError:
-        pass
-random.RED_TEAM_SEEN = builtins.RED_TEAM_SEEN = True
-CALLS = [0]
-'''
 
 
 def test_state_does_not_survive_between_evaluations():
