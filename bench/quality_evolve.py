@@ -74,10 +74,6 @@ ABLATIONS: dict[str, dict] = {  # variant -> what it changes in FULL
     # with a second model in the pool (``quality.py --pool MODEL``): each call's model chosen by the
     # UCB on improvements per second of LLM time instead of by equal weights
     "bandit": {"llm": {"choice": "bandit"}},
-    # a function rewrite whose reply left its function unchanged moves the parent's remaining asks
-    # to another of its functions (a model asked to improve a helper that computes the objective
-    # copies it ask after ask)
-    "refocus": {"hygiene": {"refocus": True}},
 }
 
 

@@ -146,9 +146,6 @@ class HygieneConfig(_Strict):
                                      "is this similar (MinHash estimate of the Jaccard similarity of "
                                      "its token 3-grams, numbers aside) to a program of its island is "
                                      "rejected unevaluated as a near-duplicate (0: off; e.g. 0.9)")
-    refocus: bool = Field(False, description="a function rewrite whose reply left its function "
-                          "unchanged moves the parent's remaining asks to another of its functions "
-                          "(none left: the next ask picks a new parent)")
     reheat: float = Field(0.3, ge=0, le=1, description="temperature added to a proposal per repeat "
                           "(duplicate, unchanged or same-behaviour reply) among the parent's last "
                           f"{REHEAT_WINDOW} proposals, up to {REHEAT_CAP} (0: off)")

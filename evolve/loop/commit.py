@@ -13,14 +13,13 @@ from collections.abc import Callable
 
 from evolve.archive.store import ChildDraft, ProgramView
 from evolve.config import ModelEntry
-from evolve.edits import UNCHANGED, EditRejected, apply_reply
+from evolve.edits import EditRejected, apply_reply
 from evolve.llm.client import Attempt, LlmFailed
 from evolve.llm.openai_compat import Shape
 from evolve.loop.base import ControllerBase
 from evolve.prompts.reply_shape import function_reply
 from evolve.search.islands import migrate_ring
 from evolve.search.novelty import NearDuplicate
-from evolve.search.selection import refocused
 
 
 class Commits(ControllerBase):
@@ -74,8 +73,6 @@ class Commits(ControllerBase):
             self._commit(**common, outcome="rejected", reason=exc.reason, child=None)
             self.progress.rejected += 1
             self._note(f"reply rejected: {exc.reason}")
-            if exc.reason == UNCHANGED and focus and self.cfg.hygiene.refocus and edit_kind != "repair":
-                self._stint = refocused(self._stint, island, parent.id, parent.code, focus, self.rng)
             return
         kind = edit_kind if edit_kind in ("repair", "crossover") else edit.kind
         common["edit_kind"] = kind

@@ -8,10 +8,9 @@ programs can never become parents.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from evolve.archive.store import EliteView
-from evolve.prompts.builder import evolved_part, functions
 
 
 @dataclass(frozen=True)
@@ -33,23 +32,6 @@ class Stint:
     focus: str | None  # a function rewrite's function, once chosen
     left: int
     mate_id: int | None = None  # a crossover's second parent
-    unchanged: frozenset[str] = frozenset()  # focus functions a reply of this stint left as they were
-
-
-def refocused(stint: Stint | None, island: int, parent_id: int, code: str, focus: str,
-              rng: random.Random) -> Stint | None:
-    """The stint after a reply left ``focus`` of ``code`` (the parent's) unchanged: its remaining
-    asks go to another function of the parent's evolved block that no reply of the stint left
-    unchanged (a small model that sees nothing to change in a function, such as a helper that
-    computes the objective, copies it ask after ask), and with none left the stint ends. Another
-    island's, parent's or focus's stint is returned as it is."""
-    if stint is None or (stint.island, stint.parent_id, stint.focus) != (island, parent_id, focus):
-        return stint
-    unchanged = stint.unchanged | {focus}
-    rest = [f for f in functions(evolved_part(code)) if f not in unchanged]
-    if not rest:
-        return replace(stint, left=0, unchanged=unchanged)
-    return replace(stint, focus=rng.choice(rest), unchanged=unchanged)
 
 
 def fitness_weights(elites: list[EliteView], novelty_bonus: float) -> list[float]:
